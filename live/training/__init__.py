@@ -1,0 +1,1 @@
+"""Training side (torch): networks, training loop, export. Never imported by `live run`."""

@@ -1,0 +1,63 @@
+"""Messages passed between pipeline stages.
+
+Every message carries the capture index and the monotonic capture time
+(`time.perf_counter()` at capture), so latency at any sink is
+`t_sink_s - t_capture_s`.
+
+Landmarks are one `(478, 3) float32` array in pixels of the image they
+refer to: x and y in pixels, z in pixels on the same scale as x
+(MediaPipe's normalised z times the image width). `None` means "no face".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+LANDMARK_COUNT = 478
+LANDMARK_FORMAT_VERSION = 1
+
+
+class UsageError(Exception):
+    """Bad user input: the message says what to fix. The CLI exits 2."""
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One captured image."""
+
+    index: int
+    t_capture_s: float
+    image_bgr: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
+class Tracked:
+    """A frame with the driver's landmarks (pixels of `frame.image_bgr`), or None for no face."""
+
+    frame: Frame
+    landmarks_px: np.ndarray | None
+    landmarks_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class Sketched:
+    """The generator's conditioning image for a frame (None: no face)."""
+
+    frame: Frame
+    landmarks_px: np.ndarray | None
+    target_landmarks_px: np.ndarray | None
+    sketch_bgr: np.ndarray | None
+    stage_ms: dict[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """The avatar frame ready for the sinks."""
+
+    frame: Frame
+    sketch_bgr: np.ndarray | None
+    output_bgr: np.ndarray
+    face_found: bool
+    stage_ms: dict[str, float]
