@@ -1,0 +1,78 @@
+"""Export a trained generator to ONNX with its model card, and verify it against torch."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from live.card import CARD_METADATA_KEY, INPUT_NAME, OUTPUT_NAME, ModelCard
+from live.training.networks import UnetGenerator, Uint8Wrapper
+
+OPSET_VERSION = 17
+PARITY_TOLERANCE = 1e-3
+
+
+class ExportError(Exception):
+    """The exported model does not match torch; the file has been removed."""
+
+
+def export_onnx(generator: UnetGenerator, card: ModelCard, path: Path, check_sketches_bgr: list[np.ndarray]) -> float:
+    """Write `generator` to `path` (opset 17, fixed 1xHxWx3 uint8 input) with `card` in its metadata.
+
+    Runs ONNX Runtime and torch on `check_sketches_bgr` and returns the max abs
+    difference of their float outputs; above PARITY_TOLERANCE the file is
+    removed and ExportError raised.
+    """
+    import onnx
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    size_px = generator.config.size_px
+    wrapper = Uint8Wrapper(generator.eval()).eval()
+    example = torch.zeros(1, size_px, size_px, 3, dtype=torch.uint8)
+    temporary = path.with_name(path.name + ".partial")
+    with torch.no_grad():
+        torch.onnx.export(
+            wrapper,
+            (example,),
+            str(temporary),
+            input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME, OUTPUT_NAME + "_float"],
+            opset_version=OPSET_VERSION,
+            dynamo=False,
+        )
+    model = onnx.load(str(temporary))
+    entry = model.metadata_props.add()
+    entry.key = CARD_METADATA_KEY
+    entry.value = card.to_json()
+    model.producer_name = "live"
+    onnx.save(model, str(temporary))
+    try:
+        difference = parity_difference(wrapper, temporary, check_sketches_bgr)
+    except Exception:
+        temporary.unlink(missing_ok=True)
+        raise
+    if difference >= PARITY_TOLERANCE:
+        temporary.unlink(missing_ok=True)
+        path.unlink(missing_ok=True)
+        raise ExportError(f"ONNX Runtime differs from torch by {difference:.2e} (limit {PARITY_TOLERANCE:.0e}); nothing was written")
+    os.replace(temporary, path)
+    return difference
+
+
+def parity_difference(wrapper: Uint8Wrapper, onnx_path: Path, sketches_bgr: list[np.ndarray]) -> float:
+    """Max abs difference between torch and ONNX Runtime float outputs over the given sketches."""
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    worst = 0.0
+    with torch.no_grad():
+        for sketch_bgr in sketches_bgr:
+            batch = sketch_bgr[None]
+            _, expected = wrapper(torch.from_numpy(batch))
+            _, actual = session.run(None, {INPUT_NAME: batch})
+            worst = max(worst, float(np.abs(actual - expected.numpy()).max()))
+    return worst
