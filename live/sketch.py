@@ -60,3 +60,14 @@ def draw_sketch(landmarks_px: np.ndarray, size_px: int, out_bgr: np.ndarray | No
         segments = points[edges]
         cv2.polylines(out_bgr, segments, False, colour_bgr, thickness_px, cv2.LINE_AA, _SUBPIXEL_BITS)
     return out_bgr
+
+
+_FACE_OVAL_INDICES = np.array(PART_EDGES["face_oval"], dtype=np.intp)[:, 0]
+
+
+def face_mask(landmarks_px: np.ndarray, size_px: int) -> np.ndarray:
+    """Boolean (size_px, size_px) mask of the face oval's convex hull (the "face region" of eval and training)."""
+    mask = np.zeros((size_px, size_px), dtype=np.uint8)
+    hull = cv2.convexHull(np.rint(landmarks_px[_FACE_OVAL_INDICES, :2]).astype(np.int32))
+    cv2.fillConvexPoly(mask, hull, 1)
+    return mask.astype(bool)

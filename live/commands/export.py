@@ -1,0 +1,28 @@
+"""`live export RUN --out models/NAME.onnx` (needs the `train` extra)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from live.types import UsageError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_folder", type=Path, metavar="RUN", help="a folder made by `live train`")
+    parser.add_argument("--out", type=Path, required=True, help="the .onnx file to write (NAME.md is written beside it)")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        from live.training.export_run import export_run
+        from live.training.onnx_export import ExportError
+    except ImportError as error:
+        raise UsageError(f"export needs torch and onnx ({error}): pip install 'live[train]'") from error
+    try:
+        card, difference = export_run(args.run_folder, args.out)
+    except ExportError as error:
+        print(f"live export: error: {error}")
+        return 1
+    print(f"wrote {args.out} ({card.size_px}x{card.size_px}, ngf {card.architecture['ngf']}, step {card.training['steps_done']}); ORT vs torch max abs difference {difference:.1e}; card {args.out.with_suffix('.md')}")
+    return 0

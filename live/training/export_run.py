@@ -1,0 +1,89 @@
+"""`live export`: a training run's last checkpoint -> ONNX with the model card inside, plus NAME.md."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from live.card import ModelCard
+from live.dataset import load_dataset, sha256_of_file
+from live.model_card_text import card_markdown
+from live.training.checkpoints import latest_checkpoint, load_checkpoint
+from live.training.networks import GeneratorConfig, UnetGenerator
+from live.training.onnx_export import export_onnx
+from live.types import UsageError
+
+
+def load_generator(run_folder: Path) -> tuple[UnetGenerator, dict]:
+    """The generator of a run's newest checkpoint, in eval mode, and the checkpoint's state."""
+    checkpoint = latest_checkpoint(run_folder / "checkpoints")
+    if checkpoint is None:
+        raise UsageError(f"{run_folder} has no checkpoints: train it first with `live train DATASET --out {run_folder}`")
+    state = load_checkpoint(checkpoint)
+    generator = UnetGenerator(GeneratorConfig(**state["generator_config"]))
+    generator.load_state_dict(state["generator"])
+    return generator.eval(), state
+
+
+def build_card(name: str, state: dict, dataset_manifest: dict, manifest_sha256: str) -> ModelCard:
+    """The model card from a checkpoint's config and the dataset's manifest."""
+    generator_config = state["generator_config"]
+    return ModelCard(
+        name=name,
+        size_px=int(generator_config["size_px"]),
+        neutral_landmarks_px=np.asarray(dataset_manifest["neutral_landmarks_px"], dtype=np.float32),
+        pose_range_deg=dataset_manifest["pose_range_deg"],
+        crop=[{"source": video["name"], **(video["crop"] or {})} for video in dataset_manifest["videos"]],
+        architecture={"generator": "unet-groupnorm-resizeconv", **generator_config, "parameters": None},
+        training={key: state["config"][key] for key in ("steps", "ngf", "ndf", "batch_size", "learning_rate", "lambda_l1", "face_weight", "use_plate", "flip", "seed")} | {"steps_done": int(state["step"])},
+        provenance={
+            "consent": dataset_manifest["consent"],
+            "dataset_manifest_sha256": manifest_sha256,
+            "sources": [{"name": video["name"], "sha256": video["sha256"]} for video in dataset_manifest["videos"]],
+            "dataset_created": dataset_manifest["created"],
+        },
+    )
+
+
+def export_run(run_folder: Path, out: Path, metrics: dict | None = None) -> tuple[ModelCard, float]:
+    """Export a run; returns the card and the torch/ORT parity difference. Writes out and out.with_suffix('.md')."""
+    run_folder, out = Path(run_folder), Path(out)
+    if out.suffix != ".onnx":
+        raise UsageError(f"--out {out}: the model file must end in .onnx")
+    generator, state = load_generator(run_folder)
+    dataset_path = Path(state["config"]["dataset"])
+    dataset = load_dataset(dataset_path)
+    card = build_card(out.stem, state, dataset.manifest, sha256_of_file(dataset_path / "manifest.json"))
+    card.architecture["parameters"] = sum(parameter.numel() for parameter in generator.parameters())
+    if metrics:
+        card.metrics.update(metrics)
+    validation = dataset.indices("val")
+    check = [dataset.sketches_bgr[i] for i in (validation if validation.size else dataset.indices("train"))[:4]]
+    with torch.no_grad():
+        difference = export_onnx(generator, card, out, check)
+    out.with_suffix(".md").write_text(card_markdown(card, parity_difference=difference))
+    return card, difference
+
+
+def update_card_metrics(model_path: Path, metrics: dict) -> ModelCard:
+    """Store eval numbers in an exported model's card (ONNX metadata and NAME.md); needs onnx."""
+    import onnx
+
+    from live.card import CARD_METADATA_KEY
+
+    model = onnx.load(str(model_path))
+    entries = {entry.key: entry for entry in model.metadata_props}
+    if CARD_METADATA_KEY not in entries:
+        raise UsageError(f"{model_path} has no live model card: export it with `live export`")
+    data = json.loads(entries[CARD_METADATA_KEY].value)
+    data.setdefault("metrics", {}).update(metrics)
+    card = ModelCard.from_json(json.dumps(data), str(model_path))
+    entries[CARD_METADATA_KEY].value = card.to_json()
+    temporary = model_path.with_name(model_path.name + ".partial")
+    onnx.save(model, str(temporary))
+    temporary.replace(model_path)
+    model_path.with_suffix(".md").write_text(card_markdown(card))
+    return card
