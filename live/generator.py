@@ -1,0 +1,294 @@
+"""Generator stage: the exported pix2pix generator run by ONNX Runtime (no torch).
+
+Devices map to ONNX Runtime execution providers. An explicit device that cannot
+run raises UsageError with the reason (for CUDA: the missing library, driver or
+GPU); `auto` tries CUDA, DirectML and CoreML and falls back to CPU, saying why
+in `provider_note`. ORT's own fallback to CPU is never accepted silently: the
+providers of the created session are compared with the ones asked for.
+
+The CUDA and TensorRT paths (probes, IO binding with CPU buffers, which ORT
+copies to and from the GPU) follow ORT's documentation but are untested here
+(no GPU on the development machine).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import io
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnxruntime
+
+from live.card import INPUT_NAME, OUTPUT_NAME, ModelCard, read_card_from_metadata
+from live.types import UsageError
+
+DEVICES = ("auto", "cpu", "cuda", "tensorrt", "coreml", "directml")
+PROVIDERS: dict[str, str] = {
+    "cpu": "CPUExecutionProvider",
+    "cuda": "CUDAExecutionProvider",
+    "tensorrt": "TensorrtExecutionProvider",
+    "coreml": "CoreMLExecutionProvider",
+    "directml": "DmlExecutionProvider",
+}
+# TensorRT builds its engine for minutes on first use: only on request, never under auto.
+AUTO_ORDER = ("cuda", "directml", "coreml")
+_WINDOWS = sys.platform == "win32"
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
+
+
+@dataclass(frozen=True, slots=True)
+class GeneratorSessionConfig:
+    """model_path: an ONNX file written by `live export`; device: one of DEVICES;
+    intra_op_threads: CPU threads for one inference (0 = default_intra_op_threads())."""
+
+    model_path: Path
+    device: str = "auto"
+    intra_op_threads: int = 0
+
+
+def default_intra_op_threads() -> int:
+    """Half the cores, at least 2 and at most 4, never more than there are: the landmark thread,
+    capture and the main loop need cores too (on 2 cores, 1 and 2 threads ran alike; spinning was off)."""
+    cores = os.cpu_count() or 1
+    return min(cores, max(2, min(4, cores // 2)))
+
+
+def _provider_library(name: str) -> Path:
+    filename = f"onnxruntime_providers_{name}.dll" if _WINDOWS else f"libonnxruntime_providers_{name}.so"
+    return Path(onnxruntime.__file__).parent / "capi" / filename
+
+
+def _preload_cuda_libraries() -> None:
+    """Let ORT load CUDA/cuDNN from pip's nvidia-* wheels if present; its printed complaints are dropped
+    (the probe below reports the first missing library precisely)."""
+    preload = getattr(onnxruntime, "preload_dlls", None)
+    if preload is None:
+        return
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(OSError, RuntimeError):
+        preload()
+
+
+def _gpu_driver_problem() -> str | None:
+    """Why the NVIDIA driver cannot run CUDA (no driver, no GPU), or None when a GPU is there."""
+    try:
+        driver = ctypes.CDLL("nvcuda.dll" if _WINDOWS else "libcuda.so.1")
+    except OSError as error:
+        return f"no NVIDIA driver ({error})"
+    status = driver.cuInit(0)
+    count = ctypes.c_int(0)
+    if status == 0:
+        status = driver.cuDeviceGetCount(ctypes.byref(count))
+    if status != 0:
+        message = ctypes.c_char_p()
+        driver.cuGetErrorString(status, ctypes.byref(message))
+        return f"CUDA driver error {status}: {(message.value or b'unknown').decode()}"
+    return None if count.value > 0 else "no NVIDIA GPU found"
+
+
+def _cuda_problem(provider_library: str = "cuda") -> str | None:
+    """Why CUDA (or TensorRT, which needs CUDA too) cannot run here, or None when it should."""
+    provider = PROVIDERS["tensorrt" if provider_library == "tensorrt" else "cuda"]
+    if provider not in onnxruntime.get_available_providers():
+        return f"this onnxruntime has no {provider} (install onnxruntime-gpu instead of onnxruntime)"
+    problems = []
+    driver_problem = _gpu_driver_problem()
+    if driver_problem:
+        problems.append(driver_problem)
+    _preload_cuda_libraries()
+    try:
+        ctypes.CDLL(str(_provider_library(provider_library)))
+    except OSError as error:
+        problems.append(f"missing library: {str(error).removeprefix(str(_provider_library(provider_library)) + ': ')}")
+    return "; ".join(problems) or None
+
+
+def device_problem(device: str) -> str | None:
+    """Why `device` cannot run on this machine as far as cheap probes tell (no session is created), or None."""
+    if device not in PROVIDERS:
+        raise UsageError(f"unknown device {device!r}: use one of {', '.join(DEVICES)}")
+    if device == "cuda":
+        return _cuda_problem("cuda")
+    if device == "tensorrt":
+        return _cuda_problem("tensorrt")
+    if PROVIDERS[device] not in onnxruntime.get_available_providers():
+        hint = {"coreml": "it exists on macOS only", "directml": "it needs Windows and onnxruntime-directml", "cpu": "reinstall onnxruntime"}[device]
+        return f"this onnxruntime has no {PROVIDERS[device]} ({hint})"
+    return None
+
+
+def describe_devices() -> list[tuple[str, str]]:
+    """(device, status line) for every device, for troubleshooting output."""
+    rows = []
+    for device in DEVICES[1:]:
+        problem = device_problem(device)
+        rows.append((device, f"not usable: {problem}" if problem else f"usable ({PROVIDERS[device]})"))
+    usable = [device for device in AUTO_ORDER if device_problem(device) is None]
+    rows.insert(0, ("auto", f"would use {usable[0] if usable else 'cpu'} (tries {', '.join(AUTO_ORDER)}, then cpu)"))
+    return rows
+
+
+@contextlib.contextmanager
+def _captured_stderr() -> Iterator[list[str]]:
+    """Capture C-level writes to file descriptor 2 (ORT logs there); the text lands in the yielded list.
+
+    Process-wide while active: create sessions before starting worker threads.
+    """
+    captured: list[str] = []
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as temporary:
+        os.dup2(temporary.fileno(), 2)
+        try:
+            yield captured
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            temporary.seek(0)
+            captured.append(_ANSI_ESCAPE.sub("", temporary.read().decode(errors="replace")))
+
+
+def _ort_error_reason(log_text: str) -> str:
+    """The most useful line of ORT's error log (e.g. the missing library), or a generic reason."""
+    lines = log_text.splitlines()
+    for marker in ("[E:", "[W:"):
+        for line in lines:
+            if marker in line:
+                match = re.search(r"with error: (.*)", line) or re.search(r"\] (.*)", line)
+                return (match.group(1) if match else line).strip()[:300]
+    return "onnxruntime fell back to CPU without logging why"
+
+
+def _session_options(intra_op_threads: int) -> onnxruntime.SessionOptions:
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+    options.intra_op_num_threads = intra_op_threads or default_intra_op_threads()
+    options.inter_op_num_threads = 1
+    # Spinning threads would take the cores the landmark thread needs between frames.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return options
+
+
+def _check_model_file(path: Path) -> None:
+    if not path.is_file():
+        raise UsageError(f"model {path} does not exist" if not path.exists() else f"model {path} is not a file")
+    try:
+        with path.open("rb") as handle:
+            handle.read(1)
+    except OSError as error:
+        raise UsageError(f"cannot read model {path}: {error.strerror}") from error
+
+
+class GeneratorSession:
+    """One ONNX Runtime session of a generator: `generate(sketch_bgr) -> image_bgr`."""
+
+    def __init__(self, config: GeneratorSessionConfig) -> None:
+        if config.device not in DEVICES:
+            raise UsageError(f"unknown device {config.device!r}: use one of {', '.join(DEVICES)}")
+        self.config = config
+        path = Path(config.model_path)
+        _check_model_file(path)
+        options = _session_options(config.intra_op_threads)
+        if config.device == "auto":
+            self._session, self.provider_note = self._open_auto(path, options)
+        else:
+            problem = device_problem(config.device)
+            if problem:
+                raise UsageError(f"device {config.device} cannot run: {problem}")
+            self._session = self._open(path, options, config.device)
+            self.provider_note = f"{config.device}: running on {PROVIDERS[config.device]}"
+        self.provider: str = self._session.get_providers()[0]
+        metadata = self._session.get_modelmeta().custom_metadata_map
+        self.card: ModelCard = read_card_from_metadata(metadata, str(path))
+        self._check_tensors(path)
+        size_px = self.card.size_px
+        self._input_bgr = np.zeros((1, size_px, size_px, 3), dtype=np.uint8)
+        self._binding = self._session.io_binding()
+        self._binding.bind_input(INPUT_NAME, "cpu", 0, np.uint8, self._input_bgr.shape, self._input_bgr.ctypes.data)
+
+    def _open(self, path: Path, options: onnxruntime.SessionOptions, device: str) -> onnxruntime.InferenceSession:
+        """A session on `device`; UsageError when ORT cannot load the file or falls back to another provider."""
+        wanted = PROVIDERS[device]
+        providers = [wanted] + (["CUDAExecutionProvider"] if device == "tensorrt" else [])
+        providers += ["CPUExecutionProvider"] if device != "cpu" else []
+        with _captured_stderr() as log:
+            try:
+                session = onnxruntime.InferenceSession(str(path), options, providers=providers, enable_fallback=0)
+            except Exception as error:  # ORT raises its own Fail/InvalidProtobuf/... classes
+                session, failure = None, error
+        if session is None:
+            if device == "cpu" or "protobuf" in str(failure).lower() or "Load model" in str(failure):
+                raise UsageError(f"{path} is not a readable ONNX model ({str(failure).strip().splitlines()[0][:200]})") from failure
+            raise UsageError(f"device {device} cannot load {path}: {str(failure).strip()[:300]}") from failure
+        if session.get_providers()[0] != wanted:
+            raise UsageError(f"device {device} cannot run: {_ort_error_reason(log[0])}")
+        if log[0].strip():
+            sys.stderr.write(log[0])
+        return session
+
+    def _open_auto(self, path: Path, options: onnxruntime.SessionOptions) -> tuple[onnxruntime.InferenceSession, str]:
+        """The first accelerator that works, else CPU; the note says what was skipped and why."""
+        skipped = []
+        for device in AUTO_ORDER:
+            if PROVIDERS[device] not in onnxruntime.get_available_providers():
+                continue  # not built into this onnxruntime: nothing to report
+            problem = device_problem(device)
+            if problem is None:
+                try:
+                    return self._open(path, options, device), f"auto: running on {PROVIDERS[device]}"
+                except UsageError as error:
+                    if "not a readable ONNX model" in str(error):
+                        raise
+                    problem = str(error).removeprefix(f"device {device} cannot run: ")
+            skipped.append(f"{device.upper() if device == 'cuda' else device} not usable ({problem})")
+        session = self._open(path, options, "cpu")
+        return session, "auto: " + "; ".join(skipped + ["running on CPU"])
+
+    def _check_tensors(self, path: Path) -> None:
+        size_px = self.card.size_px
+        inputs = {tensor.name: tensor for tensor in self._session.get_inputs()}
+        outputs = {tensor.name for tensor in self._session.get_outputs()}
+        sketch = inputs.get(INPUT_NAME)
+        if sketch is None or sketch.type != "tensor(uint8)" or list(sketch.shape) != [1, size_px, size_px, 3] or OUTPUT_NAME not in outputs:
+            raise UsageError(f"{path}: tensors do not match its card (need uint8 input {INPUT_NAME!r} [1, {size_px}, {size_px}, 3] and output {OUTPUT_NAME!r}); re-export it")
+
+    def generate(self, sketch_bgr: np.ndarray, out_bgr: np.ndarray | None = None) -> np.ndarray:
+        """The generator's (S, S, 3) uint8 BGR image for an (S, S, 3) uint8 BGR sketch.
+
+        The result is written straight into `out_bgr` (C-contiguous (S, S, 3) uint8) when given,
+        else into a new array owned by the caller; ORT allocates nothing else per frame.
+        """
+        if self._session is None:
+            raise RuntimeError("GeneratorSession is closed")
+        expected_shape = self._input_bgr.shape[1:]
+        if sketch_bgr.shape != expected_shape or sketch_bgr.dtype != np.uint8:
+            raise ValueError(f"sketch must be {expected_shape} uint8, got {sketch_bgr.shape} {sketch_bgr.dtype}")
+        if out_bgr is None:
+            out_bgr = np.empty(expected_shape, dtype=np.uint8)
+        elif out_bgr.shape != expected_shape or out_bgr.dtype != np.uint8 or not out_bgr.flags.c_contiguous:
+            raise ValueError(f"out_bgr must be C-contiguous {expected_shape} uint8")
+        np.copyto(self._input_bgr[0], sketch_bgr)
+        self._binding.bind_output(OUTPUT_NAME, "cpu", 0, np.uint8, self._input_bgr.shape, out_bgr.ctypes.data)
+        self._session.run_with_iobinding(self._binding)
+        self._binding.synchronize_outputs()
+        return out_bgr
+
+    def close(self) -> None:
+        """Release the session; safe to call twice."""
+        self._binding = None
+        self._session = None
+
+    def __enter__(self) -> "GeneratorSession":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -1,0 +1,50 @@
+"""Shared fixtures: a tiny but real exported generator with a plausible model card."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+TINY_SIZE_PX = 64
+
+
+def _neutral_landmarks_px(size_px: int) -> np.ndarray:
+    """Real MediaPipe landmarks of a shared portrait, mapped onto a size_px square around the face."""
+    from live.landmarks import LandmarkConfig, LandmarkDetector
+
+    with LandmarkDetector(LandmarkConfig(static_image_mode=True)) as detector:
+        landmarks_px = detector.detect(cv2.imread(str(DATA / "stills" / "grace_hopper.jpg")))
+    assert landmarks_px is not None, "no face found in grace_hopper.jpg"
+    low, high = landmarks_px[:, :2].min(axis=0), landmarks_px[:, :2].max(axis=0)
+    side_px = 1.6 * float((high - low).max())
+    origin = np.array([*((low + high) / 2 - side_px / 2), 0.0], dtype=np.float32)
+    return ((landmarks_px - origin) * np.float32(size_px / side_px)).astype(np.float32)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real 64 px generator (UnetGenerator ngf=4, random weights) exported by export_onnx with its card."""
+    import torch
+
+    from live.card import ModelCard
+    from live.training.networks import GeneratorConfig, UnetGenerator
+    from live.training.onnx_export import export_onnx
+
+    torch.manual_seed(0)
+    config = GeneratorConfig(size_px=TINY_SIZE_PX, ngf=4)
+    card = ModelCard(
+        name="tiny-test",
+        size_px=TINY_SIZE_PX,
+        neutral_landmarks_px=_neutral_landmarks_px(TINY_SIZE_PX),
+        pose_range_deg={"yaw": [-25.0, 25.0], "pitch": [-15.0, 15.0], "roll": [-10.0, 10.0]},
+        architecture=config.to_dict(),
+        provenance={"purpose": "tests: random weights, not a trained model"},
+    )
+    path = tmp_path_factory.mktemp("models") / "tiny.onnx"
+    sketches_bgr = [np.random.default_rng(seed).integers(0, 256, (TINY_SIZE_PX, TINY_SIZE_PX, 3), dtype=np.uint8) for seed in range(2)]
+    export_onnx(UnetGenerator(config), card, path, sketches_bgr)
+    return path

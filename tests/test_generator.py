@@ -1,0 +1,121 @@
+"""GeneratorSession on a really exported tiny generator, with ONNX Runtime on CPU."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnxruntime
+import pytest
+
+import live.generator as generator_module
+from live.generator import DEVICES, GeneratorSession, GeneratorSessionConfig, describe_devices
+from live.types import UsageError
+
+SIZE_PX = 64
+
+
+def random_sketch(seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (SIZE_PX, SIZE_PX, 3), dtype=np.uint8)
+
+
+def cuda_usable() -> bool:
+    return generator_module.device_problem("cuda") is None
+
+
+def test_generates_deterministic_bgr_images_on_cpu(tiny_model_path: Path) -> None:
+    with GeneratorSession(GeneratorSessionConfig(tiny_model_path, device="cpu")) as session:
+        assert session.provider == "CPUExecutionProvider"
+        assert session.card.size_px == SIZE_PX and session.card.name == "tiny-test"
+        first = session.generate(random_sketch(1))
+        other = session.generate(random_sketch(2))
+        again = session.generate(random_sketch(1))
+    assert first.shape == (SIZE_PX, SIZE_PX, 3) and first.dtype == np.uint8
+    assert np.array_equal(first, again)
+    assert not np.array_equal(first, other)
+    assert first.std() > 0
+
+
+def test_io_binding_matches_a_plain_ort_run(tiny_model_path: Path) -> None:
+    sketch_bgr = random_sketch(3)
+    plain = onnxruntime.InferenceSession(str(tiny_model_path), providers=["CPUExecutionProvider"])
+    expected = plain.run(["image"], {"sketch": sketch_bgr[None]})[0][0]
+    out_bgr = np.zeros((SIZE_PX, SIZE_PX, 3), dtype=np.uint8)
+    with GeneratorSession(GeneratorSessionConfig(tiny_model_path, device="cpu", intra_op_threads=1)) as session:
+        result = session.generate(sketch_bgr, out_bgr=out_bgr)
+        with pytest.raises(ValueError, match="sketch must be"):
+            session.generate(np.zeros((SIZE_PX, SIZE_PX + 1, 3), dtype=np.uint8))
+    assert result is out_bgr
+    assert np.array_equal(out_bgr, expected)
+
+
+def test_auto_says_why_it_runs_on_cpu_without_c_level_spam(tiny_model_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    if cuda_usable():
+        pytest.skip("CUDA is usable on this machine")
+    with GeneratorSession(GeneratorSessionConfig(tiny_model_path, device="auto")) as session:
+        assert session.provider == "CPUExecutionProvider"
+        assert session.provider_note.endswith("running on CPU")
+        if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+            assert "CUDA not usable (" in session.provider_note
+    captured = capfd.readouterr()
+    assert "onnxruntime" not in captured.err + captured.out
+
+
+def test_explicit_cuda_without_gpu_names_the_reason(tiny_model_path: Path) -> None:
+    if cuda_usable():
+        pytest.skip("CUDA is usable on this machine")
+    with pytest.raises(UsageError, match=r"device cuda cannot run: .*(driver|library|GPU|no CUDAExecutionProvider)"):
+        GeneratorSession(GeneratorSessionConfig(tiny_model_path, device="cuda"))
+
+
+def test_ort_fallback_to_cpu_is_caught_when_probes_pass(tiny_model_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
+    """ORT itself falls back to CPU when CUDA cannot load: the session's providers give it away."""
+    if cuda_usable():
+        pytest.skip("CUDA is usable on this machine")
+    monkeypatch.setattr(generator_module, "device_problem", lambda device: None)
+    with pytest.raises(UsageError, match=r"device cuda cannot run: \S"):
+        GeneratorSession(GeneratorSessionConfig(tiny_model_path, device="cuda"))
+    assert "[E:onnxruntime" not in capfd.readouterr().err
+
+
+def test_model_without_card_is_refused(tmp_path: Path) -> None:
+    import torch
+
+    from live.training.networks import GeneratorConfig, UnetGenerator, Uint8Wrapper
+
+    path = tmp_path / "bare.onnx"
+    wrapper = Uint8Wrapper(UnetGenerator(GeneratorConfig(size_px=SIZE_PX, ngf=4)).eval()).eval()
+    with torch.no_grad():
+        torch.onnx.export(
+            wrapper, (torch.zeros(1, SIZE_PX, SIZE_PX, 3, dtype=torch.uint8),), str(path),
+            input_names=["sketch"], output_names=["image", "image_float"], opset_version=17, dynamo=False,
+        )
+    with pytest.raises(UsageError, match="has no live model card"):
+        GeneratorSession(GeneratorSessionConfig(path, device="cpu"))
+
+
+@pytest.mark.parametrize("device", ["cpu", "auto"])
+def test_missing_and_non_onnx_files_are_usage_errors(tmp_path: Path, device: str) -> None:
+    with pytest.raises(UsageError, match="does not exist"):
+        GeneratorSession(GeneratorSessionConfig(tmp_path / "missing.onnx", device=device))
+    text_file = tmp_path / "notes.onnx"
+    text_file.write_text("these are not the weights you are looking for\n")
+    with pytest.raises(UsageError, match="is not a readable ONNX model"):
+        GeneratorSession(GeneratorSessionConfig(text_file, device=device))
+
+
+def test_unknown_device_and_closed_session(tiny_model_path: Path) -> None:
+    with pytest.raises(UsageError, match="unknown device 'gpu'"):
+        GeneratorSession(GeneratorSessionConfig(tiny_model_path, device="gpu"))
+    session = GeneratorSession(GeneratorSessionConfig(tiny_model_path, device="cpu"))
+    session.close()
+    session.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        session.generate(random_sketch())
+
+
+def test_describe_devices_covers_every_device() -> None:
+    rows = dict(describe_devices())
+    assert list(rows) == list(DEVICES)
+    assert rows["cpu"] == "usable (CPUExecutionProvider)"
+    assert all(status for status in rows.values())
