@@ -1,0 +1,132 @@
+"""`live run --model models/NAME.onnx --source 0 --output window --output vcam`
+
+Drive the avatar from a webcam, a video file or a folder of images, to a
+preview window, a virtual camera and/or video files, with a live dashboard and
+a final summary. Exit 0 at the end of input, `q`, Ctrl-C or SIGTERM; 1 when a
+stage fails; 2 for a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from contextlib import ExitStack
+from pathlib import Path
+
+from rich.console import Console
+
+from live.capture import SourceConfig, open_source, source_kind
+from live.dashboard import Dashboard, print_final_summary
+from live.generator import DEVICES, GeneratorSessionConfig
+from live.landmarks import LandmarkConfig
+from live.pipeline import PipelineConfig, open_stages, run_pipeline
+from live.presenter import Output
+from live.retarget import RetargetConfig
+from live.stats import PipelineReport
+from live.threads import StageError
+from live.types import UsageError
+
+RETARGET_MODES = ("off", "pose", "full")
+DEFAULT_OUTPUT_FPS = 30.0
+DISCLOSURE_REMINDER = "reminder: --no-badge removes the AI badge; tell everyone who sees this video that the face is AI-generated"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The `live run` options."""
+    parser.add_argument("--model", type=Path, required=True, help="an .onnx generator written by `live export`")
+    parser.add_argument("--source", default="0", help="webcam index, video file or folder of images (default: 0)")
+    parser.add_argument("--width", type=int, default=0, help="camera width to request in pixels (the actual one is reported)")
+    parser.add_argument("--height", type=int, default=0, help="camera height to request in pixels")
+    parser.add_argument("--fps", type=float, default=0.0, help="camera frame rate to request; frame rate of an image folder (default 30)")
+    parser.add_argument("--no-pace", action="store_true", help="video file / folder: run as fast as possible, every frame rendered")
+    parser.add_argument("--output", action="append", metavar="OUTPUT", help="window, vcam, or a file (.mp4, .avi); repeat for several (default: window)")
+    parser.add_argument("--vcam-size", default="1280x720", metavar="WxH", help="virtual camera size, the avatar centred (default 1280x720)")
+    parser.add_argument("--vcam-device", default=None, help="virtual camera device (e.g. /dev/video10; default: the first free one)")
+    parser.add_argument("--no-badge", action="store_true", help="remove the 'AI' badge from file and virtual camera outputs")
+    parser.add_argument("--device", choices=DEVICES, default="auto", help="where the generator runs (default auto)")
+    parser.add_argument("--threads", type=int, default=0, help="CPU threads for one generator run (0: automatic)")
+    parser.add_argument("--retarget", choices=RETARGET_MODES, default=None, help="off: raw driver landmarks; pose; full: pose + expression")
+    parser.add_argument("--calibration", default=None, metavar="FILE", help="driver calibration JSON: loaded if it exists, written after calibrating")
+    parser.add_argument("--max-frames", type=int, default=0, help="stop after this many input frames (0: no limit)")
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """'1280x720' -> (1280, 720); UsageError otherwise."""
+    width_text, _, height_text = text.lower().partition("x")
+    if not (width_text.isdigit() and height_text.isdigit()) or int(width_text) < 16 or int(height_text) < 16:
+        raise UsageError(f"--vcam-size {text}: give WIDTHxHEIGHT in pixels, e.g. 1280x720")
+    return int(width_text), int(height_text)
+
+
+def retarget_config(args: argparse.Namespace) -> RetargetConfig:
+    """RetargetConfig from --retarget/--calibration (fields the retargeter does not have are refused)."""
+    values: dict[str, object] = {}
+    if args.retarget is not None:
+        values["mode"] = args.retarget
+    if args.calibration is not None:
+        if "calibration_path" not in {field.name for field in dataclasses.fields(RetargetConfig)}:
+            raise UsageError("--calibration is not supported by this version's retargeter")
+        values["calibration_path"] = args.calibration
+    return RetargetConfig(**values)
+
+
+def pipeline_config(args: argparse.Namespace, is_camera: bool) -> PipelineConfig:
+    """The frozen pipeline configuration from the command line."""
+    if args.max_frames < 0 or args.threads < 0:
+        raise UsageError("--max-frames and --threads must be 0 or more")
+    return PipelineConfig(
+        generator=GeneratorSessionConfig(model_path=args.model, device=args.device, intra_op_threads=args.threads),
+        landmarks=LandmarkConfig(),
+        retarget=retarget_config(args),
+        pace=not args.no_pace,
+        lossless=args.no_pace and not is_camera,
+        max_frames=args.max_frames,
+    )
+
+
+def sink_configs(args: argparse.Namespace) -> list[object]:
+    """One SinkConfig per --output (UsageError for an unknown one); fps is set once the source is open."""
+    from live.sinks import parse_output
+
+    vcam_size_px = parse_size(args.vcam_size)
+    changes = {"vcam_size_px": vcam_size_px, "vcam_device": args.vcam_device, "badge": not args.no_badge}
+    return [dataclasses.replace(parse_output(text), **changes) for text in args.output or ["window"]]
+
+
+def open_outputs(stack: ExitStack, configs: list[object], size_px: int) -> list[Output]:
+    """Open every sink (closed by the pipeline, and by `stack` if the run never starts)."""
+    from live.sinks import open_sink
+
+    outputs = []
+    for config in configs:
+        sink = open_sink(config, (size_px, size_px))
+        stack.callback(sink.close)
+        kind = config.kind  # type: ignore[attr-defined]
+        outputs.append(Output(sink, keep_alive=kind == "vcam", preview=kind == "window"))
+    return outputs
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the avatar; print the final summary; 0, or 1 when a stage failed."""
+    is_camera = source_kind(args.source) == "camera"
+    config = pipeline_config(args, is_camera)
+    configs = sink_configs(args)
+    console = Console()
+    with ExitStack() as stack:
+        stages = stack.enter_context(open_stages(config))
+        source = stack.enter_context(open_source(SourceConfig(args.source, args.width, args.height, args.fps)))  # type: ignore[arg-type]
+        fps = source.fps or DEFAULT_OUTPUT_FPS
+        outputs = open_outputs(stack, [dataclasses.replace(config, fps=fps) for config in configs], stages.card.size_px)
+        if args.no_badge:
+            print(DISCLOSURE_REMINDER, file=sys.stderr)
+        try:
+            with Dashboard(console) as dashboard:
+                report = run_pipeline(config, source, outputs, stages, dashboard)
+        except StageError as error:
+            if isinstance(error.report, PipelineReport):
+                print_final_summary(error.report, console)
+            print(f"live run: error: {error}", file=sys.stderr)
+            return 1
+    print_final_summary(report, console)
+    return 0
