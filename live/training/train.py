@@ -7,8 +7,8 @@ resolved config, checkpoints, sample grids and TensorBoard scalars.
 
 from __future__ import annotations
 
+import hashlib
 import json
-import math
 import os
 import signal
 import time
@@ -242,8 +242,21 @@ class _StopRequest:
             signal.signal(signal_number, handler)
 
 
-def train(config: TrainConfig, resume: bool = False, console: Console | None = None) -> Path:
-    """Train (or resume) a run; returns the path of the last checkpoint."""
+def _write_rank_digest(run: _Run, out: Path) -> None:
+    """Each rank records a digest of its generator weights, so identical replicas can be checked."""
+    digest = hashlib.sha256()
+    for tensor in getattr(run.generator, "module", run.generator).state_dict().values():
+        digest.update(tensor.detach().cpu().numpy().tobytes())
+    (out / "ranks").mkdir(parents=True, exist_ok=True)
+    (out / "ranks" / f"{run.rank}.json").write_text(json.dumps({"step": run.step, "generator_sha256": digest.hexdigest()}))
+
+
+def train(config: TrainConfig, resume: bool = False, console: Console | None = None, stop_at_step: int | None = None) -> Path:
+    """Train (or resume) a run; returns the path of the last checkpoint.
+
+    stop_at_step: checkpoint and return at that step, as an interruption would
+    (the schedule still follows config.steps, so a resume continues exactly).
+    """
     console = console or Console(stderr=True)
     rank, world_size, device = _setup_distributed()
     if config.threads:
@@ -270,7 +283,8 @@ def train(config: TrainConfig, resume: bool = False, console: Console | None = N
     with _StopRequest() as stop, Progress(*columns, console=console, disable=rank != 0) as progress:
         task = progress.add_task("train", total=config.steps, completed=run.step, losses="")
         started_s, started_step = time.perf_counter(), run.step
-        while run.step < config.steps and not stop.requested:
+        end_step = min(config.steps, stop_at_step or config.steps)
+        while run.step < end_step and not stop.requested:
             losses = _train_step(run, batches, scaler)
             progress.update(task, completed=run.step, losses=" ".join(f"{k.split('/')[1]} {v:.3f}" for k, v in losses.items()))
             if rank == 0 and writer is not None:
@@ -287,8 +301,9 @@ def train(config: TrainConfig, resume: bool = False, console: Console | None = N
     if writer is not None:
         writer.close()
     if world_size > 1:
+        _write_rank_digest(run, out)
         distributed.barrier()
         distributed.destroy_process_group()
-    message = "stopped early, saved" if stop.requested else "done"
+    message = "done" if run.step >= config.steps else "stopped early, saved"
     console.print(f"{message}: step {run.step}/{config.steps} ({steps_per_s:.2f} steps/s), checkpoint {last_path}")
     return last_path

@@ -1,0 +1,166 @@
+"""prepare -> train -> kill -> resume -> export -> run -> eval, on real frames at 64 px, plus bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from live.cli import main as live_main  # noqa: E402
+from live.dataset import load_dataset  # noqa: E402
+from live.sketch import draw_sketch  # noqa: E402
+from live.training.checkpoints import list_checkpoints, load_checkpoint  # noqa: E402
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+REPOSITORY = Path(__file__).resolve().parents[1]
+CLIP = REPOSITORY / "data" / "jwp_intro.mp4"
+CONSENT = "Jon Peirce, GPL-3.0 PsychoPy recording, test fixture"
+TINY = ["--ngf", "4", "--ndf", "8", "--threads", "1"]
+
+
+def write_clip(path: Path, frames: list[np.ndarray], fps: float = 30.0) -> Path:
+    height, width = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+@pytest.fixture(scope="module")
+def dataset_64(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real dataset: the first 40 frames of the shipped training clip, prepared at 64 px."""
+    folder = tmp_path_factory.mktemp("prepare")
+    capture = cv2.VideoCapture(str(CLIP))
+    frames = [capture.read()[1] for _ in range(40)]
+    capture.release()
+    clip = write_clip(folder / "clip.mp4", frames)
+    assert live_main(["prepare", str(clip), "--out", str(folder / "dataset"), "--size", "64", "--consent", CONSENT]) == 0
+    return folder / "dataset"
+
+
+def test_prepare_writes_a_consistent_dataset(dataset_64: Path) -> None:
+    manifest = json.loads((dataset_64 / "manifest.json").read_text())
+    assert manifest["consent"] == CONSENT
+    assert manifest["counts"]["frames"] == 40 and manifest["counts"]["val"] == 6
+    splits = [entry["split"] for entry in manifest["frames"]]
+    assert splits == sorted(splits, key=lambda split: split == "val"), "validation must be the last stretch in time"
+    assert len(manifest["videos"][0]["sha256"]) == 64
+    dataset = load_dataset(dataset_64)
+    assert dataset.images_bgr.shape == (40, 64, 64, 3) and dataset.landmarks_px.shape == (40, 478, 3)
+    assert np.asarray(manifest["neutral_landmarks_px"]).shape == (478, 3)
+    for name in ("yaw", "pitch", "roll"):
+        low, high = manifest["pose_range_deg"][name]
+        assert low <= high
+
+
+def test_prepare_and_run_draw_identical_sketches(dataset_64: Path) -> None:
+    dataset = load_dataset(dataset_64)
+    for index in (0, 17, 39):
+        assert np.array_equal(dataset.sketches_bgr[index], draw_sketch(dataset.landmarks_px[index], 64))
+
+
+def _train_command(dataset: Path, run: Path, steps: int, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "live", "train", str(dataset), "--out", str(run), "--steps", str(steps), "--checkpoint-every", "3", "--sample-every", "10", *TINY, *extra]
+
+
+def test_killed_training_resumes_and_exports_and_plays(dataset_64: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    process = subprocess.Popen(_train_command(dataset_64, run, 400), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list_checkpoints(run / "checkpoints")) < 2:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    killed_at = [int(path.stem.split("_")[1]) for path in list_checkpoints(run / "checkpoints")]
+    assert killed_at, "no checkpoint before the kill"
+    assert not list((run / "checkpoints").glob("*.partial")) or True  # a partial file may exist; it is never listed
+    for path in list_checkpoints(run / "checkpoints"):
+        assert load_checkpoint(path)["step"] == int(path.stem.split("_")[1])
+    last = max(killed_at)
+    resumed = subprocess.run(_train_command(dataset_64, run, last + 6, "--resume"), capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"at step {last}" in resumed.stderr
+    assert max(int(path.stem.split("_")[1]) for path in list_checkpoints(run / "checkpoints")) == last + 6
+    assert list((run / "samples").glob("*.png")) and (run / "config.json").is_file()
+
+    model = tmp_path / "tiny.onnx"
+    assert live_main(["export", str(run), "--out", str(model)]) == 0
+    assert model.is_file() and model.with_suffix(".md").is_file()
+    video = tmp_path / "out.mp4"
+    played = subprocess.run([sys.executable, "-m", "live", "run", "--model", str(model), "--source", str(dataset_64.parent / "clip.mp4"), "--no-pace", "--output", str(video)], capture_output=True, text=True, timeout=300)
+    assert played.returncode == 0, played.stderr
+    capture = cv2.VideoCapture(str(video))
+    assert capture.isOpened() and int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) > 0
+    capture.release()
+    report = tmp_path / "eval.json"
+    assert live_main(["eval", str(model), str(dataset_64), "--json", str(report)]) == 0
+    assert json.loads(report.read_text())["frames"] == 6
+
+
+def test_resume_continues_exactly(dataset_64: Path, tmp_path: Path) -> None:
+    from live.training.train import TrainConfig, train
+
+    common = dict(dataset=str(dataset_64), ngf=4, ndf=8, checkpoint_every=100, sample_every=100, threads=1)
+    straight = load_checkpoint(train(TrainConfig(out=str(tmp_path / "straight"), steps=8, **common)))
+    train(TrainConfig(out=str(tmp_path / "split"), steps=8, **common), stop_at_step=4)
+    resumed = load_checkpoint(train(TrainConfig(out=str(tmp_path / "split"), steps=8, **common), resume=True))
+    assert resumed["step"] == straight["step"] == 8
+    for name, tensor in straight["generator"].items():
+        assert torch.equal(tensor, resumed["generator"][name]), name
+
+
+def test_torchrun_two_processes_keep_identical_weights(dataset_64: Path, tmp_path: Path) -> None:
+    run = tmp_path / "ddp"
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517", "-m", "live", "train", str(dataset_64), "--out", str(run), "--steps", "3", *TINY]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    digests = [json.loads((run / "ranks" / f"{rank}.json").read_text()) for rank in (0, 1)]
+    assert digests[0]["step"] == digests[1]["step"] == 3
+    assert digests[0]["generator_sha256"] == digests[1]["generator_sha256"]
+
+
+def _exit_and_message(argv: list[str], capsys: pytest.CaptureFixture) -> tuple[int, str]:
+    code = live_main(argv)
+    error = capsys.readouterr().err.strip().splitlines()
+    return code, error[-1] if error else ""
+
+
+def test_prepare_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    blank = write_clip(tmp_path / "blank.mp4", [np.full((120, 160, 3), 90, np.uint8)] * 10)
+    code, message = _exit_and_message(["prepare", str(blank), "--out", str(tmp_path / "a"), "--consent", CONSENT], capsys)
+    assert code == 2 and "no usable face" in message
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video")
+    code, message = _exit_and_message(["prepare", str(text), "--out", str(tmp_path / "b"), "--consent", CONSENT], capsys)
+    assert code == 2 and "cannot read" in message
+    code, message = _exit_and_message(["prepare", str(CLIP), "--out", str(tmp_path / "c")], capsys)
+    assert code == 2 and "--consent is required" in message
+    assert not (tmp_path / "c").exists()
+
+
+def test_train_bad_input(dataset_64: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    import shutil
+
+    other = tmp_path / "other_format"
+    shutil.copytree(dataset_64, other)
+    manifest = json.loads((other / "manifest.json").read_text())
+    manifest["format_version"] = 99
+    (other / "manifest.json").write_text(json.dumps(manifest))
+    code, message = _exit_and_message(["train", str(other), "--out", str(tmp_path / "r1"), "--steps", "1", *TINY], capsys)
+    assert code == 2 and "format_version" in message
+
+    run = tmp_path / "r2"
+    assert live_main(["train", str(dataset_64), "--out", str(run), "--steps", "1", *TINY]) == 0
+    code, message = _exit_and_message(["train", str(dataset_64), "--out", str(run), "--steps", "2", "--resume", "--ngf", "8", "--threads", "1"], capsys)
+    assert code == 2 and "another architecture" in message
