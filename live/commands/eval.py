@@ -1,0 +1,39 @@
+"""`live eval MODEL.onnx DATASET [--split val] [--json OUT.json] [--strip OUT.png] [--store-in-card]`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from rich.console import Console
+
+from live.evaluate import SPLITS, EvalConfig, evaluate, results_table, store_in_card, write_strip
+from live.generator import DEVICES
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", type=Path, metavar="MODEL.onnx", help="a model written by `live export`")
+    parser.add_argument("dataset", type=Path, metavar="DATASET", help="the dataset folder (`live prepare`) the model was trained on")
+    parser.add_argument("--split", choices=SPLITS, default="val", help="frames to evaluate on (default val: held out from training)")
+    parser.add_argument("--json", type=Path, metavar="OUT.json", help="write every number to this JSON file")
+    parser.add_argument("--strip", type=Path, metavar="OUT.png", help="write rows of sketch | real | generated | nearest frame for 6 frames")
+    parser.add_argument("--store-in-card", action="store_true", help="store a summary in the model card (rewrites MODEL.onnx and MODEL.md; needs onnx)")
+    parser.add_argument("--device", choices=DEVICES, default="auto", help="ONNX Runtime device (default auto)")
+
+
+def run(args: argparse.Namespace) -> int:
+    config = EvalConfig(model_path=args.model, dataset_path=args.dataset, split=args.split, device=args.device)
+    result = evaluate(config)
+    Console().print(results_table(result.report))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result.report, indent=1, allow_nan=False) + "\n")
+        print(f"wrote {args.json}")
+    if args.strip:
+        write_strip(result, args.strip)
+        print(f"wrote {args.strip}")
+    if args.store_in_card:
+        store_in_card(args.model, result.report)
+        print(f"stored the metrics in the card of {args.model} and {args.model.with_suffix('.md')}")
+    return 0
