@@ -6,21 +6,16 @@ GPU); `auto` tries CUDA, DirectML and CoreML and falls back to CPU, saying why
 in `provider_note`. ORT's own fallback to CPU is never accepted silently: the
 providers of the created session are compared with the ones asked for.
 
-The CUDA and TensorRT paths (probes, IO binding with CPU buffers, which ORT
+Probing devices lives in live.devices (DEVICES and describe_devices are
+re-exported here). The CUDA and TensorRT paths (probes, IO binding with CPU buffers, which ORT
 copies to and from the GPU) follow ORT's documentation but are untested here
 (no GPU on the development machine).
 """
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import io
 import os
-import re
 import sys
-import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,20 +23,10 @@ import numpy as np
 import onnxruntime
 
 from live.card import INPUT_NAME, OUTPUT_NAME, ModelCard, read_card_from_metadata
+from live.devices import AUTO_ORDER, DEVICES, PROVIDERS, captured_stderr, clean_ort_message, describe_devices, device_problem, ort_error_reason
 from live.types import UsageError
 
-DEVICES = ("auto", "cpu", "cuda", "tensorrt", "coreml", "directml")
-PROVIDERS: dict[str, str] = {
-    "cpu": "CPUExecutionProvider",
-    "cuda": "CUDAExecutionProvider",
-    "tensorrt": "TensorrtExecutionProvider",
-    "coreml": "CoreMLExecutionProvider",
-    "directml": "DmlExecutionProvider",
-}
-# TensorRT builds its engine for minutes on first use: only on request, never under auto.
-AUTO_ORDER = ("cuda", "directml", "coreml")
-_WINDOWS = sys.platform == "win32"
-_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
+__all__ = ["DEVICES", "GeneratorSession", "GeneratorSessionConfig", "default_intra_op_threads", "describe_devices"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,111 +46,6 @@ def default_intra_op_threads() -> int:
     return min(cores, max(2, min(4, cores // 2)))
 
 
-def _provider_library(name: str) -> Path:
-    filename = f"onnxruntime_providers_{name}.dll" if _WINDOWS else f"libonnxruntime_providers_{name}.so"
-    return Path(onnxruntime.__file__).parent / "capi" / filename
-
-
-def _preload_cuda_libraries() -> None:
-    """Let ORT load CUDA/cuDNN from pip's nvidia-* wheels if present; its printed complaints are dropped
-    (the probe below reports the first missing library precisely)."""
-    preload = getattr(onnxruntime, "preload_dlls", None)
-    if preload is None:
-        return
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(OSError, RuntimeError):
-        preload()
-
-
-def _gpu_driver_problem() -> str | None:
-    """Why the NVIDIA driver cannot run CUDA (no driver, no GPU), or None when a GPU is there."""
-    try:
-        driver = ctypes.CDLL("nvcuda.dll" if _WINDOWS else "libcuda.so.1")
-    except OSError as error:
-        return f"no NVIDIA driver ({error})"
-    status = driver.cuInit(0)
-    count = ctypes.c_int(0)
-    if status == 0:
-        status = driver.cuDeviceGetCount(ctypes.byref(count))
-    if status != 0:
-        message = ctypes.c_char_p()
-        driver.cuGetErrorString(status, ctypes.byref(message))
-        return f"CUDA driver error {status}: {(message.value or b'unknown').decode()}"
-    return None if count.value > 0 else "no NVIDIA GPU found"
-
-
-def _cuda_problem(provider_library: str = "cuda") -> str | None:
-    """Why CUDA (or TensorRT, which needs CUDA too) cannot run here, or None when it should."""
-    provider = PROVIDERS["tensorrt" if provider_library == "tensorrt" else "cuda"]
-    if provider not in onnxruntime.get_available_providers():
-        return f"this onnxruntime has no {provider} (install onnxruntime-gpu instead of onnxruntime)"
-    problems = []
-    driver_problem = _gpu_driver_problem()
-    if driver_problem:
-        problems.append(driver_problem)
-    _preload_cuda_libraries()
-    try:
-        ctypes.CDLL(str(_provider_library(provider_library)))
-    except OSError as error:
-        problems.append(f"missing library: {str(error).removeprefix(str(_provider_library(provider_library)) + ': ')}")
-    return "; ".join(problems) or None
-
-
-def device_problem(device: str) -> str | None:
-    """Why `device` cannot run on this machine as far as cheap probes tell (no session is created), or None."""
-    if device not in PROVIDERS:
-        raise UsageError(f"unknown device {device!r}: use one of {', '.join(DEVICES)}")
-    if device == "cuda":
-        return _cuda_problem("cuda")
-    if device == "tensorrt":
-        return _cuda_problem("tensorrt")
-    if PROVIDERS[device] not in onnxruntime.get_available_providers():
-        hint = {"coreml": "it exists on macOS only", "directml": "it needs Windows and onnxruntime-directml", "cpu": "reinstall onnxruntime"}[device]
-        return f"this onnxruntime has no {PROVIDERS[device]} ({hint})"
-    return None
-
-
-def describe_devices() -> list[tuple[str, str]]:
-    """(device, status line) for every device, for troubleshooting output."""
-    rows = []
-    for device in DEVICES[1:]:
-        problem = device_problem(device)
-        rows.append((device, f"not usable: {problem}" if problem else f"usable ({PROVIDERS[device]})"))
-    usable = [device for device in AUTO_ORDER if device_problem(device) is None]
-    rows.insert(0, ("auto", f"would use {usable[0] if usable else 'cpu'} (tries {', '.join(AUTO_ORDER)}, then cpu)"))
-    return rows
-
-
-@contextlib.contextmanager
-def _captured_stderr() -> Iterator[list[str]]:
-    """Capture C-level writes to file descriptor 2 (ORT logs there); the text lands in the yielded list.
-
-    Process-wide while active: create sessions before starting worker threads.
-    """
-    captured: list[str] = []
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile(mode="w+b") as temporary:
-        os.dup2(temporary.fileno(), 2)
-        try:
-            yield captured
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            temporary.seek(0)
-            captured.append(_ANSI_ESCAPE.sub("", temporary.read().decode(errors="replace")))
-
-
-def _ort_error_reason(log_text: str) -> str:
-    """The most useful line of ORT's error log (e.g. the missing library), or a generic reason."""
-    lines = log_text.splitlines()
-    for marker in ("[E:", "[W:"):
-        for line in lines:
-            if marker in line:
-                match = re.search(r"with error: (.*)", line) or re.search(r"\] (.*)", line)
-                return (match.group(1) if match else line).strip()[:300]
-    return "onnxruntime fell back to CPU without logging why"
-
-
 def _session_options(intra_op_threads: int) -> onnxruntime.SessionOptions:
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3
@@ -176,6 +56,13 @@ def _session_options(intra_op_threads: int) -> onnxruntime.SessionOptions:
     # Spinning threads would take the cores the landmark thread needs between frames.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return options
+
+
+def _tensorrt_options() -> dict[str, str]:
+    """Cache built TensorRT engines per user, so only the first start takes minutes (fp32, like the export)."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "live" / "tensorrt"
+    cache.mkdir(parents=True, exist_ok=True)
+    return {"trt_engine_cache_enable": "True", "trt_engine_cache_path": str(cache)}
 
 
 def _check_model_file(path: Path) -> None:
@@ -218,19 +105,20 @@ class GeneratorSession:
     def _open(self, path: Path, options: onnxruntime.SessionOptions, device: str) -> onnxruntime.InferenceSession:
         """A session on `device`; UsageError when ORT cannot load the file or falls back to another provider."""
         wanted = PROVIDERS[device]
-        providers = [wanted] + (["CUDAExecutionProvider"] if device == "tensorrt" else [])
+        providers: list = [(wanted, _tensorrt_options()) if device == "tensorrt" else wanted]
+        providers += ["CUDAExecutionProvider"] if device == "tensorrt" else []
         providers += ["CPUExecutionProvider"] if device != "cpu" else []
-        with _captured_stderr() as log:
+        with captured_stderr() as log:
             try:
                 session = onnxruntime.InferenceSession(str(path), options, providers=providers, enable_fallback=0)
             except Exception as error:  # ORT raises its own Fail/InvalidProtobuf/... classes
                 session, failure = None, error
         if session is None:
             if device == "cpu" or "protobuf" in str(failure).lower() or "Load model" in str(failure):
-                raise UsageError(f"{path} is not a readable ONNX model ({str(failure).strip().splitlines()[0][:200]})") from failure
-            raise UsageError(f"device {device} cannot load {path}: {str(failure).strip()[:300]}") from failure
+                raise UsageError(f"{path} is not a readable ONNX model ({clean_ort_message(str(failure))})") from failure
+            raise UsageError(f"device {device} cannot load {path}: {clean_ort_message(str(failure))}") from failure
         if session.get_providers()[0] != wanted:
-            raise UsageError(f"device {device} cannot run: {_ort_error_reason(log[0])}")
+            raise UsageError(f"device {device} cannot run: {ort_error_reason(log[0])}")
         if log[0].strip():
             sys.stderr.write(log[0])
         return session

@@ -1,0 +1,318 @@
+"""Sink stage: where avatar frames go (a preview window, a virtual camera, a video file).
+
+Every sink has `write(image_bgr)` and an idempotent `close()`. Sinks never draw
+on the frame they are given (other sinks may show it too): file and virtual
+camera copy it into their own preallocated buffer and add the "AI" badge there.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from live.types import UsageError
+
+VIDEO_CODECS = {".mp4": "mp4v", ".avi": "MJPG"}
+VCAM_INSTALL_HINT = (
+    "install a virtual camera: on Linux `sudo modprobe v4l2loopback devices=1 exclusive_caps=1 card_label=\"live\"` "
+    "(package v4l2loopback-dkms); on Windows and macOS install OBS Studio and start its Virtual Camera once"
+)
+_FONT = cv2.FONT_HERSHEY_SIMPLEX
+
+
+class Sink(Protocol):
+    """An output for composed avatar frames."""
+
+    name: str
+
+    def write(self, image_bgr: np.ndarray) -> None:
+        """Output one composed frame."""
+
+    def close(self) -> None:
+        """Finalise and release; safe to call twice."""
+
+
+@dataclass(frozen=True, slots=True)
+class SinkConfig:
+    """kind: window, vcam or file; path: the video file (file only); fps: file and virtual camera rate;
+    vcam_size_px: (width, height) of the virtual camera; vcam_device / vcam_backend: pyvirtualcam's
+    device and backend (None = first that works); badge: draw the "AI" badge on file and vcam output."""
+
+    kind: str
+    path: Path | None = None
+    fps: float = 30.0
+    vcam_size_px: tuple[int, int] = (1280, 720)
+    vcam_device: str | None = None
+    badge: bool = True
+    vcam_backend: str | None = None
+
+
+def parse_output(text: str, *, fps: float = 30.0, vcam_size_px: tuple[int, int] = (1280, 720), vcam_device: str | None = None,
+                 vcam_backend: str | None = None, badge: bool = True) -> SinkConfig:
+    """A SinkConfig from `--output TEXT`: window, vcam, or a path ending .mp4/.avi."""
+    options = dict(fps=fps, vcam_size_px=vcam_size_px, vcam_device=vcam_device, vcam_backend=vcam_backend, badge=badge)
+    if text in ("window", "vcam"):
+        return SinkConfig(kind=text, **options)
+    path = Path(text).expanduser()
+    if path.suffix.lower() in VIDEO_CODECS:
+        return SinkConfig(kind="file", path=path, **options)
+    raise UsageError(f"unknown output {text!r}: use window, vcam or a .mp4/.avi path")
+
+
+def add_badge(image_bgr: np.ndarray) -> np.ndarray:
+    """Draw a small "AI" badge in the bottom-right corner, in place; returns the image."""
+    height_px, width_px = image_bgr.shape[:2]
+    badge_height_px = max(12, round(min(height_px, width_px) * 0.07))
+    scale = badge_height_px / 40
+    thickness = max(1, round(scale * 2))
+    (text_width_px, text_height_px), _ = cv2.getTextSize("AI", _FONT, scale, thickness)
+    margin_px = max(2, badge_height_px // 4)
+    x1, y1 = width_px - margin_px, height_px - margin_px
+    x0, y0 = x1 - text_width_px - 2 * margin_px, y1 - badge_height_px
+    cv2.rectangle(image_bgr, (x0, y0), (x1, y1), (40, 40, 200), cv2.FILLED)
+    origin = (x0 + margin_px, y0 + (badge_height_px + text_height_px) // 2)
+    cv2.putText(image_bgr, "AI", origin, _FONT, scale, (255, 255, 255), thickness, cv2.LINE_AA)
+    return image_bgr
+
+
+def _resize_into(image_bgr: np.ndarray, out_bgr: np.ndarray) -> None:
+    """Resize (or copy) `image_bgr` into the preallocated `out_bgr`, which may be a view."""
+    if image_bgr.shape == out_bgr.shape:
+        np.copyto(out_bgr, image_bgr)
+        return
+    result = cv2.resize(image_bgr, (out_bgr.shape[1], out_bgr.shape[0]), dst=out_bgr, interpolation=cv2.INTER_LINEAR)
+    if result is not out_bgr:  # older OpenCV may not write into a strided view
+        out_bgr[...] = result
+
+
+def compose_side_by_side(driver_bgr: np.ndarray, sketch_bgr: np.ndarray | None, output_bgr: np.ndarray, height_px: int,
+                         out_bgr: np.ndarray | None = None) -> np.ndarray:
+    """driver | sketch | output, each resized to height_px (aspect kept; no sketch = black square).
+
+    Pass the previous result as `out_bgr` to reuse its buffer when the layout did not change.
+    """
+    panels = [driver_bgr, sketch_bgr, output_bgr]
+    widths_px = [round(height_px * image.shape[1] / image.shape[0]) if image is not None else height_px for image in panels]
+    shape = (height_px, sum(widths_px), 3)
+    if out_bgr is None or out_bgr.shape != shape or out_bgr.dtype != np.uint8:
+        out_bgr = np.empty(shape, dtype=np.uint8)
+    x_px = 0
+    for image, width_px in zip(panels, widths_px):
+        view = out_bgr[:, x_px : x_px + width_px]
+        if image is None:
+            view[...] = 0
+        else:
+            _resize_into(image, view)
+        x_px += width_px
+    return out_bgr
+
+
+def draw_stats_overlay(image_bgr: np.ndarray, lines: list[str]) -> np.ndarray:
+    """Draw text lines top-left on a darkened box, in place; returns the image."""
+    if not lines:
+        return image_bgr
+    scale = max(0.35, image_bgr.shape[0] / 900)
+    line_height_px = round(28 * scale) + 4
+    width_px = max(cv2.getTextSize(line, _FONT, scale, 1)[0][0] for line in lines) + 12
+    box = image_bgr[: line_height_px * len(lines) + 8, :width_px]
+    np.right_shift(box, 2, out=box)
+    for row, line in enumerate(lines):
+        cv2.putText(image_bgr, line, (6, 4 + line_height_px * (row + 1) - 6), _FONT, scale, (255, 255, 255), 1, cv2.LINE_AA)
+    return image_bgr
+
+
+class FileSink:
+    """A video file (mp4v for .mp4, MJPG for .avi) of fixed-size frames at config.fps."""
+
+    def __init__(self, config: SinkConfig, frame_size_px: tuple[int, int]) -> None:
+        path = Path(config.path or "")
+        codec = VIDEO_CODECS.get(path.suffix.lower())
+        if codec is None:
+            raise UsageError(f"cannot write video {path}: use a .mp4 or .avi file name")
+        if not path.parent.is_dir():
+            raise UsageError(f"cannot write video {path}: folder {path.parent} does not exist")
+        if not os.access(path.parent, os.W_OK):
+            raise UsageError(f"cannot write video {path}: folder {path.parent} is not writable")
+        self.name = f"file {path}"
+        self.path = path
+        self.config = config
+        width_px, height_px = frame_size_px
+        self._writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*codec), float(config.fps), (width_px, height_px))
+        if not self._writer.isOpened():
+            self._writer = None
+            raise UsageError(f"cannot write video {path}: OpenCV could not open a {codec} writer of {width_px}x{height_px} for it")
+        self._buffer_bgr = np.zeros((height_px, width_px, 3), dtype=np.uint8)
+        self.frames_written = 0
+
+    def write(self, image_bgr: np.ndarray) -> None:
+        """Append one frame (resized to the file's size if it differs)."""
+        if self._writer is None:
+            raise RuntimeError(f"{self.name} is closed")
+        _resize_into(image_bgr, self._buffer_bgr)
+        if self.config.badge:
+            add_badge(self._buffer_bgr)
+        self._writer.write(self._buffer_bgr)
+        self.frames_written += 1
+
+    def close(self) -> None:
+        """Finish the file so it plays; safe to call twice."""
+        if self._writer is not None:
+            self._writer.release()
+            self._writer = None
+
+    def __enter__(self) -> "FileSink":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class VirtualCameraUnavailable(UsageError):
+    """No pyvirtualcam backend could open a virtual camera."""
+
+
+class VirtualCameraSink:
+    """A pyvirtualcam camera of config.vcam_size_px showing the avatar centred on black."""
+
+    def __init__(self, config: SinkConfig, frame_size_px: tuple[int, int]) -> None:
+        import pyvirtualcam
+
+        self.config = config
+        canvas_width_px, canvas_height_px = config.vcam_size_px
+        if config.vcam_backend is not None and config.vcam_backend not in pyvirtualcam.camera.BACKENDS:
+            raise VirtualCameraUnavailable(f"unknown virtual camera backend {config.vcam_backend!r}: use one of {', '.join(pyvirtualcam.camera.BACKENDS) or 'none here'}")
+        try:
+            self._camera = pyvirtualcam.Camera(canvas_width_px, canvas_height_px, config.fps, fmt=pyvirtualcam.PixelFormat.BGR,
+                                               device=config.vcam_device, backend=config.vcam_backend)
+        except RuntimeError as error:
+            reasons = "; ".join(line.strip() for line in str(error).splitlines() if line.strip()) or "no backend for this platform"
+            raise VirtualCameraUnavailable(f"no virtual camera ({reasons}): {VCAM_INSTALL_HINT}") from error
+        self.device: str = self._camera.device
+        self.backend: str = self._camera.backend
+        self.name = f"virtual camera {self.device}"
+        self._canvas_bgr = np.zeros((canvas_height_px, canvas_width_px, 3), dtype=np.uint8)
+        width_px, height_px = frame_size_px
+        scale = min(canvas_width_px / width_px, canvas_height_px / height_px)
+        fitted_width_px, fitted_height_px = round(width_px * scale), round(height_px * scale)
+        x_px, y_px = (canvas_width_px - fitted_width_px) // 2, (canvas_height_px - fitted_height_px) // 2
+        self._avatar_view = self._canvas_bgr[y_px : y_px + fitted_height_px, x_px : x_px + fitted_width_px]
+
+    def write(self, image_bgr: np.ndarray) -> None:
+        """Send one frame: the avatar scaled to fit and centred, the badge in the avatar's corner."""
+        if self._camera is None:
+            raise RuntimeError(f"{self.name} is closed")
+        _resize_into(image_bgr, self._avatar_view)
+        if self.config.badge:
+            add_badge(self._avatar_view)
+        self._camera.send(self._canvas_bgr)
+
+    def close(self) -> None:
+        """Release the virtual camera; safe to call twice."""
+        if self._camera is not None:
+            self._camera.close()
+            self._camera = None
+
+    def __enter__(self) -> "VirtualCameraSink":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def display_problem() -> str | None:
+    """Why OpenCV cannot open a window here (its Qt aborts the process instead of raising), or None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    display = os.environ.get("DISPLAY")
+    if not display:
+        wayland = " (Wayland without XWayland: OpenCV's window needs X11)" if os.environ.get("WAYLAND_DISPLAY") else ""
+        return f"no display{wayland}: use --output FILE or --output vcam"
+    import ctypes
+
+    try:
+        xcb = ctypes.CDLL("libxcb.so.1")
+    except OSError:
+        return None  # cannot probe; OpenCV's Qt needs libxcb and will report it
+    xcb.xcb_connect.restype = ctypes.c_void_p
+    xcb.xcb_connection_has_error.argtypes = [ctypes.c_void_p]
+    xcb.xcb_disconnect.argtypes = [ctypes.c_void_p]
+    connection = xcb.xcb_connect(display.encode(), None)
+    failed = xcb.xcb_connection_has_error(connection)
+    xcb.xcb_disconnect(connection)
+    return f"cannot connect to display {display!r}: use --output FILE or --output vcam" if failed else None
+
+
+class WindowSink:
+    """A preview window (main thread only). `poll_key()` runs the GUI loop; `closed` tells if the user closed it."""
+
+    def __init__(self, config: SinkConfig, frame_size_px: tuple[int, int], title: str = "live") -> None:
+        if threading.current_thread() is not threading.main_thread():
+            raise RuntimeError("WindowSink must be created and used on the main thread")
+        problem = display_problem()
+        if problem:
+            raise UsageError(problem)
+        self.config = config
+        self.name = f"window {title!r}"
+        self.title = title
+        cv2.namedWindow(title, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
+        cv2.resizeWindow(title, *frame_size_px)
+        self._open = True
+        self._shown = False
+        self._user_closed = False
+
+    def write(self, image_bgr: np.ndarray) -> None:
+        """Show one frame (it appears on the next poll_key()); nothing once the window was closed."""
+        if self._open and not self._user_closed:
+            cv2.imshow(self.title, image_bgr)
+            self._shown = True
+
+    def poll_key(self) -> int | None:
+        """Let the window draw for ~1 ms; the key pressed (e.g. ord("q"), 27 for Esc) or None."""
+        if not self._open or self._user_closed:
+            return None
+        key = cv2.waitKey(1)
+        if self._shown and not self._visible():
+            self._user_closed = True
+        return None if key == -1 else key & 0xFF
+
+    def _visible(self) -> bool:
+        try:
+            return cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) >= 1
+        except cv2.error:  # Qt raises once the user has closed the last window
+            return False
+
+    @property
+    def closed(self) -> bool:
+        """True once the user closed the window (seen by poll_key()) or close() was called."""
+        return not self._open or self._user_closed
+
+    def close(self) -> None:
+        """Destroy the window; safe to call twice."""
+        if self._open:
+            self._open = False
+            if not self._user_closed:
+                cv2.destroyWindow(self.title)
+                cv2.waitKey(1)
+
+    def __enter__(self) -> "WindowSink":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+SINK_KINDS: dict[str, type] = {"window": WindowSink, "vcam": VirtualCameraSink, "file": FileSink}
+
+
+def open_sink(config: SinkConfig, frame_size_px: tuple[int, int]) -> Sink:
+    """Open the sink of config.kind for frames of frame_size_px (width, height)."""
+    if config.kind not in SINK_KINDS:
+        raise UsageError(f"unknown output kind {config.kind!r}: use {', '.join(SINK_KINDS)}")
+    return SINK_KINDS[config.kind](config, frame_size_px)

@@ -1,0 +1,289 @@
+"""Sinks: real video files, pyvirtualcam with a registered test backend, a real window under Xvfb.
+
+CI needs the Debian packages xvfb (pytest-xvfb), imagemagick (`import` for screenshots) and xdotool (key presses).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pyvirtualcam
+import pytest
+from pyvirtualcam.util import encode_fourcc
+
+from live.sinks import (
+    FileSink,
+    SinkConfig,
+    VirtualCameraSink,
+    VirtualCameraUnavailable,
+    WindowSink,
+    add_badge,
+    compose_side_by_side,
+    draw_stats_overlay,
+    open_sink,
+    parse_output,
+)
+from live.types import UsageError
+
+AVATAR_BGR = (40, 180, 220)
+
+
+def avatar(size_px: int = 64) -> np.ndarray:
+    image = np.zeros((size_px, size_px, 3), dtype=np.uint8)
+    image[:] = AVATAR_BGR
+    return image
+
+
+def test_parse_output() -> None:
+    assert parse_output("window").kind == "window"
+    vcam = parse_output("vcam", fps=25.0, vcam_device="/dev/video9")
+    assert (vcam.kind, vcam.fps, vcam.vcam_device, vcam.vcam_size_px) == ("vcam", 25.0, "/dev/video9", (1280, 720))
+    assert parse_output("out/clip.MP4") == SinkConfig(kind="file", path=Path("out/clip.MP4"))
+    assert parse_output("clip.avi").path == Path("clip.avi")
+    with pytest.raises(UsageError, match=r"unknown output 'clip.mkv': use window, vcam or a .mp4/.avi path"):
+        parse_output("clip.mkv")
+
+
+def test_badge_stays_in_the_bottom_right_corner() -> None:
+    image = np.zeros((240, 320, 3), dtype=np.uint8)
+    assert add_badge(image) is image
+    changed = np.argwhere(image.any(axis=2))
+    assert len(changed) > 100
+    assert changed[:, 0].min() > 240 * 0.8 and changed[:, 1].min() > 320 * 0.8
+
+
+def test_compose_side_by_side_and_stats_overlay() -> None:
+    driver = np.full((480, 640, 3), 50, dtype=np.uint8)
+    output = np.full((64, 64, 3), 200, dtype=np.uint8)
+    composed = compose_side_by_side(driver, None, output, 120)
+    assert composed.shape == (120, 160 + 120 + 120, 3)
+    assert (composed[:, :160] == 50).all() and (composed[:, 160:280] == 0).all() and (composed[:, 280:] == 200).all()
+    sketch = np.full((64, 64, 3), 100, dtype=np.uint8)
+    again = compose_side_by_side(driver, sketch, output, 120, out_bgr=composed)
+    assert again is composed and (again[:, 160:280] == 100).all()
+    before = composed.copy()
+    draw_stats_overlay(composed, ["fps 30.0", "latency 80 ms"])
+    changed_rows = np.argwhere((composed != before).any(axis=(1, 2)))
+    assert len(changed_rows) > 0 and changed_rows.max() < 120 * 0.8
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".avi"])
+def test_file_sink_writes_a_playable_video(tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / f"avatar{suffix}"
+    frame_count = 12
+    frame = np.zeros((64, 96, 3), dtype=np.uint8)
+    with open_sink(parse_output(str(path), fps=20.0), (96, 64)) as sink:
+        assert isinstance(sink, FileSink)
+        for index in range(frame_count):
+            frame[:] = (index * 20, 100, 255 - index * 20)
+            sink.write(frame)
+        sink.write(np.zeros((32, 48, 3), dtype=np.uint8))  # other sizes are resized to the file's
+    sink.close()
+    assert frame[0, 0, 0] == (frame_count - 1) * 20  # the caller's frame is not drawn on
+    capture = cv2.VideoCapture(str(path))
+    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == frame_count + 1
+    decoded = []
+    while True:
+        ok, image = capture.read()
+        if not ok:
+            break
+        decoded.append(image)
+    capture.release()
+    assert len(decoded) == frame_count + 1
+    assert all(image.shape == (64, 96, 3) for image in decoded)
+    assert abs(int(decoded[1][5, 5, 0]) - 20) < 12  # top-left shows the frame
+    assert decoded[1][58, 90, 2] > decoded[1][58, 90, 0] + 40  # bottom-right shows the red badge
+
+
+def test_file_sink_refuses_a_missing_folder(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match=r"folder .*nowhere does not exist"):
+        open_sink(parse_output(str(tmp_path / "nowhere" / "clip.mp4")), (64, 64))
+
+
+class RecordingBackend:
+    """A pyvirtualcam backend (the device boundary) that keeps the frames it is sent."""
+
+    sent: list[np.ndarray] = []
+
+    def __init__(self, *, width: int, height: int, fps: float, fourcc: int, device: str | None, **kw: object) -> None:
+        assert fourcc == encode_fourcc(pyvirtualcam.PixelFormat.BGR.value)
+        self.shape = (height, width, 3)
+        self._device = device or "/dev/test-camera"
+        RecordingBackend.sent = []
+
+    def send(self, frame: np.ndarray) -> None:
+        RecordingBackend.sent.append(frame.reshape(self.shape).copy())
+
+    def device(self) -> str:
+        return self._device
+
+    def native_fourcc(self) -> int | None:
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+def failing_backend(reason: str) -> type:
+    class FailingBackend(RecordingBackend):
+        def __init__(self, **kw: object) -> None:
+            raise RuntimeError(reason)
+
+    return FailingBackend
+
+
+@pytest.fixture
+def vcam_backends(monkeypatch: pytest.MonkeyPatch) -> dict[str, type]:
+    """pyvirtualcam's backend registry, emptied for the test (the real v4l2loopback backend is restored after)."""
+    backends: dict[str, type] = {}
+    monkeypatch.setattr(pyvirtualcam.camera, "BACKENDS", backends)
+    return backends
+
+
+def test_virtual_camera_gets_the_avatar_centred_on_black(vcam_backends: dict[str, type]) -> None:
+    pyvirtualcam.register_backend("test", RecordingBackend)
+    with open_sink(parse_output("vcam", vcam_backend="test"), (64, 64)) as sink:
+        assert isinstance(sink, VirtualCameraSink)
+        assert sink.device == "/dev/test-camera" and sink.backend == "test"
+        for _ in range(3):
+            sink.write(avatar())
+    assert len(RecordingBackend.sent) == 3
+    frame = RecordingBackend.sent[-1]
+    assert frame.shape == (720, 1280, 3) and frame.dtype == np.uint8
+    assert not frame[:, :280].any() and not frame[:, 1000:].any()
+    assert (frame[:600, 280:1000] == AVATAR_BGR).all()  # 720x720 avatar, badge at its bottom right
+    assert (frame[650:710, 900:990] != AVATAR_BGR).any(axis=2).sum() > 500
+
+
+def test_virtual_camera_device_is_passed_through(vcam_backends: dict[str, type]) -> None:
+    pyvirtualcam.register_backend("test", RecordingBackend)
+    with VirtualCameraSink(parse_output("vcam", vcam_device="/dev/video7", vcam_size_px=(640, 480), badge=False), (64, 64)) as sink:
+        assert sink.device == "/dev/video7"
+        sink.write(avatar())
+    assert RecordingBackend.sent[0].shape == (480, 640, 3)
+    assert (RecordingBackend.sent[0][:, 80:560] == AVATAR_BGR).all()
+
+
+def test_no_virtual_camera_names_each_backend_failure_and_how_to_install(vcam_backends: dict[str, type]) -> None:
+    pyvirtualcam.register_backend("v4l2loopback", failing_backend("device /dev/video0 does not exist"))
+    pyvirtualcam.register_backend("obs", failing_backend("OBS Virtual Camera is not installed"))
+    with pytest.raises(VirtualCameraUnavailable) as caught:
+        open_sink(parse_output("vcam"), (64, 64))
+    message = str(caught.value)
+    assert isinstance(caught.value, UsageError) and "\n" not in message
+    assert "'v4l2loopback' backend: device /dev/video0 does not exist" in message
+    assert "'obs' backend: OBS Virtual Camera is not installed" in message
+    assert "modprobe v4l2loopback devices=1 exclusive_caps=1" in message and "OBS" in message
+
+
+def screenshot_bgr() -> np.ndarray:
+    png = subprocess.run(["import", "-window", "root", "png:-"], capture_output=True, check=True, timeout=30).stdout
+    return cv2.imdecode(np.frombuffer(png, dtype=np.uint8), cv2.IMREAD_COLOR)
+
+
+def avatar_pixels_on_screen() -> int:
+    shot = screenshot_bgr().astype(np.int16)
+    return int((np.abs(shot - np.array(AVATAR_BGR, dtype=np.int16)).max(axis=2) <= 8).sum())
+
+
+def test_window_shows_frames_and_returns_keys(xvfb: object) -> None:
+    assert xvfb is not None, "needs Xvfb (Debian package xvfb) for pytest-xvfb"
+    assert shutil.which("import") and shutil.which("xdotool"), "needs Debian packages imagemagick and xdotool"
+    assert avatar_pixels_on_screen() == 0
+    with open_sink(parse_output("window"), (320, 240)) as sink:
+        assert isinstance(sink, WindowSink)
+        pixels = 0
+        for _ in range(10):  # the window maps and paints after a few GUI loop turns
+            for _ in range(5):
+                sink.write(avatar(240))
+                sink.poll_key()
+            pixels = avatar_pixels_on_screen()
+            if pixels:
+                break
+        assert pixels > 0.9 * 240 * 240
+        assert not sink.closed
+        window_ids = subprocess.run(["xdotool", "search", "--name", "^live$"], capture_output=True, text=True, check=True).stdout.split()
+        subprocess.run(["xdotool", "windowfocus", "--sync", window_ids[-1], "key", "q"], check=True, timeout=30)
+        keys = [sink.poll_key() for _ in range(50)]
+        assert ord("q") in keys
+    assert sink.closed
+    sink.close()
+
+
+class _ClientMessage(ctypes.Structure):
+    _fields_ = [("type", ctypes.c_int), ("serial", ctypes.c_ulong), ("send_event", ctypes.c_int), ("display", ctypes.c_void_p),
+                ("window", ctypes.c_ulong), ("message_type", ctypes.c_ulong), ("format", ctypes.c_int), ("data", ctypes.c_long * 5)]
+
+
+class _XEvent(ctypes.Union):
+    _fields_ = [("xclient", _ClientMessage), ("padding", ctypes.c_long * 24)]
+
+
+def close_like_a_window_manager(window_id: int) -> None:
+    """Send WM_DELETE_WINDOW, what a window manager sends when the user clicks the close button."""
+    x11 = ctypes.CDLL("libX11.so.6")
+    x11.XOpenDisplay.restype = ctypes.c_void_p
+    x11.XOpenDisplay.argtypes = [ctypes.c_char_p]
+    x11.XInternAtom.restype = ctypes.c_ulong
+    x11.XInternAtom.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]
+    x11.XSendEvent.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_int, ctypes.c_long, ctypes.POINTER(_XEvent)]
+    x11.XFlush.argtypes = x11.XCloseDisplay.argtypes = [ctypes.c_void_p]
+    display = x11.XOpenDisplay(None)
+    event = _XEvent()
+    event.xclient.type = 33  # ClientMessage
+    event.xclient.window = window_id
+    event.xclient.message_type = x11.XInternAtom(display, b"WM_PROTOCOLS", 0)
+    event.xclient.format = 32
+    event.xclient.data[0] = x11.XInternAtom(display, b"WM_DELETE_WINDOW", 0)
+    assert x11.XSendEvent(display, window_id, 0, 0, ctypes.byref(event))
+    x11.XFlush(display)
+    x11.XCloseDisplay(display)
+
+
+def test_window_reports_when_the_user_closes_it(xvfb: object) -> None:
+    assert xvfb is not None, "needs Xvfb (Debian package xvfb) for pytest-xvfb"
+    with WindowSink(parse_output("window"), (160, 120), title="live-close") as sink:
+        for _ in range(20):
+            sink.write(avatar(120))
+            sink.poll_key()
+        assert not sink.closed
+        window_ids = subprocess.run(["xdotool", "search", "--name", "^live-close$"], capture_output=True, text=True, check=True).stdout.split()
+        close_like_a_window_manager(int(window_ids[-1]))
+        for _ in range(50):
+            sink.poll_key()
+            if sink.closed:
+                break
+        assert sink.closed
+        sink.write(avatar(120))  # no error, no new window
+        assert sink.poll_key() is None
+
+
+def test_window_without_display_is_a_usage_error_not_an_abort(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    with pytest.raises(UsageError, match=r"^no display: use --output FILE or --output vcam$"):
+        open_sink(parse_output("window"), (64, 64))
+    monkeypatch.setenv("DISPLAY", ":4321")
+    with pytest.raises(UsageError, match=r"cannot connect to display ':4321'"):
+        open_sink(parse_output("window"), (64, 64))
+
+
+def test_window_refuses_worker_threads() -> None:
+    errors: list[Exception] = []
+
+    def open_window() -> None:
+        try:
+            WindowSink(parse_output("window"), (64, 64))
+        except RuntimeError as error:
+            errors.append(error)
+
+    thread = threading.Thread(target=open_window)
+    thread.start()
+    thread.join(timeout=10)
+    assert len(errors) == 1 and "main thread" in str(errors[0])
