@@ -75,7 +75,10 @@ def save_calibration(path: str | Path, neutral_px: np.ndarray, frame_shape: tupl
         "frame_height_px": int(height_px),
         "neutral_landmarks_px": np.round(neutral_px.astype(np.float64), 3).tolist(),
     }
-    Path(path).write_text(json.dumps(data) + "\n", encoding="utf-8")
+    try:
+        Path(path).write_text(json.dumps(data) + "\n", encoding="utf-8")
+    except OSError as error:
+        raise UsageError(f"cannot write calibration {path}: {error.strerror}; pass a writable --calibration path") from error
 
 
 def load_calibration(path: str | Path) -> tuple[np.ndarray, tuple[int, int]]:
