@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from live.card import CARD_METADATA_KEY, INPUT_NAME, OUTPUT_NAME, ModelCard
+from live.training.fast_export import InferenceUnet
 from live.training.networks import UnetGenerator, Uint8Wrapper
 
 OPSET_VERSION = 17
@@ -32,11 +33,12 @@ def export_onnx(generator: UnetGenerator, card: ModelCard, path: Path, check_ske
     path.parent.mkdir(parents=True, exist_ok=True)
     size_px = generator.config.size_px
     wrapper = Uint8Wrapper(generator.eval()).eval()
+    exported = Uint8Wrapper(InferenceUnet(generator)).eval()  # the same function, faster on CPU (fast_export.py)
     example = torch.zeros(1, size_px, size_px, 3, dtype=torch.uint8)
     temporary = path.with_name(path.name + ".partial")
     with torch.no_grad():
         torch.onnx.export(
-            wrapper,
+            exported,
             (example,),
             str(temporary),
             input_names=[INPUT_NAME],
