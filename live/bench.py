@@ -107,6 +107,12 @@ def summarise(samples_ms: list[float]) -> TimingSummary:
     return TimingSummary(len(samples_ms), float(p50_ms), float(p95_ms), float(max(samples_ms)))
 
 
+def _time_one(call: Callable[[int], object], index: int) -> float:
+    start_s = time.perf_counter()
+    call(index)
+    return (time.perf_counter() - start_s) * 1000.0
+
+
 def time_calls(call: Callable[[int], object], budget_s: float, min_calls: int = MIN_CALLS) -> list[float]:
     """Milliseconds of call(0), call(1), ... after WARMUP_CALLS, until `budget_s` passed and `min_calls` were made."""
     for index in range(WARMUP_CALLS):
@@ -115,9 +121,7 @@ def time_calls(call: Callable[[int], object], budget_s: float, min_calls: int = 
     deadline_s = time.perf_counter() + budget_s
     index = WARMUP_CALLS
     while len(samples_ms) < min_calls or time.perf_counter() < deadline_s:
-        start_s = time.perf_counter()
-        call(index)
-        samples_ms.append((time.perf_counter() - start_s) * 1000.0)
+        samples_ms.append(_time_one(call, index))
         index += 1
     return samples_ms
 
@@ -182,42 +186,30 @@ def export_reference(folder: Path, size_px: int) -> tuple[Path | None, str]:
 
 
 def measure_generators(stages: Stages, sketches_bgr: list[np.ndarray], reference_path: Path | None, config: BenchConfig) -> tuple[TimingSummary, TimingSummary | None]:
-    """The generator alone, its runs alternating with the reference's (same thread count and provider)."""
+    """The generator alone, its runs alternating with the reference's (same session options and provider)."""
     session = stages.session
     output_bgr = np.empty_like(sketches_bgr[0])
-    model_ms: list[float] = []
-    reference_ms: list[float] = []
-    reference = None
-    if reference_path is not None:
-        providers = list(dict.fromkeys([session.provider, "CPUExecutionProvider"]))
-        reference = onnxruntime.InferenceSession(str(reference_path), _session_options(config.intra_op_threads), providers=providers)
-        inputs = [np.ascontiguousarray((sketch.astype(np.float32) / 127.5 - 1.0).transpose(2, 0, 1)[None]) for sketch in sketches_bgr[:8]]
 
     def generate(index: int) -> None:
         session.generate(sketches_bgr[index % len(sketches_bgr)], output_bgr)
 
-    def generate_reference(index: int) -> None:
-        reference.run(None, {"input": inputs[index % len(inputs)]})  # type: ignore[union-attr]
-
-    budget_s = config.seconds_per_phase
+    calls: list[Callable[[int], object]] = [generate]
+    if reference_path is not None:
+        providers = list(dict.fromkeys([session.provider, "CPUExecutionProvider"]))
+        reference = onnxruntime.InferenceSession(str(reference_path), _session_options(config.intra_op_threads), providers=providers)
+        inputs = [np.ascontiguousarray((sketch.astype(np.float32) / 127.5 - 1.0).transpose(2, 0, 1)[None]) for sketch in sketches_bgr[:8]]
+        calls.append(lambda index: reference.run(None, {"input": inputs[index % len(inputs)]}))
+    samples_ms: list[list[float]] = [[] for _ in calls]
     for index in range(WARMUP_CALLS):
-        generate(index)
-        if reference is not None:
-            generate_reference(index)
-    deadline_s = time.perf_counter() + budget_s
+        for call in calls:
+            call(index)
+    deadline_s = time.perf_counter() + config.seconds_per_phase
     index = 0
     while index < MIN_CALLS or time.perf_counter() < deadline_s:
-        model_ms.append(_time_one(generate, index))
-        if reference is not None:
-            reference_ms.append(_time_one(generate_reference, index))
+        for call, samples in zip(calls, samples_ms):
+            samples.append(_time_one(call, index))
         index += 1
-    return summarise(model_ms), summarise(reference_ms) if reference is not None else None
-
-
-def _time_one(call: Callable[[int], object], index: int) -> float:
-    start_s = time.perf_counter()
-    call(index)
-    return (time.perf_counter() - start_s) * 1000.0
+    return summarise(samples_ms[0]), summarise(samples_ms[1]) if reference_path is not None else None
 
 
 def run_unthrottled(config: BenchConfig, sequential: bool) -> PipelineReport:
