@@ -120,6 +120,7 @@ class PipelineReport:
     provider_note: str
     retarget_status: str
     last_index: int
+    out_of_order_outputs: int
     end_reason: str
     notes: tuple[str, ...] = field(default_factory=tuple)
 
@@ -146,6 +147,7 @@ class PipelineStats:
         self._extra_drops: dict[str, int] = {}
         self._text = {"source_status": "starting", "provider": "", "provider_note": "", "retarget_status": "", "end_reason": ""}
         self._last_index = -1
+        self._out_of_order = 0
         self._notes: list[str] = []
 
     def watch_buffers(self, buffers: list[DropCounter]) -> None:
@@ -168,6 +170,8 @@ class PipelineStats:
         with self._lock:
             self._output.tick(now_s)
             self._latency.add((now_s - t_capture_s) * 1000.0)
+            if index <= self._last_index:
+                self._out_of_order += 1
             self._last_index = index
 
     def record_drop(self, where: str) -> None:
@@ -230,6 +234,7 @@ class PipelineStats:
                 provider_note=self._text["provider_note"],
                 retarget_status=self._text["retarget_status"],
                 last_index=self._last_index,
+                out_of_order_outputs=self._out_of_order,
                 end_reason=self._text["end_reason"],
                 notes=tuple(self._notes),
             )
