@@ -234,8 +234,9 @@ class _PipelineRun:
                     self.shutdown.request("end of input")
                 else:
                     self.presenter.keep_alive(self.stages.neutral_bgr)
-                if self.presenter.poll_keys():
-                    self.shutdown.request("quit key")
+                quit_reason = self.presenter.poll_keys()
+                if quit_reason is not None:
+                    self.shutdown.request(quit_reason)
             except Exception as error:  # a sink failed: same path as a worker failure
                 self.failures.report("sinks", error)
                 self.stop.set()

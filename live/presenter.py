@@ -115,18 +115,19 @@ class Presenter:
                 output.sink.write(image_bgr)
         self.stats.count("resent")
 
-    def poll_keys(self) -> bool:
-        """Handle pending window keys; True when the user asked to quit."""
-        quit_requested = False
+    def poll_keys(self) -> str | None:
+        """Handle pending window keys; why to quit ("quit key", "window closed"), or None."""
+        reason = None
         for output in self.outputs:
             if not output.preview:
                 continue
             sink: PreviewSink = output.sink  # type: ignore[assignment]
             key = sink.poll_key()
-            if key is not None:
-                quit_requested |= self.handle_key(key)
-            quit_requested |= sink.closed  # the user closed the window
-        return quit_requested
+            if key is not None and self.handle_key(key):
+                reason = "quit key"
+            elif sink.closed:
+                reason = "window closed"
+        return reason
 
     def handle_key(self, key: int) -> bool:
         """Apply one key; True for quit."""
