@@ -68,6 +68,8 @@ class Source(Protocol):
     def read(self) -> np.ndarray | None: ...
     def reopen(self) -> bool: ...
     def close(self) -> None: ...
+    def __enter__(self) -> "Source": ...
+    def __exit__(self, *exc_info: object) -> None: ...
 
 
 class CameraSource:
@@ -94,6 +96,7 @@ class CameraSource:
         for property_id, value in ((cv2.CAP_PROP_FRAME_WIDTH, self._config.width_px), (cv2.CAP_PROP_FRAME_HEIGHT, self._config.height_px), (cv2.CAP_PROP_FPS, self._config.fps)):
             if value:
                 capture.set(property_id, float(value))
+        capture.set(cv2.CAP_PROP_BUFFERSIZE, 1.0)  # no stale frames queued in the driver (where supported)
         self.size_px = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
         self.fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
         self._capture = capture

@@ -215,6 +215,7 @@ class _PipelineRun:
         finally:
             self._shut_down()
         self.stats.set_text("end_reason", self.shutdown.reason or "stopped")
+        self.stats.set_text("retarget_status", retarget_status(self.stages.retargeter))
         report = self.stats.snapshot()
         error = self.failures.error
         if error is not None:

@@ -114,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
     configs = sink_configs(args)
     console = Console()
     with ExitStack() as stack:
-        source = stack.enter_context(open_source(SourceConfig(args.source, args.width, args.height, args.fps)))  # type: ignore[arg-type]
+        source = stack.enter_context(open_source(SourceConfig(args.source, args.width, args.height, args.fps)))
         stages = stack.enter_context(open_stages(config))
         fps = source.fps or DEFAULT_OUTPUT_FPS
         outputs = open_outputs(stack, [dataclasses.replace(config, fps=fps) for config in configs], stages.card.size_px)
