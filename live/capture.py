@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -72,6 +73,18 @@ class Source(Protocol):
     def __exit__(self, *exc_info: object) -> None: ...
 
 
+@contextmanager
+def quiet_opencv() -> Iterator[None]:
+    """Silence OpenCV's own log (each backend it tries prints its failure) while opening a camera;
+    whether it opened is reported by our one-line messages instead."""
+    previous_level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        yield
+    finally:
+        cv2.utils.logging.setLogLevel(previous_level)
+
+
 class CameraSource:
     """A webcam by index; reports the size and fps the camera actually gives."""
 
@@ -89,7 +102,8 @@ class CameraSource:
     def reopen(self) -> bool:
         """Open (again) the device with the requested settings; False when it does not open."""
         self._release()
-        capture = self._opener(self.index)
+        with quiet_opencv():
+            capture = self._opener(self.index)
         if not capture.isOpened():
             capture.release()
             return False
@@ -257,21 +271,17 @@ class CameraInfo:
 def list_cameras(max_index: int, camera_opener: CameraOpener = cv2.VideoCapture) -> list[CameraInfo]:
     """Cameras 0..max_index-1 that open and deliver a frame, with their actual size and fps."""
     found: list[CameraInfo] = []
-    previous_level = cv2.utils.logging.getLogLevel()
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # absent indices are expected here
-    try:
-        for index in range(max_index):
+    for index in range(max_index):
+        with quiet_opencv():  # absent indices are expected here
             capture = camera_opener(index)
-            try:
-                if not capture.isOpened():
-                    continue
-                ok, image_bgr = capture.read()
-                if ok and image_bgr is not None:
-                    found.append(CameraInfo(index, (image_bgr.shape[1], image_bgr.shape[0]), float(capture.get(cv2.CAP_PROP_FPS) or 0.0)))
-            finally:
-                capture.release()
-    finally:
-        cv2.utils.logging.setLogLevel(previous_level)
+        try:
+            if not capture.isOpened():
+                continue
+            ok, image_bgr = capture.read()
+            if ok and image_bgr is not None:
+                found.append(CameraInfo(index, (image_bgr.shape[1], image_bgr.shape[0]), float(capture.get(cv2.CAP_PROP_FPS) or 0.0)))
+        finally:
+            capture.release()
     return found
 
 
