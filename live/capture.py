@@ -259,32 +259,6 @@ def open_source(config: SourceConfig, camera_opener: CameraOpener = cv2.VideoCap
     return VideoFileSource(config)
 
 
-@dataclass(frozen=True, slots=True)
-class CameraInfo:
-    """A camera that opened while probing."""
-
-    index: int
-    size_px: tuple[int, int]
-    fps: float
-
-
-def list_cameras(max_index: int, camera_opener: CameraOpener = cv2.VideoCapture) -> list[CameraInfo]:
-    """Cameras 0..max_index-1 that open and deliver a frame, with their actual size and fps."""
-    found: list[CameraInfo] = []
-    for index in range(max_index):
-        with quiet_opencv():  # absent indices are expected here
-            capture = camera_opener(index)
-        try:
-            if not capture.isOpened():
-                continue
-            ok, image_bgr = capture.read()
-            if ok and image_bgr is not None:
-                found.append(CameraInfo(index, (image_bgr.shape[1], image_bgr.shape[0]), float(capture.get(cv2.CAP_PROP_FPS) or 0.0)))
-        finally:
-            capture.release()
-    return found
-
-
 class CaptureLoop:
     """The capture thread's body: read, pace, stamp, push; reopen a failing camera with backoff."""
 

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from fake_camera import FakeCameraDevice
 
-from live.capture import CaptureLoop, ImageFolderSource, SourceConfig, VideoFileSource, list_cameras, open_source
+from live.capture import CaptureLoop, ImageFolderSource, SourceConfig, VideoFileSource, open_source
+from live.commands.cameras import list_cameras
 from live.ringbuffer import RingBuffer
 from live.stats import PipelineStats
 from live.types import Frame, UsageError

@@ -3,8 +3,37 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 
-from live.capture import list_cameras
+import cv2
+
+from live.capture import CameraOpener, quiet_opencv
+
+
+@dataclass(frozen=True, slots=True)
+class CameraInfo:
+    """A camera that opened while probing."""
+
+    index: int
+    size_px: tuple[int, int]
+    fps: float
+
+
+def list_cameras(max_index: int, camera_opener: CameraOpener = cv2.VideoCapture) -> list[CameraInfo]:
+    """Cameras 0..max_index-1 that open and deliver a frame, with their actual size and fps."""
+    found: list[CameraInfo] = []
+    for index in range(max_index):
+        with quiet_opencv():  # absent indices are expected here
+            capture = camera_opener(index)
+        try:
+            if not capture.isOpened():
+                continue
+            ok, image_bgr = capture.read()
+            if ok and image_bgr is not None:
+                found.append(CameraInfo(index, (image_bgr.shape[1], image_bgr.shape[0]), float(capture.get(cv2.CAP_PROP_FPS) or 0.0)))
+        finally:
+            capture.release()
+    return found
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
