@@ -53,7 +53,8 @@ def stage_table(report: PipelineReport, title: str) -> Table:
 
 def facts_table(report: PipelineReport, final: bool) -> Table:
     """Counts, rates and status lines as two columns."""
-    table = Table(show_header=False, box=None, padding=(0, 1))
+    title = "run summary" if final else "live run (q or Ctrl-C to stop)"
+    table = Table(title=title, title_justify="left", show_header=False, box=None, padding=(0, 1))
     table.add_column(style="bold")
     table.add_column()
     first_output = "none" if report.first_output_s is None else f"{report.first_output_s:.2f} s after start"

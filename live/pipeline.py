@@ -133,9 +133,8 @@ def describe_stages(stats: PipelineStats, stages: Stages) -> None:
 
 
 def retarget_status(retargeter: Retargeter) -> str:
-    """The retargeter's calibration status line (or its mode, for a retargeter without one)."""
-    status = getattr(retargeter, "calibration_status", None)
-    return str(status) if status is not None else f"retarget {retargeter.config.mode}"
+    """The retargeter's calibration status line."""
+    return retargeter.calibration_status
 
 
 def run_pipeline(config: PipelineConfig, source: Source, outputs: Sequence[Output], stages: Stages | None = None, dashboard: Dashboard | None = None) -> PipelineReport:
@@ -163,7 +162,7 @@ class _PipelineRun:
         self.failures = FailureSlot()
         self.shutdown = Shutdown()
         self.pool = BufferPool(stages.card.size_px)
-        hooks = PresenterHooks(overlay_lines=self._overlay_lines, recalibrate=getattr(stages.retargeter, "recalibrate", None))
+        hooks = PresenterHooks(overlay_lines=self._overlay_lines, recalibrate=stages.retargeter.recalibrate)
         self.presenter = Presenter(outputs, self.stats, self.pool, hooks)
         self.buffers: list[RingBuffer[Any]] = []
         self.threads: list[threading.Thread] = []

@@ -87,13 +87,11 @@ class SketchStep:
         self.size_px = size_px
         self.pool = pool
         self.stats = stats
-        # Tells a smoothing/calibrating retargeter that tracking was lost (absent on simpler ones).
-        self._no_face = getattr(retargeter, "no_face", lambda: None)
 
     def __call__(self, tracked: Tracked) -> Sketched:
         frame = tracked.frame
         if tracked.landmarks_px is None:
-            self._no_face()
+            self.retargeter.no_face()  # resets its smoothing and an unfinished calibration
             return Sketched(frame, None, None, None, {"landmarks": tracked.landmarks_ms})
         start_s = time.perf_counter()
         target_px = self.retargeter.retarget(tracked.landmarks_px, frame.image_bgr.shape, frame.t_capture_s)

@@ -22,12 +22,11 @@ from live.generator import DEVICES, GeneratorSessionConfig
 from live.landmarks import LandmarkConfig
 from live.pipeline import PipelineConfig, open_stages, run_pipeline
 from live.presenter import Output
-from live.retarget import RetargetConfig
+from live.retarget import RETARGET_MODES, RetargetConfig
 from live.stats import PipelineReport
 from live.threads import StageError
 from live.types import UsageError
 
-RETARGET_MODES = ("off", "pose", "full")
 DEFAULT_OUTPUT_FPS = 30.0
 DISCLOSURE_REMINDER = "reminder: --no-badge removes the AI badge; tell everyone who sees this video that the face is AI-generated"
 
@@ -60,15 +59,11 @@ def parse_size(text: str) -> tuple[int, int]:
 
 
 def retarget_config(args: argparse.Namespace) -> RetargetConfig:
-    """RetargetConfig from --retarget/--calibration (fields the retargeter does not have are refused)."""
-    values: dict[str, object] = {}
+    """RetargetConfig from --retarget (default: RetargetConfig's) and --calibration."""
+    values: dict[str, object] = {"calibration_path": args.calibration}
     if args.retarget is not None:
         values["mode"] = args.retarget
-    if args.calibration is not None:
-        if "calibration_path" not in {field.name for field in dataclasses.fields(RetargetConfig)}:
-            raise UsageError("--calibration is not supported by this version's retargeter")
-        values["calibration_path"] = args.calibration
-    return RetargetConfig(**values)
+    return RetargetConfig(**values)  # type: ignore[arg-type]
 
 
 def pipeline_config(args: argparse.Namespace, is_camera: bool) -> PipelineConfig:
