@@ -111,8 +111,9 @@ def run(args: argparse.Namespace) -> int:
     with ExitStack() as stack:
         source = stack.enter_context(open_source(SourceConfig(args.source, args.width, args.height, args.fps)))
         stages = stack.enter_context(open_stages(config))
-        fps = source.fps or DEFAULT_OUTPUT_FPS
-        outputs = open_outputs(stack, [dataclasses.replace(config, fps=fps) for config in configs], stages.card.size_px)
+        fps = source.fps or DEFAULT_OUTPUT_FPS  # files play at the source's rate; the virtual camera runs at it
+        outputs = open_outputs(stack, [dataclasses.replace(sink_config, fps=fps) for sink_config in configs], stages.card.size_px)
+        config = dataclasses.replace(config, keep_alive_fps=fps)
         if args.no_badge:
             print(DISCLOSURE_REMINDER, file=sys.stderr)
         try:
