@@ -48,11 +48,14 @@ class Output:
 
     keep_alive: re-send the last frame whenever no new one arrives in time (virtual cameras).
     preview: gets the selected view and the stats overlay, and is polled for keys (the window).
+    side_by_side_height_px: when non-zero, this output always gets driver | sketch | output at
+        that height (the demo's file); otherwise the avatar alone.
     """
 
     sink: Sink
     keep_alive: bool = False
     preview: bool = False
+    side_by_side_height_px: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +77,7 @@ class Presenter:
         self.view = VIEWS[0]
         self.overlay = False
         self.last_output_bgr: np.ndarray | None = None
+        self._side_by_side_bgr: dict[int, np.ndarray] = {}
 
     @property
     def has_keep_alive(self) -> bool:
@@ -84,13 +88,26 @@ class Presenter:
         """Write a new frame everywhere; record sink time and capture-to-output latency."""
         start_s = time.perf_counter()
         for output in self.outputs:
-            output.sink.write(self.preview_image(rendered) if output.preview else rendered.output_bgr)
+            output.sink.write(self.output_image(output, rendered))
         done_s = time.perf_counter()
         self.stats.record_stage("sinks", elapsed_ms(start_s))
         self.stats.record_output(rendered.frame.index, rendered.frame.t_capture_s, done_s)
         self.last_output_bgr = rendered.output_bgr
         if self.pool is not None and rendered.face_found:
             self.pool.release(rendered.sketch_bgr)
+
+    def output_image(self, output: Output, rendered: Rendered) -> np.ndarray:
+        """The image one output gets for a rendered frame."""
+        if output.preview:
+            return self.preview_image(rendered)
+        if output.side_by_side_height_px:
+            from live.sinks import compose_side_by_side
+
+            previous = self._side_by_side_bgr.get(id(output))
+            composed = compose_side_by_side(rendered.frame.image_bgr, rendered.sketch_bgr, rendered.output_bgr, output.side_by_side_height_px, previous)
+            self._side_by_side_bgr[id(output)] = composed
+            return composed
+        return rendered.output_bgr
 
     def preview_image(self, rendered: Rendered) -> np.ndarray:
         """What the window shows: the output, or driver | sketch | output; with the stats overlay if on."""

@@ -1,0 +1,119 @@
+"""`live demo`: the shipped default avatar driven by the shipped clip (or `--source 0`, a webcam).
+
+Writes demo.mp4 (driver | sketch | avatar side by side) and a PNG contact
+strip, prints the summary table, and opens the preview window when a display
+exists. Runs on a machine with no camera, display or GPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+from contextlib import ExitStack
+from pathlib import Path
+
+import cv2
+import numpy as np
+from rich.console import Console
+
+from live.capture import SourceConfig, open_source, source_kind
+from live.commands.run import DEFAULT_OUTPUT_FPS, pipeline_config
+from live.dashboard import Dashboard, print_final_summary
+from live.generator import DEVICES
+from live.pipeline import open_stages, run_pipeline
+from live.presenter import Output
+from live.sinks import SinkConfig, open_sink
+from live.threads import StageError
+from live.types import UsageError
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+DEFAULT_MODEL = REPOSITORY / "models" / "jwp.onnx"
+DEFAULT_CLIP = REPOSITORY / "data" / "jwp_office.mp4"
+PANEL_HEIGHT_PX = 256
+STRIP_FRAMES = 6
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The `live demo` options."""
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help=f"avatar model (default: the shipped {DEFAULT_MODEL.name})")
+    parser.add_argument("--source", default=str(DEFAULT_CLIP), help="driving video, image folder or webcam index (default: the shipped clip, not in the avatar's training frames)")
+    parser.add_argument("--out", type=Path, default=Path("demo.mp4"), help="side-by-side video to write (default demo.mp4)")
+    parser.add_argument("--strip", type=Path, default=None, help="contact strip PNG (default: OUT with _strip.png)")
+    parser.add_argument("--no-window", action="store_true", help="do not open the preview window even when a display exists")
+    parser.add_argument("--no-pace", action="store_true", help="render every frame as fast as possible instead of in real time")
+    parser.add_argument("--device", choices=DEVICES, default="auto", help="where the generator runs (default auto)")
+    parser.add_argument("--retarget", choices=("off", "pose", "full"), default="full", help="retargeting mode (default full)")
+    parser.add_argument("--max-frames", type=int, default=0, help="stop after this many input frames (0: the whole clip)")
+
+
+def has_display() -> bool:
+    """True when a window can be opened (OpenCV's Qt aborts the process otherwise)."""
+    if sys.platform.startswith("linux"):
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return True
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the demo; 0, or 1 when a stage failed."""
+    if not args.model.is_file():
+        raise UsageError(f"no avatar model at {args.model}: run the demo from a clone of the repository (models/ holds the default avatar) or pass --model")
+    run_args = argparse.Namespace(model=args.model, device=args.device, threads=0, retarget=args.retarget, calibration=None, no_pace=args.no_pace, max_frames=args.max_frames)
+    is_camera = source_kind(args.source) == "camera"
+    config = pipeline_config(run_args, is_camera)
+    console = Console()
+    strip_path = args.strip or args.out.with_name(args.out.stem + "_strip.png")
+    with ExitStack() as stack:
+        stages = stack.enter_context(open_stages(config))
+        source = stack.enter_context(open_source(SourceConfig(args.source)))
+        fps = source.fps or DEFAULT_OUTPUT_FPS
+        outputs = [_side_by_side_file(stack, args.out, fps, source.size_px)]
+        if not args.no_window and has_display():
+            window = open_sink(SinkConfig(kind="window", fps=fps), (stages.card.size_px, stages.card.size_px))
+            stack.callback(window.close)
+            outputs.append(Output(window, preview=True))
+        try:
+            with Dashboard(console) as dashboard:
+                report = run_pipeline(config, source, outputs, stages, dashboard)
+        except StageError as error:
+            if error.report is not None:
+                print_final_summary(error.report, console)
+            print(f"live demo: error: {error}", file=sys.stderr)
+            return 1
+    print_final_summary(report, console)
+    frames = write_contact_strip(args.out, strip_path)
+    console.print(f"wrote {args.out} (driver | sketch | avatar) and {strip_path} ({frames} frames)")
+    return 0
+
+
+def _side_by_side_file(stack: ExitStack, path: Path, fps: float, driver_size_px: tuple[int, int]) -> Output:
+    width_px, height_px = driver_size_px
+    driver_width_px = round(PANEL_HEIGHT_PX * width_px / height_px)
+    frame_size_px = (driver_width_px + 2 * PANEL_HEIGHT_PX, PANEL_HEIGHT_PX)
+    sink = open_sink(SinkConfig(kind="file", path=path, fps=fps), frame_size_px)
+    stack.callback(sink.close)
+    return Output(sink, side_by_side_height_px=PANEL_HEIGHT_PX)
+
+
+def write_contact_strip(video_path: Path, strip_path: Path, count: int = STRIP_FRAMES) -> int:
+    """Evenly spaced frames of the written video, stacked into one PNG; returns how many."""
+    capture = cv2.VideoCapture(str(video_path))
+    frames = []
+    try:
+        while True:
+            ok, frame = capture.read()
+            if not ok:
+                break
+            frames.append(frame)
+    finally:
+        capture.release()
+    if not frames:
+        raise UsageError(f"{video_path} holds no frames: the driver's face was never rendered")
+    chosen = [frames[i] for i in np.linspace(0, len(frames) - 1, min(count, len(frames))).astype(int)]
+    strip_path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(strip_path), np.vstack(chosen))
+    return len(chosen)
+
+
+__all__ = ["run", "add_arguments", "write_contact_strip"]
