@@ -33,6 +33,8 @@ class ModelCard:
         model's size_px square (a robust median over the training frames).
     pose_range_deg: {"yaw": [min, max], "pitch": [...], "roll": [...]} seen in training.
     crop: per source video, the square crop taken from it ({"source", "x_px", "y_px", "side_px"}).
+    shape_space: PCA of the training shapes (live/shape_space.py); the retargeter keeps
+        sketches inside it. Empty for cards without one.
     """
 
     name: str
@@ -48,6 +50,7 @@ class ModelCard:
     training: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
+    shape_space: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
         """Serialise for the ONNX metadata."""

@@ -33,6 +33,7 @@ import numpy as np
 from live.calibration import CALIBRATION_HINT, NeutralCalibration, load_calibration, neutral_for_frame, save_calibration
 from live.card import ModelCard
 from live.face_regions import FaceReference, face_reference, region_labels
+from live.shape_space import ShapeSpace
 from live.pose import ANGLE_NAMES, angles_from_rotation_deg, estimate_pose, rotation_from_angles_deg
 from live.smoothing import OneEuroFilter, OneEuroParameters
 from live.types import UsageError
@@ -57,6 +58,9 @@ class RetargetConfig:
         fraction of the model's side; max_scale_change: its scale within [1/x, x].
     max_gap_s: a longer gap between tracked frames resets the filters (and restarts
         an unfinished calibration), as no_face() does.
+    shape_clamp: in pose/full, project the result onto the card's shape space (the
+        shapes the generator was trained on, live/shape_space.py), each coefficient
+        within the training range widened by shape_margin of its width.
     """
 
     mode: str = "full"
@@ -73,6 +77,8 @@ class RetargetConfig:
     max_shift_fraction: float = 0.1
     max_scale_change: float = 1.25
     max_gap_s: float = 0.5
+    shape_clamp: bool = True
+    shape_margin: float = 0.1
 
     def __post_init__(self) -> None:
         if self.mode not in RETARGET_MODES:
@@ -111,6 +117,8 @@ class Retargeter:
         if not (np.isfinite(self._target.rotation).all() and self._target.size_px > 0):
             raise UsageError(f"model card {card.name!r}: its neutral landmarks are not a face; re-export it with `live export`")
         self._limits_deg = pose_limits_deg(card, config.pose_margin_deg)
+        self._shape_space = ShapeSpace.from_dict(card.shape_space) if config.shape_clamp else None
+        self.last_shape_distance_px = 0.0
         self._calibration = NeutralCalibration(config.calibration_s)
         self._recalibrate = threading.Event()
         self._neutral_px: np.ndarray | None = None
@@ -220,8 +228,10 @@ class Retargeter:
         limit_px = self.config.max_shift_fraction * self.card.size_px
         shift_px = np.clip(pose_vector[3:6] * target.size_px, -limit_px, limit_px)
         scale = float(np.clip(np.exp(pose_vector[6]), 1.0 / self.config.max_scale_change, self.config.max_scale_change))
-        posed_px = scale * (shape_px - target.centre_px) @ rotation.T + target.centre_px + shift_px
-        return posed_px.astype(np.float32)
+        posed_px = (scale * (shape_px - target.centre_px) @ rotation.T + target.centre_px + shift_px).astype(np.float32)
+        if self._shape_space is not None:
+            posed_px, self.last_shape_distance_px = self._shape_space.project(posed_px, self.config.shape_margin)
+        return posed_px
 
     def _clamped_rotation(self, driver_rotation: np.ndarray) -> np.ndarray:
         """The driver's rotation change applied to the target, its result clamped to the pose limits."""
