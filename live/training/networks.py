@@ -84,7 +84,9 @@ class UnetGenerator(nn.Module):
         plate = plate if plate is not None else torch.zeros(1, 3, config.size_px, config.size_px)
         self.register_buffer("plate", plate.reshape(1, 3, config.size_px, config.size_px).float())
 
-    def forward(self, sketch: torch.Tensor) -> torch.Tensor:
+    def forward(self, sketch: torch.Tensor, plate: torch.Tensor | None = None) -> torch.Tensor:
+        """plate: (B, 3, S, S) to paint over instead of the stored one (training with augmentation
+        moves the plate with the frame)."""
         skips = [self.stem(sketch)]
         for down in self.downs:
             skips.append(down(skips[-1]))
@@ -97,7 +99,7 @@ class UnetGenerator(nn.Module):
             return torch.tanh(x)
         colour = torch.tanh(x[:, :3])
         mask = torch.sigmoid(x[:, 3:4])
-        return mask * colour + (1.0 - mask) * self.plate
+        return mask * colour + (1.0 - mask) * (self.plate if plate is None else plate)
 
 
 class PatchDiscriminator(nn.Module):

@@ -167,18 +167,20 @@ class _Batches:
         self.images = _to_tensor(run.dataset.images_bgr[indices], run.device)
         self.weights = face_weight_maps(run.dataset.landmarks_px[indices], run.dataset.size_px, run.config.face_weight).to(run.device)
 
-    def sample(self, run: _Run) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def sample(self, run: _Run) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """sketch, real image, L1 weights and background plate, all under the same random affine."""
         chosen = torch.randint(len(self.indices), (run.config.batch_size,), generator=run.random)
-        stacked = torch.cat([self.sketches[chosen], self.images[chosen], self.weights[chosen]], dim=1)
+        plate = getattr(run.generator, "module", run.generator).plate.expand(len(chosen), -1, -1, -1)
+        stacked = torch.cat([self.sketches[chosen], self.images[chosen], self.weights[chosen], plate], dim=1)
         stacked = random_affine(stacked, run.config, run.random)
-        return stacked[:, :3], stacked[:, 3:6], stacked[:, 6:7]
+        return stacked[:, :3], stacked[:, 3:6], stacked[:, 6:7], stacked[:, 7:10]
 
 
 def _train_step(run: _Run, batches: _Batches, scaler: torch.amp.GradScaler) -> dict[str, float]:
-    sketch, real, weight = batches.sample(run)
+    sketch, real, weight, plate = batches.sample(run)
     autocast = torch.autocast(run.device.type, enabled=run.device.type == "cuda")
     with autocast:
-        fake = run.generator(sketch)
+        fake = run.generator(sketch, plate)
         prediction_fake = run.discriminator(sketch, fake.detach())
         prediction_real = run.discriminator(sketch, real)
         discriminator_loss = 0.5 * (functional.mse_loss(prediction_fake, torch.zeros_like(prediction_fake)) + functional.mse_loss(prediction_real, torch.ones_like(prediction_real)))
