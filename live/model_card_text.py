@@ -42,7 +42,9 @@ def card_markdown(card: ModelCard, parity_difference: float | None = None) -> st
     if parity_difference is not None:
         lines += ["", f"Export check: ONNX Runtime vs torch, max abs difference {parity_difference:.2e} on validation sketches (limit 1e-3)."]
     if card.metrics:
-        lines += ["", "## Measured", *_table({key: value for key, value in card.metrics.items()})]
+        lines += ["", "## Measured"]
+        for key, value in card.metrics.items():
+            lines += ["", f"`{key}`:", "", *(_table(value) if isinstance(value, dict) else [str(value)])]
     notes = card.training.get("notes")
     if notes:
         lines += ["", "## Notes", "", notes]

@@ -11,6 +11,7 @@ from live.types import UsageError
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_folder", type=Path, metavar="RUN", help="a folder made by `live train`")
     parser.add_argument("--out", type=Path, required=True, help="the .onnx file to write (NAME.md is written beside it)")
+    parser.add_argument("--notes", type=Path, default=None, help="a text/Markdown file of notes for the card (what was tried, why these settings)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -19,8 +20,11 @@ def run(args: argparse.Namespace) -> int:
         from live.training.onnx_export import ExportError
     except ImportError as error:
         raise UsageError(f"export needs torch and onnx ({error}): pip install 'live[train]'") from error
+    if args.notes is not None and not args.notes.is_file():
+        raise UsageError(f"--notes {args.notes}: no such file")
+    notes = args.notes.read_text() if args.notes is not None else ""
     try:
-        card, difference = export_run(args.run_folder, args.out)
+        card, difference = export_run(args.run_folder, args.out, notes=notes)
     except ExportError as error:
         print(f"live export: error: {error}")
         return 1

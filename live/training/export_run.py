@@ -54,8 +54,11 @@ def build_card(name: str, state: dict, dataset_manifest: dict, manifest_sha256: 
     )
 
 
-def export_run(run_folder: Path, out: Path, metrics: dict | None = None) -> tuple[ModelCard, float]:
-    """Export a run; returns the card and the torch/ORT parity difference. Writes out and out.with_suffix('.md')."""
+def export_run(run_folder: Path, out: Path, metrics: dict | None = None, notes: str = "") -> tuple[ModelCard, float]:
+    """Export a run; returns the card and the torch/ORT parity difference. Writes out and out.with_suffix('.md').
+
+    notes: free text for people (what was tried, how it was chosen), kept in the card.
+    """
     run_folder, out = Path(run_folder), Path(out)
     if out.suffix != ".onnx":
         raise UsageError(f"--out {out}: the model file must end in .onnx")
@@ -66,6 +69,8 @@ def export_run(run_folder: Path, out: Path, metrics: dict | None = None) -> tupl
     card.architecture["parameters"] = sum(parameter.numel() for parameter in generator.parameters())
     if metrics:
         card.metrics.update(metrics)
+    if notes:
+        card.training["notes"] = notes
     card = dataclasses.replace(card, shape_space=ShapeSpace.fit(dataset.landmarks_px[dataset.indices("train")], SHAPE_VARIANCE_KEPT).to_dict())
     validation = dataset.indices("val")
     check = [dataset.sketches_bgr[i] for i in (validation if validation.size else dataset.indices("train"))[:4]]
