@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import sys
+import warnings
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from live.types import LANDMARK_COUNT
+
+# mediapipe 0.10.14 (pinned) calls a protobuf API that protobuf 4 marks deprecated, on every
+# result; harmless, and it would otherwise greet every user of `live run`.
+warnings.filterwarnings("ignore", message=r"SymbolDatabase\.GetPrototype\(\) is deprecated", category=UserWarning)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +34,33 @@ class LandmarkConfig:
     min_tracking_confidence: float = 0.5
 
 
+def _quiet_face_mesh(config: LandmarkConfig):
+    """Build MediaPipe's face mesh and run it once on a blank image, keeping its start-up log
+    lines (TFLite delegate, feedback-tensor warnings) off the user's terminal. Call before
+    worker threads start: the stderr capture is process-wide. On failure the log is re-emitted."""
+    from live.devices import captured_stderr
+
+    failure: Exception | None = None
+    with captured_stderr() as log:
+        try:
+            from mediapipe.python.solutions import face_mesh
+
+            mesh = face_mesh.FaceMesh(
+                static_image_mode=config.static_image_mode,
+                max_num_faces=config.max_faces,
+                refine_landmarks=True,
+                min_detection_confidence=config.min_detection_confidence,
+                min_tracking_confidence=config.min_tracking_confidence,
+            )
+            mesh.process(np.zeros((64, 64, 3), dtype=np.uint8))
+        except Exception as error:  # re-raised below, after stderr is restored
+            failure = error
+    if failure is not None:
+        sys.stderr.write("".join(log))
+        raise failure
+    return mesh
+
+
 def face_box_area_px(landmarks_px: np.ndarray) -> float:
     """Area of the axis-aligned box around a face's landmarks."""
     span = landmarks_px[:, :2].max(axis=0) - landmarks_px[:, :2].min(axis=0)
@@ -38,17 +71,9 @@ class LandmarkDetector:
     """MediaPipe face mesh with iris refinement; `detect` returns (478, 3) pixels or None."""
 
     def __init__(self, config: LandmarkConfig = LandmarkConfig()) -> None:
-        from mediapipe.python.solutions import face_mesh
-
         self.config = config
         self.last_face_count = 0
-        self._mesh = face_mesh.FaceMesh(
-            static_image_mode=config.static_image_mode,
-            max_num_faces=config.max_faces,
-            refine_landmarks=True,
-            min_detection_confidence=config.min_detection_confidence,
-            min_tracking_confidence=config.min_tracking_confidence,
-        )
+        self._mesh = _quiet_face_mesh(config)
 
     def detect_all(self, image_bgr: np.ndarray) -> list[np.ndarray]:
         """Every face found, each as (478, 3) float32 pixels of `image_bgr`, largest first."""
