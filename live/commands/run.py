@@ -47,7 +47,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=0, help="CPU threads for one generator run (0: automatic)")
     parser.add_argument("--retarget", choices=RETARGET_MODES, default=None, help="off: raw driver landmarks; pose; full: pose + expression")
     parser.add_argument("--calibration", default=None, metavar="FILE", help="driver calibration JSON: loaded if it exists, written after calibrating")
+    tuning = parser.add_argument_group("retargeting and smoothing")
+    tuning.add_argument("--no-smoothing", action="store_true", help="turn the One Euro filters off")
+    for name, help_text in RETARGET_TUNING.items():
+        tuning.add_argument("--" + name.replace("_", "-"), type=float, default=None, help=f"{help_text} (default {getattr(RetargetConfig(), name)})")
+    tuning.add_argument("--no-shape-clamp", action="store_true", help="let sketches leave the shapes the avatar was trained on (may smear features)")
     parser.add_argument("--max-frames", type=int, default=0, help="stop after this many input frames (0: no limit)")
+
+
+RETARGET_TUNING = {
+    "pose_min_cutoff_hz": "head-pose smoothing: lower = steadier, more lag",
+    "pose_beta": "head-pose smoothing: higher = less lag on fast moves",
+    "expression_min_cutoff_hz": "expression smoothing: lower = steadier",
+    "expression_beta": "expression smoothing: higher = less lag on fast mouth motion",
+    "pose_margin_deg": "how far beyond the trained head angles the avatar may turn",
+}
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -63,6 +77,11 @@ def retarget_config(args: argparse.Namespace) -> RetargetConfig:
     values: dict[str, object] = {"calibration_path": args.calibration}
     if args.retarget is not None:
         values["mode"] = args.retarget
+    values |= {name: getattr(args, name) for name in RETARGET_TUNING if getattr(args, name, None) is not None}
+    if getattr(args, "no_smoothing", False):
+        values["smoothing"] = False
+    if getattr(args, "no_shape_clamp", False):
+        values["shape_clamp"] = False
     return RetargetConfig(**values)  # type: ignore[arg-type]
 
 

@@ -1,0 +1,29 @@
+"""`live run` retargeting and smoothing options reach the RetargetConfig."""
+
+from __future__ import annotations
+
+import pytest
+
+from live.cli import build_parser
+from live.commands.run import retarget_config
+from live.retarget import RetargetConfig
+from live.types import UsageError
+
+
+def parse(*words: str):
+    return build_parser("run").parse_args(["run", "--model", "m.onnx", *words])
+
+
+def test_defaults_are_the_retargeters() -> None:
+    assert retarget_config(parse()) == RetargetConfig()
+
+
+def test_options_are_passed_through() -> None:
+    config = retarget_config(parse("--retarget", "pose", "--no-smoothing", "--pose-beta", "3.5", "--expression-min-cutoff-hz", "0.8", "--pose-margin-deg", "5", "--no-shape-clamp", "--calibration", "me.json"))
+    assert (config.mode, config.smoothing, config.pose_beta, config.expression_min_cutoff_hz) == ("pose", False, 3.5, 0.8)
+    assert (config.pose_margin_deg, config.shape_clamp, config.calibration_path) == (5.0, False, "me.json")
+
+
+def test_bad_values_are_usage_errors() -> None:
+    with pytest.raises(UsageError, match="smoothing cutoffs"):
+        retarget_config(parse("--pose-min-cutoff-hz", "0"))
