@@ -164,3 +164,18 @@ def test_train_bad_input(dataset_64: Path, tmp_path: Path, capsys: pytest.Captur
     assert live_main(["train", str(dataset_64), "--out", str(run), "--steps", "1", *TINY]) == 0
     code, message = _exit_and_message(["train", str(dataset_64), "--out", str(run), "--steps", "2", "--resume", "--ngf", "8", "--threads", "1"], capsys)
     assert code == 2 and "another architecture" in message
+
+
+def test_ctrl_c_saves_and_exits_cleanly(dataset_64: Path, tmp_path: Path) -> None:
+    run = tmp_path / "interrupted"
+    process = subprocess.Popen(_train_command(dataset_64, run, 100000, "--checkpoint-every", "1000"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (run / "config.json").is_file():
+        time.sleep(0.2)
+    time.sleep(1.0)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    assert "stopped early, saved" in stderr
+    saved = list_checkpoints(run / "checkpoints")
+    assert len(saved) == 1 and 0 < load_checkpoint(saved[0])["step"] < 1000, "saved where it stopped, not at a scheduled checkpoint"
