@@ -87,6 +87,15 @@ def run_json(report: PipelineReport) -> dict[str, Any]:
     }
 
 
+def largest_stage(report: PipelineReport) -> dict[str, Any] | None:
+    """The stage with the largest p50 in a run (the sequential loop: each stage timed without contention)."""
+    if not report.stage_ms:
+        return None
+    name, timing = max(report.stage_ms.items(), key=lambda item: item[1].p50_ms)
+    total_ms = sum(stage.p50_ms for stage in report.stage_ms.values())
+    return {"stage": name, "p50_ms": round(timing.p50_ms, 3), "share_of_frame": round(timing.p50_ms / total_ms, 3) if total_ms else None}
+
+
 def ratio(numerator: float | None, denominator: float | None) -> float | None:
     """numerator / denominator, or None when either is missing or the denominator is 0."""
     if numerator is None or not denominator:
@@ -148,6 +157,7 @@ def result_json(result: BenchResult) -> dict[str, Any]:
         "pipeline_unthrottled": run_json(result.unthrottled),
         "sequential": run_json(result.sequential),
         "pipeline_vs_sequential": pipeline_vs_sequential,
+        "largest_stage": largest_stage(result.sequential),
         f"paced_{config.paced_fps:g}fps": paced_json,
         "first_output_s": values["first_output_s"],
         "first_output_note": "from starting a fresh process (interpreter, imports, model and MediaPipe loading) to its first frame at the sink",
@@ -165,6 +175,12 @@ def _ms(timing: dict[str, float] | None) -> str:
 
 def _number(value: float | None, unit: str = "", digits: int = 1) -> str:
     return "—" if value is None else f"{value:.{digits}f}{unit}"
+
+
+def _largest_text(largest: dict[str, Any] | None) -> str:
+    if largest is None:
+        return "—"
+    return f"{largest['stage']}: p50 {largest['p50_ms']:.1f} ms ({100 * largest['share_of_frame']:.0f}% of a frame's stage time)"
 
 
 def _target_cells(target: dict[str, Any]) -> tuple[str, str]:
@@ -190,6 +206,7 @@ def bench_table(data: dict[str, Any]) -> Table:
         ("pipeline unthrottled", _number(data["pipeline_unthrottled"]["fps"], " fps"), "pipeline_unthrottled_fps"),
         ("sequential loop", _number(data["sequential"]["fps"], " fps"), None),
         ("pipeline / sequential", _number(data["pipeline_vs_sequential"], "x", 2), "pipeline_vs_sequential"),
+        ("largest cost in the loop", _largest_text(data["largest_stage"]), None),
         (f"paced {paced['fps']:g} fps: latency p50", _number(targets["paced_latency_p50_ms"]["value"], " ms"), "paced_latency_p50_ms"),
         ("paced: latency p95", _number(targets["paced_latency_p95_ms"]["value"], " ms"), "paced_latency_p95_ms"),
         ("paced: latency max", _number(paced["latency_ms"]["max"] if paced["latency_ms"] else None, " ms"), None),

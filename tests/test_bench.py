@@ -66,6 +66,10 @@ def test_bench_writes_every_field(tiny_model_path: Path, short_clip: Path, tmp_p
         assert {"landmarks", "generator", "sinks"} <= set(run["stages_ms_p50"])
     assert data["pipeline_vs_sequential"] == pytest.approx(data["pipeline_unthrottled"]["fps"] / data["sequential"]["fps"], rel=0.01)
 
+    largest = data["largest_stage"]
+    assert largest["stage"] in data["sequential"]["stages_ms_p50"] and 0 < largest["share_of_frame"] <= 1
+    assert largest["p50_ms"] == pytest.approx(max(data["sequential"]["stages_ms_p50"].values()), abs=1e-3)
+
     paced = data["paced_30fps"]
     assert paced["fps"] == 30 and timing_fields_ok(paced["latency_ms"])
     assert isinstance(paced["drops"], int) and paced["drops"] == sum(paced["drops_by_buffer"].values())
