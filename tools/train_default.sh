@@ -4,13 +4,13 @@
 # Usage: bash tools/train_default.sh [STEPS]   (needs: pip install -e '.[train]')
 set -euo pipefail
 cd "$(dirname "$0")/.."
-steps=${1:-5000}
+steps=${1:-6000}
 work=${LIVE_WORK:-work/default}
 if [ ! -f "$work/dataset/manifest.json" ]; then
   live prepare data/jwp_intro.mp4 --out "$work/dataset" --size 256 \
     --consent "Jon Peirce, recorded by himself as the PsychoPy intro video and published under GPL-3.0 (PsychoPy); used as the default avatar of live, 2026-11-22"
 fi
 live train "$work/dataset" --out "$work/run" --resume --steps "$steps" --ngf 16 --face-weight 3 \
-  --augment-shift 0 --augment-scale 0 --augment-rotate-deg 0 --checkpoint-every 250 --sample-every 250
-live export "$work/run" --out models/jwp.onnx
+  --augment-shift 0.02 --augment-scale 0.03 --augment-rotate-deg 2 --checkpoint-every 250 --sample-every 500
+live export "$work/run" --out models/jwp.onnx --notes tools/default_avatar_notes.md
 live eval models/jwp.onnx "$work/dataset" --json "$work/eval.json" --strip "$work/eval_strip.png" --store-in-card
