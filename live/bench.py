@@ -1,8 +1,8 @@
 """`live bench`: the speed of the avatar, measured side by side in one process on one input.
 
 Phases, one after another (`seconds_per_phase` each, about 4x in all):
-1. stages alone on the clip's first frames: landmarks, retarget, sketch; then the generator, its runs
-   interleaved with those of the reference pix2pix `unet_256` (live.bench_reference, exported by a child
+1. stages alone on the clip's first frames: landmarks, retarget, sketch; then the generator, in 1 s
+   blocks alternating with the reference pix2pix `unet_256` (live.bench_reference, exported by a child
    process so torch never enters this one), so background load hits both alike;
 2. the threaded pipeline unthrottled (live.pipeline.run_pipeline, lossless: the source is not paced,
    every frame is rendered, buffers wait instead of dropping);
@@ -46,6 +46,7 @@ STAGE_FRAME_COUNT = 60
 WARMUP_CALLS = 2
 MIN_CALLS = 5
 COLD_START_RUN_S = 0.5
+GENERATOR_BLOCK_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,7 +187,8 @@ def export_reference(folder: Path, size_px: int) -> tuple[Path | None, str]:
 
 
 def measure_generators(stages: Stages, sketches_bgr: list[np.ndarray], reference_path: Path | None, config: BenchConfig) -> tuple[TimingSummary, TimingSummary | None]:
-    """The generator alone, its runs alternating with the reference's (same session options and provider)."""
+    """The generator alone and the reference (same session options and provider), in alternating blocks of
+    GENERATOR_BLOCK_S, so that load from other programs hits both alike while each runs with warm caches."""
     session = stages.session
     output_bgr = np.empty_like(sketches_bgr[0])
 
@@ -199,16 +201,22 @@ def measure_generators(stages: Stages, sketches_bgr: list[np.ndarray], reference
         reference = onnxruntime.InferenceSession(str(reference_path), _session_options(config.intra_op_threads), providers=providers)
         inputs = [np.ascontiguousarray((sketch.astype(np.float32) / 127.5 - 1.0).transpose(2, 0, 1)[None]) for sketch in sketches_bgr[:8]]
         calls.append(lambda index: reference.run(None, {"input": inputs[index % len(inputs)]}))
-    samples_ms: list[list[float]] = [[] for _ in calls]
-    for index in range(WARMUP_CALLS):
-        for call in calls:
+    for call in calls:
+        for index in range(WARMUP_CALLS):
             call(index)
+    samples_ms: list[list[float]] = [[] for _ in calls]
+    block_s = min(GENERATOR_BLOCK_S, config.seconds_per_phase / 4)
     deadline_s = time.perf_counter() + config.seconds_per_phase
     index = 0
-    while index < MIN_CALLS or time.perf_counter() < deadline_s:
+    while time.perf_counter() < deadline_s or min(len(samples) for samples in samples_ms) < MIN_CALLS:
         for call, samples in zip(calls, samples_ms):
-            samples.append(_time_one(call, index))
-        index += 1
+            call(index)  # the first run after switching models reloads caches: not timed
+            block_end_s = time.perf_counter() + block_s
+            while True:
+                samples.append(_time_one(call, index))
+                index += 1
+                if time.perf_counter() >= block_end_s:
+                    break
     return summarise(samples_ms[0]), summarise(samples_ms[1]) if reference_path is not None else None
 
 
@@ -254,7 +262,7 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda text
             reference_path, reference_note = export_reference(Path(folder), size_px)
         progress("stages alone: landmarks, retarget, sketch")
         stages_ms, sketches_bgr = measure_stages(stages, frames_bgr, fps, config.seconds_per_phase / 2)
-        progress("generator alone" + (", interleaved with the reference" if reference_path else ""))
+        progress("generator alone" + (", alternating with the reference" if reference_path else ""))
         generator_ms, reference_ms = measure_generators(stages, sketches_bgr, reference_path, config)
     del frames_bgr, sketches_bgr
     process_peak_rss_mb = peak_rss_mb()
