@@ -41,9 +41,9 @@ class GeneratorSessionConfig:
 
 def default_intra_op_threads() -> int:
     """Half the cores, at least 1 and at most 4: the landmark thread, capture and the main loop need
-    cores too. On 2 cores (`live bench`, paced 30 fps, idle machine) 1 thread against 2 gave the same
-    p50 latency (22 ms), a lower p95 (26 against 32 ms) and 11 % less CPU; 2 threads won only
-    unthrottled (72 against 68 fps), which a call never is."""
+    cores too. On 2 idle cores (`live bench`, shipped 256 px avatar) 1 thread against 2: generator alone
+    9.9 against 10.2 ms, paced 30 fps p50 latency 22 ms either way, p95 equal or lower (26-27 against
+    27-48 ms over three pairs of runs), 6-16 % less CPU; unthrottled fps alike (68-73 either way)."""
     cores = os.cpu_count() or 1
     return max(1, min(4, cores // 2))
 
