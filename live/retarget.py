@@ -32,13 +32,17 @@ import numpy as np
 
 from live.calibration import CALIBRATION_HINT, NeutralCalibration, load_calibration, neutral_for_frame, save_calibration
 from live.card import ModelCard
-from live.face_regions import FaceReference, face_reference, region_labels
+from live.face_regions import REGION_NAMES, FaceReference, face_reference, region_labels
 from live.shape_space import ShapeSpace
 from live.pose import ANGLE_NAMES, angles_from_rotation_deg, estimate_pose, rotation_from_angles_deg
 from live.smoothing import OneEuroFilter, OneEuroParameters
 from live.types import UsageError
 
 RETARGET_MODES = ("off", "pose", "full")
+# Regions that do not deform with expression: whatever MediaPipe reports there as "expression"
+# is its shape estimate changing with head pitch (the nose measured up to 9% longer on a tilted
+# head), and would leak into the target's identity. They follow the head pose only.
+RIGID_REGIONS = ("nose",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +117,7 @@ class Retargeter:
         self.config = config
         self.card = card
         self._labels = region_labels(card.neutral_landmarks_px)
+        self._expression_weight = (~np.isin(self._labels, [REGION_NAMES.index(name) for name in RIGID_REGIONS])).astype(np.float64)
         self._target = face_reference(card.neutral_landmarks_px, self._labels)
         if not (np.isfinite(self._target.rotation).all() and self._target.size_px > 0):
             raise UsageError(f"model card {card.name!r}: its neutral landmarks are not a face; re-export it with `live export`")
@@ -222,7 +227,7 @@ class Retargeter:
             expression = (unposed_px - driver.neutral_px) @ driver.rotation / driver.size_px
             if self.config.smoothing:
                 expression = self._expression_filter.filter(expression, t_s)
-            gain_px = driver.size_px * target.region_size_px / driver.region_size_px
+            gain_px = driver.size_px * target.region_size_px / driver.region_size_px * self._expression_weight
             shape_px = shape_px + (expression @ target.rotation.T) * gain_px[:, None]
         rotation = self._clamped_rotation(cv2.Rodrigues(pose_vector[:3])[0])
         limit_px = self.config.max_shift_fraction * self.card.size_px

@@ -55,15 +55,19 @@ def media() -> dict[str, tuple[np.ndarray, tuple[int, ...]]]:
     return found
 
 
-@pytest.fixture(scope="module")
-def card(media: dict) -> ModelCard:
-    """The target jwp_intro as `live prepare` would record it: one square crop, median face, pose range."""
-    frames_px, _ = media["jwp_intro"]
+def crop_to_model(frames_px: np.ndarray) -> np.ndarray:
+    """Landmarks of a clip in one fixed square crop scaled to SIZE_PX, as `live prepare` crops."""
     lows, highs = frames_px[:, :, :2].min(axis=1), frames_px[:, :, :2].max(axis=1)
     centre = np.median((lows + highs) / 2, axis=0)
     side_px = float(np.median((highs - lows).max(axis=1))) * 1.6
     offset = np.array([centre[0] - side_px / 2, centre[1] - side_px / 2 - 0.05 * side_px, 0.0], dtype=np.float32)
-    cropped = (frames_px - offset) * np.float32(SIZE_PX / side_px)
+    return (frames_px - offset) * np.float32(SIZE_PX / side_px)
+
+
+@pytest.fixture(scope="module")
+def card(media: dict) -> ModelCard:
+    """The target jwp_intro as `live prepare` would record it: one square crop, median face, pose range."""
+    cropped = crop_to_model(media["jwp_intro"][0])
     angles = np.array([pose_angles_deg(landmarks_px) for landmarks_px in cropped])
     return ModelCard(name="jwp", size_px=SIZE_PX, neutral_landmarks_px=np.median(cropped, axis=0), pose_range_deg=pose_range_deg(angles))
 
@@ -140,6 +144,29 @@ def test_identity_full_keeps_the_target_shape_off_follows_the_driver(card: Model
     for factor in (1.15, 0.87):
         # Frame by frame, full output does not depend on the driver's face shape at all.
         assert np.abs(full_by_factor[factor] - full_by_factor[1.0]).max() <= 0.01
+
+
+def test_identity_frame_by_frame_with_the_shape_space(card: ModelCard, media: dict) -> None:
+    """With the card's shape space (as `live export` writes it), each frame keeps the target's identity
+    within 3%, or within the target's own frame-to-frame variation where that is larger (MediaPipe's
+    measures of one still face vary with pose)."""
+    import dataclasses
+
+    from live.shape_space import ShapeSpace
+
+    frames_px, shape = media["jwp_office"]
+    target_in_crop = crop_to_model(media["jwp_intro"][0])
+    neutral_px = card.neutral_landmarks_px
+    space = ShapeSpace.fit(target_in_crop, 0.999)
+    own_deviation = np.abs(shape_ratios(target_in_crop, neutral_px) - 1).max(axis=0)
+    clamped_card = dataclasses.replace(card, shape_space=space.to_dict())
+    bound = np.maximum(0.03, own_deviation + 0.005)
+    for factor in (1.0, 1.15, 0.87):
+        out = drive(clamped_card, RetargetConfig(mode="full", smoothing=False), widened(frames_px, factor), shape)[CALIBRATED_FROM:]
+        deviation = np.abs(shape_ratios(out, neutral_px) - 1)
+        print(f"\nshape space, width x{factor}: max per-frame deviation {deviation.max(axis=0).round(3)}, target's own {own_deviation.round(3)}")
+        assert np.all(np.median(deviation, axis=0) <= 0.03)
+        assert np.all(deviation.max(axis=0) <= bound)
 
 
 @pytest.mark.parametrize("name", ["astronaut.png", "grace_hopper.jpg"])
