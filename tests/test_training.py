@@ -179,3 +179,16 @@ def test_ctrl_c_saves_and_exits_cleanly(dataset_64: Path, tmp_path: Path) -> Non
     assert "stopped early, saved" in stderr
     saved = list_checkpoints(run / "checkpoints")
     assert len(saved) == 1 and 0 < load_checkpoint(saved[0])["step"] < 1000, "saved where it stopped, not at a scheduled checkpoint"
+
+
+def test_export_that_fails_its_parity_check_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from live.card import ModelCard
+    from live.training import onnx_export
+    from live.training.networks import GeneratorConfig, UnetGenerator
+
+    monkeypatch.setattr(onnx_export, "PARITY_TOLERANCE", 0.0)  # nothing passes a zero tolerance
+    card = ModelCard(name="t", size_px=64, neutral_landmarks_px=np.zeros((478, 3), np.float32), pose_range_deg={"yaw": [0, 1], "pitch": [0, 1], "roll": [0, 1]})
+    target = tmp_path / "model.onnx"
+    with pytest.raises(onnx_export.ExportError, match="differs from torch"):
+        onnx_export.export_onnx(UnetGenerator(GeneratorConfig(size_px=64, ngf=4)), card, target, [np.full((64, 64, 3), 200, np.uint8)])
+    assert not target.exists() and not list(tmp_path.iterdir())
