@@ -43,6 +43,11 @@ RETARGET_MODES = ("off", "pose", "full")
 # is its shape estimate changing with head pitch (the nose measured up to 9% longer on a tilted
 # head), and would leak into the target's identity. They follow the head pose only.
 RIGID_REGIONS = ("nose",)
+# A frame counts as "outside the avatar's training range" (shown on the dashboard) when the
+# pose clamp cut more than this many degrees, or the shape space moved the sketch by more
+# than this many pixels on average (held-out frames of the target itself move ~0.3 px).
+OUTSIDE_POSE_DEG = 3.0
+OUTSIDE_SHAPES_PX = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +129,8 @@ class Retargeter:
         self._limits_deg = pose_limits_deg(card, config.pose_margin_deg)
         self._shape_space = ShapeSpace.from_dict(card.shape_space) if config.shape_clamp else None
         self.last_shape_distance_px = 0.0
+        self.frames_retargeted = 0
+        self.frames_outside_training = 0
         self._calibration = NeutralCalibration(config.calibration_s)
         self._recalibrate = threading.Event()
         self._neutral_px: np.ndarray | None = None
@@ -151,7 +158,11 @@ class Retargeter:
             return "retarget off: raw driver landmarks"
         if self._neutral_px is None:
             return f"{CALIBRATION_HINT} ({self._calibration.collected_s:.1f}/{self.config.calibration_s:.1f} s)"
-        return f"retarget {self.config.mode}: calibrated{self._source} (press c to recalibrate)"
+        status = f"retarget {self.config.mode}: calibrated{self._source} (press c to recalibrate)"
+        if self.frames_outside_training:
+            share = self.frames_outside_training / max(1, self.frames_retargeted)
+            status += f"; driver outside the avatar's training range on {share:.0%} of frames (clamped)"
+        return status
 
     def recalibrate(self) -> None:
         """Forget the driver's neutral and calibrate again from the next tracked frames (any thread)."""
@@ -229,20 +240,24 @@ class Retargeter:
                 expression = self._expression_filter.filter(expression, t_s)
             gain_px = driver.size_px * target.region_size_px / driver.region_size_px * self._expression_weight
             shape_px = shape_px + (expression @ target.rotation.T) * gain_px[:, None]
-        rotation = self._clamped_rotation(cv2.Rodrigues(pose_vector[:3])[0])
+        rotation, pose_clamped = self._clamped_rotation(cv2.Rodrigues(pose_vector[:3])[0])
         limit_px = self.config.max_shift_fraction * self.card.size_px
         shift_px = np.clip(pose_vector[3:6] * target.size_px, -limit_px, limit_px)
         scale = float(np.clip(np.exp(pose_vector[6]), 1.0 / self.config.max_scale_change, self.config.max_scale_change))
         posed_px = (scale * (shape_px - target.centre_px) @ rotation.T + target.centre_px + shift_px).astype(np.float32)
         if self._shape_space is not None:
             posed_px, self.last_shape_distance_px = self._shape_space.project(posed_px, self.config.shape_margin)
+        self.frames_retargeted += 1
+        self.frames_outside_training += pose_clamped or self.last_shape_distance_px > OUTSIDE_SHAPES_PX
         return posed_px
 
-    def _clamped_rotation(self, driver_rotation: np.ndarray) -> np.ndarray:
-        """The driver's rotation change applied to the target, its result clamped to the pose limits."""
+    def _clamped_rotation(self, driver_rotation: np.ndarray) -> tuple[np.ndarray, bool]:
+        """The driver's rotation change applied to the target, its result clamped to the pose limits;
+        and whether the clamp cut more than OUTSIDE_POSE_DEG off any angle."""
         target_angles_deg = angles_from_rotation_deg(driver_rotation @ self._target.rotation)
         clamped_deg = np.clip(target_angles_deg, self._limits_deg[:, 0], self._limits_deg[:, 1])
-        return rotation_from_angles_deg(*clamped_deg) @ self._target.rotation.T
+        clamped = bool(np.abs(clamped_deg - target_angles_deg).max() > OUTSIDE_POSE_DEG)
+        return rotation_from_angles_deg(*clamped_deg) @ self._target.rotation.T, clamped
 
     def close(self) -> None:
         """Nothing to release; present so every stage has the same shape."""

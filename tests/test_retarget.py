@@ -318,3 +318,18 @@ def test_one_euro_filter() -> None:
         step_filter = OneEuroFilter(OneEuroParameters(min_cutoff_hz=1.0, beta=beta))
         outputs[beta] = [step_filter.filter(value, index / FPS)[0] for index, value in enumerate(step)]
     assert outputs[50.0][-1] > outputs[0.0][-1] > 0.3  # speed raises the cutoff
+
+
+def test_dashboard_says_when_the_driver_leaves_the_training_range(card: ModelCard, media: dict) -> None:
+    frames_px, shape = media["jwp_office"]
+    face_px = frames_px[0]
+    centre = face_px[STABLE_POINT_INDICES].mean(axis=0)
+    turned_px = ((face_px - centre) @ rotation_from_angles_deg(30.0, 0.0, 0.0).T + centre).astype(np.float32)
+    with Retargeter(RetargetConfig(mode="full", smoothing=False), card) as retargeter:
+        for index in range(40):
+            retargeter.retarget(face_px, shape, index / FPS)
+        assert retargeter.frames_outside_training == 0 and "outside" not in retargeter.calibration_status
+        for index in range(40, 50):
+            retargeter.retarget(turned_px, shape, index / FPS)
+        assert retargeter.frames_outside_training == 10
+        assert "outside the avatar's training range" in retargeter.calibration_status
