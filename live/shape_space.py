@@ -62,8 +62,9 @@ class ShapeSpace:
         """The nearest trained shape: landmarks with x, y projected and coefficients clamped.
 
         margin widens each coefficient's range by that fraction of its width.
-        Returns (landmarks, distance_px): the mean per-landmark x, y change, a
-        measure of how far outside the training shapes the input was.
+        Returns (landmarks, distance_px): the mean per-landmark x, y change once the
+        common shift is removed, a measure of how far the face's shape (not its
+        position) was outside the training shapes.
         """
         flat = landmarks_px[:, :2].reshape(-1) - self.mean_px.reshape(-1)
         coefficients = self.components @ flat
@@ -71,6 +72,7 @@ class ShapeSpace:
         coefficients = np.clip(coefficients, self.low - width, self.high + width)
         projected_xy = (coefficients @ self.components).reshape(-1, 2) + self.mean_px
         result = landmarks_px.astype(np.float32, copy=True)
-        distance_px = float(np.linalg.norm(projected_xy - landmarks_px[:, :2], axis=1).mean())
+        change_xy = projected_xy - landmarks_px[:, :2]
+        distance_px = float(np.linalg.norm(change_xy - change_xy.mean(axis=0), axis=1).mean())
         result[:, :2] = projected_xy
         return result, distance_px
