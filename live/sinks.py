@@ -249,6 +249,9 @@ def display_problem() -> str | None:
     return f"cannot connect to display {display!r}: use --output FILE or --output vcam" if failed else None
 
 
+WINDOW_MIN_HEIGHT_PX = 512  # a 256 px avatar is shown at twice its size
+
+
 class WindowSink:
     """A preview window (main thread only). `poll_key()` runs the GUI loop; `closed` tells if the user closed it."""
 
@@ -262,14 +265,26 @@ class WindowSink:
         self.name = f"window {title!r}"
         self.title = title
         cv2.namedWindow(title, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
-        cv2.resizeWindow(title, *frame_size_px)
+        self._image_size_px: tuple[int, int] = (0, 0)
+        self._fit_window(frame_size_px)
         self._open = True
         self._shown = False
         self._user_closed = False
 
+    def _fit_window(self, image_size_px: tuple[int, int]) -> None:
+        """Size the window for images of this size (scaled up to WINDOW_MIN_HEIGHT_PX, aspect kept)."""
+        width_px, height_px = image_size_px
+        scale = max(1.0, WINDOW_MIN_HEIGHT_PX / height_px)
+        cv2.resizeWindow(self.title, round(width_px * scale), round(height_px * scale))
+        self._image_size_px = image_size_px
+
     def write(self, image_bgr: np.ndarray) -> None:
-        """Show one frame (it appears on the next poll_key()); nothing once the window was closed."""
+        """Show one frame (it appears on the next poll_key()); nothing once the window was closed.
+        The window is resized when the view's size changes (output only <-> side by side)."""
         if self._open and not self._user_closed:
+            size_px = (image_bgr.shape[1], image_bgr.shape[0])
+            if size_px != self._image_size_px:
+                self._fit_window(size_px)
             cv2.imshow(self.title, image_bgr)
             self._shown = True
 
