@@ -287,3 +287,27 @@ def test_window_refuses_worker_threads() -> None:
     thread.start()
     thread.join(timeout=10)
     assert len(errors) == 1 and "main thread" in str(errors[0])
+
+
+def window_size_px(name: str) -> tuple[int, int]:
+    window_id = subprocess.run(["xdotool", "search", "--name", f"^{name}$"], capture_output=True, text=True, check=True).stdout.split()[-1]
+    shell = subprocess.run(["xdotool", "getwindowgeometry", "--shell", window_id], capture_output=True, text=True, check=True).stdout
+    values = dict(line.split("=", 1) for line in shell.split())
+    return int(values["WIDTH"]), int(values["HEIGHT"])
+
+
+def test_window_follows_the_view_size(xvfb: object) -> None:
+    """Switching to the wider side-by-side view resizes the window instead of squeezing the view."""
+    assert xvfb is not None, "needs Xvfb (Debian package xvfb) for pytest-xvfb"
+    with WindowSink(parse_output("window"), (256, 256), title="live-size") as sink:
+        for _ in range(20):
+            sink.write(avatar(256))
+            sink.poll_key()
+        square = window_size_px("live-size")
+        wide_bgr = np.zeros((360, 1080, 3), np.uint8)
+        for _ in range(20):
+            sink.write(wide_bgr)
+            sink.poll_key()
+        wide = window_size_px("live-size")
+    assert square[1] >= 512 and abs(square[0] - square[1]) <= 2
+    assert abs(wide[0] / wide[1] - 3.0) < 0.05 and wide[1] >= 512
