@@ -84,7 +84,7 @@ def test_killed_training_resumes_and_exports_and_plays(dataset_64: Path, tmp_pat
     process.wait()
     killed_at = [int(path.stem.split("_")[1]) for path in list_checkpoints(run / "checkpoints")]
     assert killed_at, "no checkpoint before the kill"
-    assert not list((run / "checkpoints").glob("*.partial")) or True  # a partial file may exist; it is never listed
+    assert all(path.suffix == ".pt" for path in list_checkpoints(run / "checkpoints")), "a .partial file is never listed"
     for path in list_checkpoints(run / "checkpoints"):
         assert load_checkpoint(path)["step"] == int(path.stem.split("_")[1])
     last = max(killed_at)
@@ -128,6 +128,13 @@ def test_torchrun_two_processes_keep_identical_weights(dataset_64: Path, tmp_pat
     digests = [json.loads((run / "ranks" / f"{rank}.json").read_text()) for rank in (0, 1)]
     assert digests[0]["step"] == digests[1]["step"] == 3
     assert digests[0]["generator_sha256"] == digests[1]["generator_sha256"]
+    saved = load_checkpoint(list_checkpoints(run / "checkpoints")[-1])
+    states = saved["random_per_rank"]
+    assert len(states) == 2 and not torch.equal(states[0], states[1]), "each rank keeps its own sampling stream"
+    resumed = subprocess.run([*command[:command.index("--steps") + 1], "5", *TINY, "--resume"], capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    digests = [json.loads((run / "ranks" / f"{rank}.json").read_text()) for rank in (0, 1)]
+    assert digests[0]["step"] == digests[1]["step"] == 5 and digests[0]["generator_sha256"] == digests[1]["generator_sha256"]
 
 
 def _exit_and_message(argv: list[str], capsys: pytest.CaptureFixture) -> tuple[int, str]:
@@ -192,3 +199,12 @@ def test_export_that_fails_its_parity_check_leaves_no_file(tmp_path: Path, monke
     with pytest.raises(onnx_export.ExportError, match="differs from torch"):
         onnx_export.export_onnx(UnetGenerator(GeneratorConfig(size_px=64, ngf=4)), card, target, [np.full((64, 64, 3), 200, np.uint8)])
     assert not target.exists() and not list(tmp_path.iterdir())
+
+
+def test_resume_refuses_other_settings(dataset_64: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    run = tmp_path / "settings"
+    assert live_main(["train", str(dataset_64), "--out", str(run), "--steps", "4", "--checkpoint-every", "2", *TINY]) == 0
+    code, message = _exit_and_message(["train", str(dataset_64), "--out", str(run), "--steps", "8", "--learning-rate", "0.001", "--resume", *TINY], capsys)
+    assert code == 2 and "--learning-rate 0.001 (the run has 0.0002)" in message and "steps" not in message
+    code, message = _exit_and_message(["train", str(dataset_64), "--out", str(tmp_path / "bad"), "--checkpoint-every", "0", *TINY], capsys)
+    assert code == 2 and "--checkpoint-every 0: must be 1 or more" in message

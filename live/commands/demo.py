@@ -97,20 +97,23 @@ def _side_by_side_file(stack: ExitStack, path: Path, fps: float, driver_size_px:
 
 
 def write_contact_strip(video_path: Path, strip_path: Path, count: int = STRIP_FRAMES) -> int:
-    """Evenly spaced frames of the written video, stacked into one PNG; returns how many."""
+    """Evenly spaced frames of the written video, stacked into one PNG; returns how many.
+    Only the chosen frames are kept in memory (a long webcam demo can be minutes of video)."""
     capture = cv2.VideoCapture(str(video_path))
-    frames = []
     try:
-        while True:
+        total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        wanted = set(np.linspace(0, total - 1, min(count, total)).astype(int).tolist()) if total > 0 else set()
+        chosen = []
+        for index in range(total):
             ok, frame = capture.read()
             if not ok:
                 break
-            frames.append(frame)
+            if index in wanted:
+                chosen.append(frame)
     finally:
         capture.release()
-    if not frames:
+    if not chosen:
         raise UsageError(f"{video_path} holds no frames: the driver's face was never rendered")
-    chosen = [frames[i] for i in np.linspace(0, len(frames) - 1, min(count, len(frames))).astype(int)]
     strip_path.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(strip_path), np.vstack(chosen))
     return len(chosen)

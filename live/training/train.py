@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import signal
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -115,7 +116,16 @@ def _build(config: TrainConfig, dataset: Dataset, rank: int, world_size: int, de
     return _Run(config, dataset, generator, discriminator, generator_optimizer, discriminator_optimizer, schedulers, random, device, rank, world_size)
 
 
-def _state(run: _Run) -> dict:
+def _random_states(run: _Run) -> list[torch.Tensor]:
+    """Every rank's sampling RNG state (a collective call: all ranks must make it)."""
+    if run.world_size == 1:
+        return [run.random.get_state()]
+    gathered: list = [None] * run.world_size
+    distributed.all_gather_object(gathered, run.random.get_state())
+    return gathered
+
+
+def _state(run: _Run, random_states: list[torch.Tensor]) -> dict:
     unwrap = lambda module: getattr(module, "module", module)  # noqa: E731
     return {
         "step": run.step,
@@ -126,9 +136,25 @@ def _state(run: _Run) -> dict:
         "generator_optimizer": run.generator_optimizer.state_dict(),
         "discriminator_optimizer": run.discriminator_optimizer.state_dict(),
         "schedulers": [scheduler.state_dict() for scheduler in run.schedulers],
-        "random": run.random.get_state(),
+        "random_per_rank": random_states,
         "torch_random": torch.get_rng_state(),
     }
+
+
+# Settings that may change between an interrupted run and its --resume.
+RESUMABLE_CHANGES = ("out", "dataset", "threads", "checkpoint_every", "sample_every", "keep_last", "steps")
+
+
+def _check_same_settings(config: TrainConfig, saved: dict, path: Path) -> None:
+    """--resume continues exactly only with the run's own settings: refuse others, naming them."""
+    current = asdict(config)
+    changed = [f"--{key.replace('_', '-')} {current[key]} (the run has {saved[key]})" for key in current if key not in RESUMABLE_CHANGES and key in saved and saved[key] != current[key]]
+    if Path(saved.get("dataset", config.dataset)).resolve() != Path(config.dataset).resolve():
+        changed.append(f"dataset {config.dataset} (the run has {saved['dataset']})")
+    if saved.get("steps", config.steps) != config.steps:
+        print(f"note: --steps {config.steps} (the run had {saved['steps']}): the learning-rate decay now follows the new length", file=sys.stderr)
+    if changed:
+        raise UsageError(f"--resume with other settings than {path.parent.parent}/config.json: {'; '.join(changed)}: repeat the run's settings")
 
 
 def _restore(run: _Run, path: Path) -> None:
@@ -137,6 +163,7 @@ def _restore(run: _Run, path: Path) -> None:
     expected = unwrap(run.generator).config.to_dict()
     if state.get("generator_config") != expected:
         raise UsageError(f"{path} is a checkpoint of another architecture ({state.get('generator_config')}, this run is {expected}): use a new --out or the same settings")
+    _check_same_settings(run.config, state.get("config", {}), path)
     try:
         unwrap(run.generator).load_state_dict(state["generator"])
         unwrap(run.discriminator).load_state_dict(state["discriminator"])
@@ -146,9 +173,13 @@ def _restore(run: _Run, path: Path) -> None:
     run.discriminator_optimizer.load_state_dict(state["discriminator_optimizer"])
     for scheduler, scheduler_state in zip(run.schedulers, state["schedulers"]):
         scheduler.load_state_dict(scheduler_state)
-    run.random.set_state(state["random"])
-    torch.set_rng_state(state["torch_random"])
     run.step = int(state["step"])
+    random_states = state["random_per_rank"]
+    if len(random_states) == run.world_size:
+        run.random.set_state(random_states[run.rank])
+    else:  # another number of processes: a fresh, distinct stream per rank
+        run.random.manual_seed(run.config.seed * 1000 + run.rank + 7919 * run.step)
+    torch.set_rng_state(state["torch_random"])
 
 
 def _to_tensor(images_bgr: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -244,6 +275,21 @@ class _StopRequest:
             signal.signal(signal_number, handler)
 
 
+def _agreed_stop(run: _Run, requested: bool) -> bool:
+    """Stop only when all ranks stop at the same step (a rank leaving alone would hang the others)."""
+    if run.world_size == 1:
+        return requested
+    flag = torch.tensor([1.0 if requested else 0.0], device=run.device)
+    distributed.all_reduce(flag, op=distributed.ReduceOp.MAX)
+    return bool(flag.item() > 0)
+
+
+def _checkpoint(run: _Run, folder: Path) -> Path | None:
+    """Save on rank 0 with every rank's RNG state (all ranks must call this); the path on rank 0."""
+    random_states = _random_states(run)
+    return save_checkpoint(folder, run.step, _state(run, random_states), run.config.keep_last) if run.rank == 0 else None
+
+
 def _write_rank_digest(run: _Run, out: Path) -> None:
     """Each rank records a digest of its generator weights, so identical replicas can be checked."""
     digest = hashlib.sha256()
@@ -286,7 +332,8 @@ def train(config: TrainConfig, resume: bool = False, console: Console | None = N
         task = progress.add_task("train", total=config.steps, completed=run.step, losses="")
         started_s, started_step = time.perf_counter(), run.step
         end_step = min(config.steps, stop_at_step or config.steps)
-        while run.step < end_step and not stop.requested:
+        saved_step = run.step if existing else -1
+        while run.step < end_step and not _agreed_stop(run, stop.requested):
             losses = _train_step(run, batches, scaler)
             progress.update(task, completed=run.step, losses=" ".join(f"{k.split('/')[1]} {v:.3f}" for k, v in losses.items()))
             if rank == 0 and writer is not None:
@@ -294,11 +341,12 @@ def train(config: TrainConfig, resume: bool = False, console: Console | None = N
                     writer.add_scalar(key, value, run.step)
             if rank == 0 and run.step % config.sample_every == 0:
                 _sample_grid(run, out / "samples" / f"step_{run.step:08d}.png")
-            if run.step % config.checkpoint_every == 0 and rank == 0:
-                last_path = save_checkpoint(checkpoints, run.step, _state(run), config.keep_last)
-        if rank == 0 and (last_path is None or run.step != int(last_path.stem.split("_")[1])):
-            last_path = save_checkpoint(checkpoints, run.step, _state(run), config.keep_last)
-            _sample_grid(run, out / "samples" / f"step_{run.step:08d}.png")
+            if run.step % config.checkpoint_every == 0:
+                last_path, saved_step = _checkpoint(run, checkpoints) or last_path, run.step
+        if saved_step != run.step:
+            last_path = _checkpoint(run, checkpoints) or last_path
+            if rank == 0:
+                _sample_grid(run, out / "samples" / f"step_{run.step:08d}.png")
     steps_per_s = (run.step - started_step) / max(1e-9, time.perf_counter() - started_s)
     if writer is not None:
         writer.close()
@@ -307,5 +355,6 @@ def train(config: TrainConfig, resume: bool = False, console: Console | None = N
         distributed.barrier()
         distributed.destroy_process_group()
     message = "done" if run.step >= config.steps else "stopped early, saved"
-    console.print(f"{message}: step {run.step}/{config.steps} ({steps_per_s:.2f} steps/s), checkpoint {last_path}")
+    if rank == 0:
+        console.print(f"{message}: step {run.step}/{config.steps} ({steps_per_s:.2f} steps/s), checkpoint {last_path}")
     return last_path
