@@ -142,3 +142,12 @@ def test_a_signal_stops_cleanly_with_a_playable_file(signal_number: int, reason:
     _, written, _ = frame_counts(stdout)
     frames, shape = count_frames(out)
     assert 0 < frames == written < 237 and shape == (64, 64, 3)
+
+
+def test_unwritable_calibration_path_is_refused_before_the_run(tiny_model_path, tmp_path, capsys) -> None:
+    from live.cli import main
+
+    clip = Path(__file__).resolve().parents[1] / "data" / "jwp_office.mp4"
+    code = main(["run", "--model", str(tiny_model_path), "--source", str(clip), "--output", str(tmp_path / "o.mp4"), "--calibration", str(tmp_path / "missing" / "cal.json")])
+    assert code == 2 and "--calibration" in capsys.readouterr().err
+    assert not (tmp_path / "o.mp4").exists(), "refused before anything ran"

@@ -188,7 +188,7 @@ def test_ctrl_c_saves_and_exits_cleanly(dataset_64: Path, tmp_path: Path) -> Non
     assert len(saved) == 1 and 0 < load_checkpoint(saved[0])["step"] < 1000, "saved where it stopped, not at a scheduled checkpoint"
 
 
-def test_export_that_fails_its_parity_check_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_export_that_fails_its_parity_check_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from live.card import ModelCard
     from live.training import onnx_export
     from live.training.networks import GeneratorConfig, UnetGenerator
@@ -196,9 +196,11 @@ def test_export_that_fails_its_parity_check_leaves_no_file(tmp_path: Path, monke
     monkeypatch.setattr(onnx_export, "PARITY_TOLERANCE", 0.0)  # nothing passes a zero tolerance
     card = ModelCard(name="t", size_px=64, neutral_landmarks_px=np.zeros((478, 3), np.float32), pose_range_deg={"yaw": [0, 1], "pitch": [0, 1], "roll": [0, 1]})
     target = tmp_path / "model.onnx"
+    target.write_bytes(b"the previous model")
     with pytest.raises(onnx_export.ExportError, match="differs from torch"):
         onnx_export.export_onnx(UnetGenerator(GeneratorConfig(size_px=64, ngf=4)), card, target, [np.full((64, 64, 3), 200, np.uint8)])
-    assert not target.exists() and not list(tmp_path.iterdir())
+    assert target.read_bytes() == b"the previous model", "a failed export loses nothing"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["model.onnx"]
 
 
 def test_resume_refuses_other_settings(dataset_64: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -9,6 +9,7 @@ stage fails; 2 for a usage error.
 from __future__ import annotations
 
 import argparse
+import os
 import dataclasses
 import sys
 from contextlib import ExitStack
@@ -72,8 +73,17 @@ def parse_size(text: str) -> tuple[int, int]:
     return int(width_text), int(height_text)
 
 
+def check_calibration_path(path: Path) -> None:
+    """Fail before the run (exit 2), not mid-run, when a calibration file could not be written."""
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir() or not folder.is_dir() or not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise UsageError(f"--calibration {path}: cannot write there (missing folder or no permission); pass a writable file path")
+
+
 def retarget_config(args: argparse.Namespace) -> RetargetConfig:
     """RetargetConfig from --retarget (default: RetargetConfig's) and --calibration."""
+    if args.calibration is not None:
+        check_calibration_path(Path(args.calibration))
     values: dict[str, object] = {"calibration_path": args.calibration}
     if args.retarget is not None:
         values["mode"] = args.retarget

@@ -58,9 +58,11 @@ def export_onnx(generator: UnetGenerator, card: ModelCard, path: Path, check_ske
         temporary.unlink(missing_ok=True)
         raise
     if difference >= PARITY_TOLERANCE:
-        temporary.unlink(missing_ok=True)
-        path.unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)  # an existing model at `path` is left as it was
         raise ExportError(f"ONNX Runtime differs from torch by {difference:.2e} (limit {PARITY_TOLERANCE:.0e}); nothing was written")
+    card.metrics["export_parity_max_abs_difference"] = float(f"{difference:.3g}")
+    entry.value = card.to_json()
+    onnx.save(model, str(temporary))
     os.replace(temporary, path)
     return difference
 
