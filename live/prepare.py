@@ -41,11 +41,15 @@ class PrepareConfig:
 
 @dataclass
 class _VideoScan:
+    """What the first pass keeps of a video: landmarks and sharpness per frame, never the frames
+    (a minute of 1080p would be gigabytes); the second pass decodes again to write the crops."""
+
     name: str
-    frames_bgr: list[np.ndarray] = field(default_factory=list)
     landmarks_px: list[np.ndarray | None] = field(default_factory=list)
+    sharpness: dict[int, float] = field(default_factory=dict)
     skipped: dict[int, str] = field(default_factory=dict)
     fps: float = 0.0
+    frame_shape: tuple[int, ...] = ()
 
 
 def prepare_dataset(config: PrepareConfig, console: Console | None = None) -> dict:
@@ -61,7 +65,7 @@ def prepare_dataset(config: PrepareConfig, console: Console | None = None) -> di
     frames, landmarks_all, videos = [], [], []
     with Progress(console=console) as progress:
         for video_index, (video, scan) in enumerate(zip(config.videos, scans)):
-            entries, landmarks, crop = _write_video(config, video_index, scan, len(frames), progress)
+            entries, landmarks, crop = _write_video(config, video, video_index, scan, len(frames), progress)
             frames += entries
             landmarks_all += landmarks
             videos.append(_video_entry(video, scan, crop, entries))
@@ -87,10 +91,15 @@ def _check_inputs(config: PrepareConfig) -> None:
         raise UsageError(f"{config.out} already holds a dataset: choose another --out or delete it first")
 
 
-def _scan_video(video: Path, detector: LandmarkDetector, progress: Progress, blur_ratio: float) -> _VideoScan:
+def _open_video(video: Path) -> cv2.VideoCapture:
     capture = cv2.VideoCapture(str(video))
     if not capture.isOpened():
         raise UsageError(f"cannot read {video}: not a video OpenCV can open")
+    return capture
+
+
+def _scan_video(video: Path, detector: LandmarkDetector, progress: Progress, blur_ratio: float) -> _VideoScan:
+    capture = _open_video(video)
     scan = _VideoScan(name=Path(video).name, fps=float(capture.get(cv2.CAP_PROP_FPS) or 0.0))
     total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) or None
     task = progress.add_task(f"landmarks {scan.name}", total=total)
@@ -100,17 +109,19 @@ def _scan_video(video: Path, detector: LandmarkDetector, progress: Progress, blu
             if not ok:
                 break
             faces = detector.detect_all(frame)
-            index = len(scan.frames_bgr)
-            scan.frames_bgr.append(frame)
+            index = len(scan.landmarks_px)
+            scan.frame_shape = frame.shape
             scan.landmarks_px.append(faces[0] if len(faces) == 1 else None)
             if not faces:
                 scan.skipped[index] = "no face"
             elif len(faces) > 1:
                 scan.skipped[index] = "several faces"
+            else:
+                scan.sharpness[index] = _face_sharpness(frame, faces[0])
             progress.advance(task)
     finally:
         capture.release()
-    if not scan.frames_bgr:
+    if not scan.landmarks_px:
         raise UsageError(f"cannot read {video}: no frames could be decoded")
     _mark_blurred(scan, blur_ratio)
     return scan
@@ -124,14 +135,12 @@ def _face_sharpness(frame_bgr: np.ndarray, landmarks_px: np.ndarray) -> float:
 
 
 def _mark_blurred(scan: _VideoScan, blur_ratio: float) -> None:
-    sharpness = {i: _face_sharpness(f, lm) for i, (f, lm) in enumerate(zip(scan.frames_bgr, scan.landmarks_px)) if lm is not None}
-    if not sharpness:
+    if not scan.sharpness:
         return
-    median = float(np.median(list(sharpness.values())))
-    for index, value in sharpness.items():
+    median = float(np.median(list(scan.sharpness.values())))
+    for index, value in scan.sharpness.items():
         if value < median * blur_ratio:
             scan.skipped[index] = "blurred"
-
 
 
 def choose_crop(landmarks_px: list[np.ndarray], frame_shape: tuple[int, ...], margin: float) -> dict:
@@ -147,31 +156,40 @@ def choose_crop(landmarks_px: list[np.ndarray], frame_shape: tuple[int, ...], ma
     return {"x_px": x_px, "y_px": y_px, "side_px": side_px}
 
 
-def _write_video(config: PrepareConfig, video_index: int, scan: _VideoScan, first_number: int, progress: Progress):
-    found = [lm for i, lm in enumerate(scan.landmarks_px) if lm is not None and i not in scan.skipped]
-    if not found:
+def _write_video(config: PrepareConfig, video: Path, video_index: int, scan: _VideoScan, first_number: int, progress: Progress):
+    usable = [i for i, lm in enumerate(scan.landmarks_px) if lm is not None and i not in scan.skipped]
+    if not usable:
         return [], [], None
-    crop = choose_crop(found, scan.frames_bgr[0].shape, config.margin)
+    crop = choose_crop([scan.landmarks_px[i] for i in usable], scan.frame_shape, config.margin)
     scale = config.size_px / crop["side_px"]
     offset = np.array([crop["x_px"], crop["y_px"], 0.0], dtype=np.float32)
-    usable = [i for i, lm in enumerate(scan.landmarks_px) if lm is not None and i not in scan.skipped]
-    validation_start = usable[int(len(usable) * (1 - config.validation_fraction))] if len(usable) > 1 else len(scan.frames_bgr)
+    validation_start = usable[int(len(usable) * (1 - config.validation_fraction))] if len(usable) > 1 else len(scan.landmarks_px)
+    wanted = set(usable)
     entries, landmarks_out = [], []
     task = progress.add_task(f"crop + sketch {scan.name}", total=len(usable))
-    for frame_index in usable:
-        landmarks = (scan.landmarks_px[frame_index] - offset) * np.float32(scale)
-        if landmarks[:, :2].min() < 0 or landmarks[:, :2].max() >= config.size_px:
-            scan.skipped[frame_index] = "face leaves the crop"
-            continue
-        x, y, side = crop["x_px"], crop["y_px"], crop["side_px"]
-        image = cv2.resize(scan.frames_bgr[frame_index][y : y + side, x : x + side], (config.size_px, config.size_px), interpolation=cv2.INTER_AREA)
-        file_name = f"{first_number + len(entries):06d}.png"
-        cv2.imwrite(str(config.out / "frames" / file_name), image)
-        cv2.imwrite(str(config.out / "sketches" / file_name), draw_sketch(landmarks, config.size_px))
-        split = "val" if frame_index >= validation_start else "train"
-        entries.append({"file": file_name, "video": video_index, "frame_index": frame_index, "split": split})
-        landmarks_out.append(landmarks)
-        progress.advance(task)
+    capture = _open_video(video)
+    try:
+        for frame_index in range(usable[-1] + 1):
+            ok, frame = capture.read()
+            if not ok:
+                raise UsageError(f"{video} changed while it was being prepared (frame {frame_index} no longer decodes): prepare it again")
+            if frame_index not in wanted:
+                continue
+            landmarks = (scan.landmarks_px[frame_index] - offset) * np.float32(scale)
+            if landmarks[:, :2].min() < 0 or landmarks[:, :2].max() >= config.size_px:
+                scan.skipped[frame_index] = "face leaves the crop"
+                continue
+            x, y, side = crop["x_px"], crop["y_px"], crop["side_px"]
+            image = cv2.resize(frame[y : y + side, x : x + side], (config.size_px, config.size_px), interpolation=cv2.INTER_AREA)
+            file_name = f"{first_number + len(entries):06d}.png"
+            cv2.imwrite(str(config.out / "frames" / file_name), image)
+            cv2.imwrite(str(config.out / "sketches" / file_name), draw_sketch(landmarks, config.size_px))
+            split = "val" if frame_index >= validation_start else "train"
+            entries.append({"file": file_name, "video": video_index, "frame_index": frame_index, "split": split})
+            landmarks_out.append(landmarks)
+            progress.advance(task)
+    finally:
+        capture.release()
     return entries, landmarks_out, crop
 
 
@@ -183,8 +201,8 @@ def _video_entry(video: Path, scan: _VideoScan, crop: dict | None, entries: list
         "name": scan.name,
         "sha256": sha256_of_file(video),
         "fps": scan.fps,
-        "frames_total": len(scan.frames_bgr),
-        "frame_size_px": list(scan.frames_bgr[0].shape[1::-1]),
+        "frames_total": len(scan.landmarks_px),
+        "frame_size_px": list(scan.frame_shape[1::-1]),
         "crop": crop,
         "kept": len(entries),
         "train": sum(entry["split"] == "train" for entry in entries),
