@@ -259,6 +259,11 @@ def open_source(config: SourceConfig, camera_opener: CameraOpener = cv2.VideoCap
     return VideoFileSource(config)
 
 
+def media_time_s(source: Source, index: int) -> float | None:
+    """A recording's frame time (index / fps); None for a live camera."""
+    return None if source.live else index / (source.fps or DEFAULT_FPS)
+
+
 class CaptureLoop:
     """The capture thread's body: read, pace, stamp, push; reopen a failing camera with backoff."""
 
@@ -291,7 +296,7 @@ class CaptureLoop:
             t_capture_s = time.perf_counter()
             self.stats.record_stage("capture", read_ms)
             self.stats.record_capture(t_capture_s)
-            self.frames.put(Frame(index, t_capture_s, image_bgr))
+            self.frames.put(Frame(index, t_capture_s, image_bgr, media_time_s(self.source, index)))
             index += 1
         if index >= self.max_frames > 0:
             self.stats.set_text("source_status", f"{self.source.name}: stopped after {index} frames")

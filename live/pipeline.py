@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from live.capture import CaptureLoop, Source, describe_source
+from live.capture import CaptureLoop, Source, describe_source, media_time_s
 from live.card import ModelCard
 from live.generator import GeneratorSession, GeneratorSessionConfig
 from live.landmarks import LandmarkConfig, LandmarkDetector
@@ -295,7 +295,7 @@ def run_sequential(config: PipelineConfig, source: Source, outputs: Sequence[Out
             t_capture_s = time.perf_counter()
             stats.record_stage("capture", (t_capture_s - start_s) * 1000.0)
             stats.record_capture(t_capture_s)
-            presenter.present(render(sketch(track(Frame(index, t_capture_s, image_bgr)))))
+            presenter.present(render(sketch(track(Frame(index, t_capture_s, image_bgr, media_time_s(source, index))))))
             index += 1
         stats.set_text("end_reason", "end of input")
     stats.finish()

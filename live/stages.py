@@ -94,7 +94,7 @@ class SketchStep:
             self.retargeter.no_face()  # resets its smoothing and an unfinished calibration
             return Sketched(frame, None, None, None, {"landmarks": tracked.landmarks_ms})
         start_s = time.perf_counter()
-        target_px = self.retargeter.retarget(tracked.landmarks_px, frame.image_bgr.shape, frame.t_capture_s)
+        target_px = self.retargeter.retarget(tracked.landmarks_px, frame.image_bgr.shape, frame.t_stream_s)
         retarget_ms = elapsed_ms(start_s)
         start_s = time.perf_counter()
         sketch_bgr = draw_sketch(target_px, self.size_px, self.pool.acquire())
@@ -126,17 +126,17 @@ class RenderStep:
     def __call__(self, sketched: Sketched) -> Rendered:
         frame = sketched.frame
         if sketched.sketch_bgr is None:
-            return Rendered(frame, None, self._fallback(frame.t_capture_s), False, dict(sketched.stage_ms))
+            return Rendered(frame, None, self._fallback(frame.t_stream_s), False, dict(sketched.stage_ms))
         start_s = time.perf_counter()
         output_bgr = self.generator.generate(sketched.sketch_bgr)
         generator_ms = elapsed_ms(start_s)
         self.stats.record_stage("generator", generator_ms)
         self._last_good_bgr = output_bgr
-        self._last_face_s = frame.t_capture_s
+        self._last_face_s = frame.t_stream_s
         return Rendered(frame, sketched.sketch_bgr, output_bgr, True, {**sketched.stage_ms, "generator": generator_ms})
 
-    def _fallback(self, t_capture_s: float) -> np.ndarray:
-        if self._last_good_bgr is not None and t_capture_s - self._last_face_s <= self.hold_s:
+    def _fallback(self, t_stream_s: float) -> np.ndarray:
+        if self._last_good_bgr is not None and t_stream_s - self._last_face_s <= self.hold_s:
             self.stats.count("held")
             return self._last_good_bgr
         self.stats.count("neutral")

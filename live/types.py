@@ -25,11 +25,24 @@ class UsageError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Frame:
-    """One captured image."""
+    """One captured image.
+
+    t_capture_s: monotonic clock at capture (latency is measured from it).
+    t_media_s: the frame's time in a recording (index / fps), None for live cameras.
+        Stages whose behaviour depends on time (smoothing, calibration, the
+        no-face hold) use `t_stream_s`, so an unpaced render of a file does not
+        depend on how fast the machine is.
+    """
 
     index: int
     t_capture_s: float
     image_bgr: np.ndarray
+    t_media_s: float | None = None
+
+    @property
+    def t_stream_s(self) -> float:
+        """The media time for recordings, the capture time for cameras."""
+        return self.t_capture_s if self.t_media_s is None else self.t_media_s
 
 
 @dataclass(frozen=True, slots=True)
