@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import sys
 from contextlib import ExitStack
 from pathlib import Path
@@ -24,7 +23,8 @@ from live.dashboard import Dashboard, print_final_summary
 from live.generator import DEVICES
 from live.pipeline import open_stages, run_pipeline
 from live.presenter import Output
-from live.sinks import SinkConfig, open_sink
+from live.retarget import RETARGET_MODES
+from live.sinks import SinkConfig, display_problem, open_sink
 from live.threads import StageError
 from live.types import UsageError
 
@@ -44,15 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-window", action="store_true", help="do not open the preview window even when a display exists")
     parser.add_argument("--no-pace", action="store_true", help="render every frame as fast as possible instead of in real time")
     parser.add_argument("--device", choices=DEVICES, default="auto", help="where the generator runs (default auto)")
-    parser.add_argument("--retarget", choices=("off", "pose", "full"), default="full", help="retargeting mode (default full)")
+    parser.add_argument("--retarget", choices=RETARGET_MODES, default="full", help="retargeting mode (default full)")
     parser.add_argument("--max-frames", type=int, default=0, help="stop after this many input frames (0: the whole clip)")
-
-
-def has_display() -> bool:
-    """True when a window can be opened (OpenCV's Qt aborts the process otherwise)."""
-    if sys.platform.startswith("linux"):
-        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-    return True
 
 
 def run(args: argparse.Namespace) -> int:
@@ -69,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         source = stack.enter_context(open_source(SourceConfig(args.source)))
         fps = source.fps or DEFAULT_OUTPUT_FPS
         outputs = [_side_by_side_file(stack, args.out, fps, source.size_px)]
-        if not args.no_window and has_display():
+        if not args.no_window and display_problem() is None:
             window = open_sink(SinkConfig(kind="window", fps=fps), (stages.card.size_px, stages.card.size_px))
             stack.callback(window.close)
             outputs.append(Output(window, preview=True))
