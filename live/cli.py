@@ -11,7 +11,7 @@ import importlib
 import sys
 from typing import NoReturn
 
-from live.types import UsageError
+from live.errors import UsageError
 
 # name -> (module, one-line help). Modules are imported only when their command runs,
 # so `live run` never imports torch.

@@ -14,7 +14,7 @@ TINY_SIZE_PX = 64
 
 def _neutral_landmarks_px(size_px: int) -> np.ndarray:
     """Real MediaPipe landmarks of a shared portrait, mapped onto a size_px square around the face."""
-    from live.landmarks import LandmarkConfig, LandmarkDetector
+    from live.engines.landmarks import LandmarkConfig, LandmarkDetector
 
     with LandmarkDetector(LandmarkConfig(static_image_mode=True)) as detector:
         landmarks_px = detector.detect(cv2.imread(str(DATA / "stills" / "grace_hopper.jpg")))
@@ -30,7 +30,7 @@ def tiny_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real 64 px generator (UnetGenerator ngf=4, random weights) exported by export_onnx with its card."""
     import torch
 
-    from live.card import ModelCard
+    from live.formats.card import ModelCard
     from live.training.networks import GeneratorConfig, UnetGenerator
     from live.training.onnx_export import export_onnx
 
@@ -45,6 +45,9 @@ def tiny_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
         provenance={"purpose": "tests: random weights, not a trained model"},
     )
     path = tmp_path_factory.mktemp("models") / "tiny.onnx"
-    sketches_bgr = [np.random.default_rng(seed).integers(0, 256, (TINY_SIZE_PX, TINY_SIZE_PX, 3), dtype=np.uint8) for seed in range(2)]
+    sketches_bgr = [
+        np.random.default_rng(seed).integers(0, 256, (TINY_SIZE_PX, TINY_SIZE_PX, 3), dtype=np.uint8)
+        for seed in range(2)
+    ]
     export_onnx(UnetGenerator(config), card, path, sketches_bgr)
     return path

@@ -46,7 +46,9 @@ class FakeCameraDevice:
     opens after the last script entry fail. `indices` limits which indices exist.
     """
 
-    def __init__(self, sessions: Sequence[Sequence[np.ndarray] | None], indices: Sequence[int] = (0,), fps: float = 30.0) -> None:
+    def __init__(
+        self, sessions: Sequence[Sequence[np.ndarray] | None], indices: Sequence[int] = (0,), fps: float = 30.0
+    ) -> None:
         self.sessions = list(sessions)
         self.indices = set(indices)
         self.fps = fps

@@ -12,8 +12,8 @@ import numpy as np
 import onnxruntime
 import pytest
 
-from live.bench import export_reference
-from live.bench_report import TARGETS
+from live.bench.measure import export_reference
+from live.bench.report import TARGETS
 from live.cli import main
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -35,12 +35,33 @@ def short_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def timing_fields_ok(timing: dict) -> bool:
-    return set(timing) == {"p50", "p95", "max", "count"} and timing["count"] >= 1 and 0 < timing["p50"] <= timing["p95"] <= timing["max"]
+    return (
+        set(timing) == {"p50", "p95", "max", "count"}
+        and timing["count"] >= 1
+        and 0 < timing["p50"] <= timing["p95"] <= timing["max"]
+    )
 
 
-def test_bench_writes_every_field(tiny_model_path: Path, short_clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bench_writes_every_field(
+    tiny_model_path: Path, short_clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "bench.json"
-    assert main(["bench", "--model", str(tiny_model_path), "--source", str(short_clip), "--seconds", "1", "--json", str(out)]) == 0
+    assert (
+        main(
+            [
+                "bench",
+                "--model",
+                str(tiny_model_path),
+                "--source",
+                str(short_clip),
+                "--seconds",
+                "1",
+                "--json",
+                str(out),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "pipeline / sequential" in printed and "paced 30 fps: latency p50" in printed
     data = json.loads(out.read_text())
@@ -51,7 +72,9 @@ def test_bench_writes_every_field(tiny_model_path: Path, short_clip: Path, tmp_p
     assert isinstance(machine["python"], str) and isinstance(machine["platform"], str)
     model = data["model"]
     assert model["sha256"] == hashlib.sha256(tiny_model_path.read_bytes()).hexdigest()
-    assert model["size_px"] == 64 and model["provider"] == "CPUExecutionProvider" and model["path"] == str(tiny_model_path)
+    assert (
+        model["size_px"] == 64 and model["provider"] == "CPUExecutionProvider" and model["path"] == str(tiny_model_path)
+    )
 
     generator = data["generator_ms"]
     assert timing_fields_ok(generator["model"])
@@ -64,7 +87,9 @@ def test_bench_writes_every_field(tiny_model_path: Path, short_clip: Path, tmp_p
         assert run["fps"] > 0 and run["frames_written"] == run["frames_captured"] > 20  # lossless, and the clip looped
         assert run["drops"] == 0 and run["face_lost_frames"] < run["frames_captured"]
         assert {"landmarks", "generator", "sinks"} <= set(run["stages_ms_p50"])
-    assert data["pipeline_vs_sequential"] == pytest.approx(data["pipeline_unthrottled"]["fps"] / data["sequential"]["fps"], rel=0.01)
+    assert data["pipeline_vs_sequential"] == pytest.approx(
+        data["pipeline_unthrottled"]["fps"] / data["sequential"]["fps"], rel=0.01
+    )
 
     largest = data["largest_stage"]
     assert largest["stage"] in data["sequential"]["stages_ms_p50"] and 0 < largest["share_of_frame"] <= 1
@@ -74,7 +99,9 @@ def test_bench_writes_every_field(tiny_model_path: Path, short_clip: Path, tmp_p
     assert paced["fps"] == 30 and timing_fields_ok(paced["latency_ms"])
     assert isinstance(paced["drops"], int) and paced["drops"] == sum(paced["drops_by_buffer"].values())
     assert paced["frames_written"] >= 1 and paced["cpu_percent"] > 0
-    assert 0 < paced["rss_mb"] <= paced["rss_peak_mb"] + 1 and data["process_peak_rss_mb"] > 0  # sampled <= high-water mark
+    assert (
+        0 < paced["rss_mb"] <= paced["rss_peak_mb"] + 1 and data["process_peak_rss_mb"] > 0
+    )  # sampled <= high-water mark
     assert 0 < data["first_output_warm_s"] < data["first_output_s"]
 
     assert set(data["targets"]) == set(TARGETS)
@@ -89,10 +116,12 @@ def test_bench_writes_every_field(tiny_model_path: Path, short_clip: Path, tmp_p
 
 def test_reference_is_pix2pix_unet_256_and_runs(tmp_path: Path) -> None:
     torch = pytest.importorskip("torch")
-    from live.bench_reference import reference_unet
+    from live.training.reference_unet import reference_unet
 
     network = reference_unet()
-    assert sum(parameter.numel() for parameter in network.parameters()) == 54_413_955  # pix2pix prints 54.414 M for unet_256
+    assert (
+        sum(parameter.numel() for parameter in network.parameters()) == 54_413_955
+    )  # pix2pix prints 54.414 M for unet_256
     assert not network.training
     assert sum(isinstance(module, torch.nn.ConvTranspose2d) for module in network.modules()) == 8
     assert sum(isinstance(module, torch.nn.Dropout) for module in network.modules()) == 3

@@ -11,11 +11,13 @@ import numpy as np
 import pytest
 from fake_camera import FakeCameraDevice
 
-from live.capture import CaptureLoop, ImageFolderSource, SourceConfig, VideoFileSource, open_source
 from live.commands.cameras import list_cameras
-from live.ringbuffer import RingBuffer
-from live.stats import PipelineStats
-from live.types import Frame, UsageError
+from live.errors import UsageError
+from live.io.sources import ImageFolderSource, SourceConfig, VideoFileSource, open_source
+from live.pipeline.capture import CaptureLoop
+from live.pipeline.messages import Frame
+from live.pipeline.ringbuffer import RingBuffer
+from live.pipeline.stats import PipelineStats
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 CLIP = DATA / "target" / "jwp_office.mp4"
@@ -95,7 +97,9 @@ def test_camera_gets_the_requested_settings_and_reports_the_actual_ones() -> Non
 
 
 def test_list_cameras_reports_the_ones_that_open() -> None:
-    device = FakeCameraDevice([solid_frames(1, size_px=(320, 240)), solid_frames(1, size_px=(640, 480))], indices=(0, 2))
+    device = FakeCameraDevice(
+        [solid_frames(1, size_px=(320, 240)), solid_frames(1, size_px=(640, 480))], indices=(0, 2)
+    )
     cameras = list_cameras(4, device)
     assert [(camera.index, camera.size_px) for camera in cameras] == [(0, (320, 240)), (2, (640, 480))]
     assert all(capture.released for capture in device.opened)
@@ -142,7 +146,9 @@ def test_video_is_paced_at_its_frame_rate_unless_pacing_is_off() -> None:
         frames: RingBuffer[Frame] = RingBuffer("frames", capacity=frame_count)
         with open_source(SourceConfig(str(CLIP))) as source:
             start_s = time.perf_counter()
-            CaptureLoop(source, frames, threading.Event(), PipelineStats("pipeline"), pace=pace, max_frames=frame_count).run()
+            CaptureLoop(
+                source, frames, threading.Event(), PipelineStats("pipeline"), pace=pace, max_frames=frame_count
+            ).run()
             elapsed_s = time.perf_counter() - start_s
         assert [frame.index for frame in drain(frames)] == list(range(frame_count))
         return elapsed_s

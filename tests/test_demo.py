@@ -5,14 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import cv2
-import numpy as np
 import onnxruntime
 import pytest
 
-from live.card import read_card_from_metadata
 from live.cli import main as live_main
-from live.generator import GeneratorSession, GeneratorSessionConfig
-from live.sketch import draw_sketch
+from live.engines.generator import GeneratorSession, GeneratorSessionConfig
+from live.formats.card import read_card_from_metadata
+from live.formats.sketch import draw_sketch
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 MODEL = REPOSITORY / "models" / "jwp.onnx"
@@ -40,7 +39,9 @@ def test_shipped_model_renders_its_neutral_face() -> None:
     with GeneratorSession(GeneratorSessionConfig(MODEL, device="cpu")) as session:
         image_bgr = session.generate(draw_sketch(session.card.neutral_landmarks_px, session.card.size_px))
     assert image_bgr.shape == (256, 256, 3)
-    assert 40 < float(image_bgr.mean()) < 220 and float(image_bgr.std()) > 20, "a real picture, not a flat or black frame"
+    assert 40 < float(image_bgr.mean()) < 220 and float(image_bgr.std()) > 20, (
+        "a real picture, not a flat or black frame"
+    )
 
 
 def test_demo_runs_a_few_frames(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -60,14 +61,31 @@ def test_demo_runs_a_few_frames(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 
 def test_shipped_model_meets_its_quality_floor_when_measured_again(tmp_path: Path) -> None:
     """Re-make the validation frames from the shipped clip and re-measure: the floor holds, the card tells the truth."""
-    from live.evaluate import EvalConfig, evaluate
+    from live.offline.evaluate import EvalConfig, evaluate
 
     dataset = tmp_path / "dataset"
-    assert live_main(["prepare", str(REPOSITORY / "data" / "jwp_intro.mp4"), "--out", str(dataset), "--consent", "test: re-measuring the shipped avatar"]) == 0
+    assert (
+        live_main(
+            [
+                "prepare",
+                str(REPOSITORY / "data" / "jwp_intro.mp4"),
+                "--out",
+                str(dataset),
+                "--consent",
+                "test: re-measuring the shipped avatar",
+            ]
+        )
+        == 0
+    )
     report = evaluate(EvalConfig(MODEL, dataset, split="val", device="cpu")).report
     measured = report["model"]
     assert measured["psnr_db_frame"] >= 23 and measured["ssim_bgr_mean_frame"] >= 0.75
     assert measured["psnr_db_face"] >= 27 and measured["akd_px"] <= 1.5 and measured["face_found_rate"] >= 0.98
-    stored = read_card_from_metadata(onnxruntime.InferenceSession(str(MODEL), providers=["CPUExecutionProvider"]).get_modelmeta().custom_metadata_map, str(MODEL)).metrics["eval"]
+    stored = read_card_from_metadata(
+        onnxruntime.InferenceSession(str(MODEL), providers=["CPUExecutionProvider"])
+        .get_modelmeta()
+        .custom_metadata_map,
+        str(MODEL),
+    ).metrics["eval"]
     assert abs(stored["psnr_db_frame"] - measured["psnr_db_frame"]) < 0.2
     assert abs(stored["psnr_db_face"] - measured["psnr_db_face"]) < 0.2

@@ -12,11 +12,13 @@ import numpy as np
 import onnxruntime
 import pytest
 
-from live.card import read_card_from_metadata
 from live.cli import main
-from live.dataset import load_dataset
-from live.evaluate import card_metrics, output_metrics
-from live.image_metrics import (
+from live.engines.landmarks import LandmarkConfig, LandmarkDetector
+from live.formats.card import read_card_from_metadata
+from live.formats.dataset import load_dataset
+from live.formats.sketch import face_mask
+from live.offline.evaluate import card_metrics, output_metrics
+from live.offline.image_metrics import (
     PSNR_CAP_DB,
     consecutive_pairs,
     flicker_0_255,
@@ -26,8 +28,6 @@ from live.image_metrics import (
     psnr_db,
     ssim,
 )
-from live.landmarks import LandmarkConfig, LandmarkDetector
-from live.sketch import face_mask
 
 VIDEO = Path(__file__).resolve().parents[2] / "shared" / "data" / "target" / "jwp_intro.mp4"
 SIZE_PX = 64
@@ -35,6 +35,7 @@ CLIP_FRAMES = 40
 
 
 # ---------------------------------------------------------------- metric functions on synthetic arrays
+
 
 def _textured_image(seed: int = 0, size_px: int = 96) -> np.ndarray:
     """A smooth random colour image in 40..215, so +-20 never clips."""
@@ -82,7 +83,9 @@ def test_face_region_metrics_see_only_the_mask() -> None:
 def test_ssim_falls_as_noise_grows() -> None:
     image = _textured_image()
     rng = np.random.default_rng(2)
-    scores = [ssim(image, np.clip(image + rng.normal(0, sigma, image.shape), 0, 255).astype(np.uint8)) for sigma in (2, 8, 32)]
+    scores = [
+        ssim(image, np.clip(image + rng.normal(0, sigma, image.shape), 0, 255).astype(np.uint8)) for sigma in (2, 8, 32)
+    ]
     assert 1.0 > scores[0] > scores[1] > scores[2] > 0.0
 
 
@@ -106,10 +109,11 @@ def test_keypoints_pairs_flicker_and_nearest_frames() -> None:
 
 # ---------------------------------------------------------------- a tiny real dataset and model
 
+
 @pytest.fixture(scope="module")
 def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`live prepare` on the first 40 frames of the shared intro clip, at 64 px."""
-    from live.prepare import PrepareConfig, prepare_dataset
+    from live.offline.prepare import PrepareConfig, prepare_dataset
 
     folder = tmp_path_factory.mktemp("eval")
     clip = folder / "clip.mp4"
@@ -122,14 +126,18 @@ def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     writer.release()
     capture.release()
     out = folder / "dataset"
-    prepare_dataset(PrepareConfig(videos=(clip,), out=out, consent="Jon Peirce, published under GPL-3.0; test data", size_px=SIZE_PX))
+    prepare_dataset(
+        PrepareConfig(
+            videos=(clip,), out=out, consent="Jon Peirce, published under GPL-3.0; test data", size_px=SIZE_PX
+        )
+    )
     return out
 
 
 def _export_untrained(dataset_path: Path, out: Path, size_px: int) -> Path:
     import torch
 
-    from live.card import ModelCard
+    from live.formats.card import ModelCard
     from live.training.networks import GeneratorConfig, UnetGenerator
     from live.training.onnx_export import export_onnx
 
@@ -158,11 +166,26 @@ def _all_numbers(metrics: dict) -> list[float]:
     return [value for value in metrics.values() if isinstance(value, (int, float))]
 
 
-def test_eval_writes_json_strip_and_card(tiny_dataset: Path, tiny_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_eval_writes_json_strip_and_card(
+    tiny_dataset: Path, tiny_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     model = tmp_path / "model.onnx"
     shutil.copy(tiny_model, model)  # --store-in-card rewrites the file
     out_json, out_strip = tmp_path / "eval.json", tmp_path / "strip.png"
-    code = main(["eval", str(model), str(tiny_dataset), "--json", str(out_json), "--strip", str(out_strip), "--store-in-card", "--device", "cpu"])
+    code = main(
+        [
+            "eval",
+            str(model),
+            str(tiny_dataset),
+            "--json",
+            str(out_json),
+            "--strip",
+            str(out_strip),
+            "--store-in-card",
+            "--device",
+            "cpu",
+        ]
+    )
     assert code == 0
     assert "nearest-frame baseline" in capsys.readouterr().out
 
@@ -170,9 +193,26 @@ def test_eval_writes_json_strip_and_card(tiny_dataset: Path, tiny_model: Path, t
     dataset = load_dataset(tiny_dataset)
     frames = int(dataset.indices("val").size)
     assert frames > 0
-    for key in ("model_path", "model_sha256", "dataset", "split", "frames", "size_px", "provider", "model", "nearest_frame_baseline", "real_frames", "generator_ms_p50"):
+    for key in (
+        "model_path",
+        "model_sha256",
+        "dataset",
+        "split",
+        "frames",
+        "size_px",
+        "provider",
+        "model",
+        "nearest_frame_baseline",
+        "real_frames",
+        "generator_ms_p50",
+    ):
         assert key in report, key
-    assert (report["split"], report["frames"], report["size_px"], report["provider"]) == ("val", frames, SIZE_PX, "CPUExecutionProvider")
+    assert (report["split"], report["frames"], report["size_px"], report["provider"]) == (
+        "val",
+        frames,
+        SIZE_PX,
+        "CPUExecutionProvider",
+    )
     for side in ("model", "nearest_frame_baseline"):
         metrics = report[side]
         assert all(math.isfinite(value) for value in _all_numbers(metrics)), side
@@ -207,7 +247,9 @@ def test_perfect_output_beats_the_nearest_frame_baseline(tiny_dataset: Path) -> 
     dataset = load_dataset(tiny_dataset)
     validation, train = dataset.indices("val"), dataset.indices("train")
     real = dataset.images_bgr[validation]
-    nearest = dataset.images_bgr[train[nearest_landmark_frames(dataset.landmarks_px[validation], dataset.landmarks_px[train])]]
+    nearest = dataset.images_bgr[
+        train[nearest_landmark_frames(dataset.landmarks_px[validation], dataset.landmarks_px[train])]
+    ]
     masks = [face_mask(landmarks, SIZE_PX) for landmarks in dataset.landmarks_px[validation]]
     frame_indices = np.array([dataset.manifest["frames"][i]["frame_index"] for i in validation])
     pairs = consecutive_pairs(dataset.video_indices[validation], frame_indices)
@@ -233,7 +275,9 @@ def _expect_usage_error(argv: list[str], capsys: pytest.CaptureFixture, words: s
     assert error.startswith("live eval: error:") and "\n" not in error and words in error, error
 
 
-def test_bad_inputs_are_one_line_usage_errors(tiny_dataset: Path, tiny_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_bad_inputs_are_one_line_usage_errors(
+    tiny_dataset: Path, tiny_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     _expect_usage_error(["eval", str(tmp_path / "missing.onnx"), str(tiny_dataset)], capsys, "does not exist")
     _expect_usage_error(["eval", str(tiny_model), str(tmp_path / "no_dataset")], capsys, "not a dataset")
 

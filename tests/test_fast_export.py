@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import onnx
 import pytest
 import torch
@@ -31,7 +30,14 @@ def test_phase_conv_refuses_other_convolutions() -> None:
         PhaseUpsampleConv(nn.Conv2d(4, 4, 3, padding=0))
 
 
-@pytest.mark.parametrize("config", [GeneratorConfig(size_px=64, ngf=4), GeneratorConfig(size_px=128, ngf=8, use_plate=False), GeneratorConfig(size_px=256, ngf=16)])
+@pytest.mark.parametrize(
+    "config",
+    [
+        GeneratorConfig(size_px=64, ngf=4),
+        GeneratorConfig(size_px=128, ngf=8, use_plate=False),
+        GeneratorConfig(size_px=256, ngf=16),
+    ],
+)
 def test_inference_unet_equals_the_generator(config: GeneratorConfig) -> None:
     torch.manual_seed(2)
     generator = UnetGenerator(config, plate=torch.rand(1, 3, config.size_px, config.size_px) * 2 - 1).eval()

@@ -8,9 +8,9 @@ import numpy as np
 import onnxruntime
 import pytest
 
-import live.generator as generator_module
-from live.generator import DEVICES, GeneratorSession, GeneratorSessionConfig, describe_devices
-from live.types import UsageError
+import live.engines.generator as generator_module
+from live.engines.generator import DEVICES, GeneratorSession, GeneratorSessionConfig, describe_devices
+from live.errors import UsageError
 
 SIZE_PX = 64
 
@@ -49,7 +49,9 @@ def test_io_binding_matches_a_plain_ort_run(tiny_model_path: Path) -> None:
     assert np.array_equal(out_bgr, expected)
 
 
-def test_auto_says_why_it_runs_on_cpu_without_c_level_spam(tiny_model_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+def test_auto_says_why_it_runs_on_cpu_without_c_level_spam(
+    tiny_model_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     if cuda_usable():
         pytest.skip("CUDA is usable on this machine")
     with GeneratorSession(GeneratorSessionConfig(tiny_model_path, device="auto")) as session:
@@ -68,7 +70,9 @@ def test_explicit_cuda_without_gpu_names_the_reason(tiny_model_path: Path) -> No
         GeneratorSession(GeneratorSessionConfig(tiny_model_path, device="cuda"))
 
 
-def test_ort_fallback_to_cpu_is_caught_when_probes_pass(tiny_model_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
+def test_ort_fallback_to_cpu_is_caught_when_probes_pass(
+    tiny_model_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
     """ORT itself falls back to CPU when CUDA cannot load: the session's providers give it away."""
     if cuda_usable():
         pytest.skip("CUDA is usable on this machine")
@@ -81,14 +85,19 @@ def test_ort_fallback_to_cpu_is_caught_when_probes_pass(tiny_model_path: Path, m
 def test_model_without_card_is_refused(tmp_path: Path) -> None:
     import torch
 
-    from live.training.networks import GeneratorConfig, UnetGenerator, Uint8Wrapper
+    from live.training.networks import GeneratorConfig, Uint8Wrapper, UnetGenerator
 
     path = tmp_path / "bare.onnx"
     wrapper = Uint8Wrapper(UnetGenerator(GeneratorConfig(size_px=SIZE_PX, ngf=4)).eval()).eval()
     with torch.no_grad():
         torch.onnx.export(
-            wrapper, (torch.zeros(1, SIZE_PX, SIZE_PX, 3, dtype=torch.uint8),), str(path),
-            input_names=["sketch"], output_names=["image", "image_float"], opset_version=17, dynamo=False,
+            wrapper,
+            (torch.zeros(1, SIZE_PX, SIZE_PX, 3, dtype=torch.uint8),),
+            str(path),
+            input_names=["sketch"],
+            output_names=["image", "image_float"],
+            opset_version=17,
+            dynamo=False,
         )
     with pytest.raises(UsageError, match="has no live model card"):
         GeneratorSession(GeneratorSessionConfig(path, device="cpu"))

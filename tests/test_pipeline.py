@@ -16,15 +16,15 @@ import pytest
 import pyvirtualcam
 from fake_camera import FakeCameraDevice
 
-from live.capture import SourceConfig, open_source
-from live.generator import GeneratorSessionConfig
-from live.pipeline import PipelineConfig, Stages, open_stages, run_pipeline, run_sequential
-from live.presenter import Output, Presenter
-from live.retarget import RetargetConfig
-from live.sinks import SinkConfig, open_sink
-from live.stats import PipelineStats
-from live.threads import StageError
-from live.types import Frame, Rendered
+from live.engines.generator import GeneratorSessionConfig
+from live.face.retarget import RetargetConfig
+from live.io.sinks import SinkConfig, open_sink
+from live.io.sources import SourceConfig, open_source
+from live.pipeline.messages import Frame, Rendered
+from live.pipeline.presenter import Output, Presenter
+from live.pipeline.run import PipelineConfig, Stages, open_stages, run_pipeline, run_sequential
+from live.pipeline.stats import PipelineStats
+from live.pipeline.threads import StageError
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 CLIP = DATA / "target" / "jwp_office.mp4"
@@ -51,7 +51,9 @@ def short_clip(clip_frames: list[np.ndarray], tmp_path_factory: pytest.TempPathF
 
 
 def config_for(model_path: Path, **changes: object) -> PipelineConfig:
-    return PipelineConfig(generator=GeneratorSessionConfig(model_path, device="cpu"), retarget=RetargetConfig(mode="off"), **changes)  # type: ignore[arg-type]
+    return PipelineConfig(
+        generator=GeneratorSessionConfig(model_path, device="cpu"), retarget=RetargetConfig(mode="off"), **changes
+    )  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -67,7 +69,9 @@ class RecordingBackend:
     sent_s: list[float] = []
     closed = False
 
-    def __init__(self, *, width: int, height: int, fps: float, fourcc: int, device: str | None, **options: object) -> None:
+    def __init__(
+        self, *, width: int, height: int, fps: float, fourcc: int, device: str | None, **options: object
+    ) -> None:
         self.shape = (height, width, 3)
         RecordingBackend.sent, RecordingBackend.sent_s, RecordingBackend.closed = [], [], False
 
@@ -103,7 +107,12 @@ class EndStampedSource:
 
     def __init__(self, config: SourceConfig) -> None:
         self._source = open_source(config)
-        self.name, self.live, self.fps, self.size_px = self._source.name, self._source.live, self._source.fps, self._source.size_px
+        self.name, self.live, self.fps, self.size_px = (
+            self._source.name,
+            self._source.live,
+            self._source.fps,
+            self._source.size_px,
+        )
         self.ended_s: float | None = None
 
     def read(self) -> np.ndarray | None:
@@ -131,8 +140,14 @@ def read_video(path: Path) -> list[np.ndarray]:
     return frames
 
 
-@pytest.mark.parametrize("pace, lossless", [(True, False), (False, False), (False, True)], ids=["paced", "unpaced-dropping", "unpaced-lossless"])
-def test_every_input_frame_is_written_or_counted_as_dropped(short_clip: Path, stages: Stages, tiny_model_path: Path, tmp_path: Path, pace: bool, lossless: bool) -> None:
+@pytest.mark.parametrize(
+    "pace, lossless",
+    [(True, False), (False, False), (False, True)],
+    ids=["paced", "unpaced-dropping", "unpaced-lossless"],
+)
+def test_every_input_frame_is_written_or_counted_as_dropped(
+    short_clip: Path, stages: Stages, tiny_model_path: Path, tmp_path: Path, pace: bool, lossless: bool
+) -> None:
     source = EndStampedSource(SourceConfig(str(short_clip)))
     video_path = tmp_path / "out.mp4"
     file_output = Output(open_sink(SinkConfig("file", path=video_path, fps=source.fps), (64, 64)))
@@ -157,8 +172,12 @@ def test_every_input_frame_is_written_or_counted_as_dropped(short_clip: Path, st
     assert source.ended_s is not None and returned_s - source.ended_s < 1.0
 
 
-def test_sequential_loop_returns_the_same_statistics(short_clip: Path, stages: Stages, tiny_model_path: Path, vcam: type[RecordingBackend]) -> None:
-    report = run_sequential(config_for(tiny_model_path), open_source(SourceConfig(str(short_clip))), [vcam_output(64)], stages)
+def test_sequential_loop_returns_the_same_statistics(
+    short_clip: Path, stages: Stages, tiny_model_path: Path, vcam: type[RecordingBackend]
+) -> None:
+    report = run_sequential(
+        config_for(tiny_model_path), open_source(SourceConfig(str(short_clip))), [vcam_output(64)], stages
+    )
     assert report.mode == "sequential"
     assert report.frames_captured == report.frames_written == CLIP_FRAMES
     assert report.dropped_total == 0 and report.out_of_order_outputs == 0
@@ -166,7 +185,9 @@ def test_sequential_loop_returns_the_same_statistics(short_clip: Path, stages: S
     assert len(vcam.sent) == CLIP_FRAMES and vcam.closed
 
 
-def test_no_face_holds_the_last_output_then_shows_the_neutral_face(clip_frames: list[np.ndarray], stages: Stages, tiny_model_path: Path, tmp_path: Path, vcam: type[RecordingBackend]) -> None:
+def test_no_face_holds_the_last_output_then_shows_the_neutral_face(
+    clip_frames: list[np.ndarray], stages: Stages, tiny_model_path: Path, tmp_path: Path, vcam: type[RecordingBackend]
+) -> None:
     face_count, blank_count = 6, 16
     for index, image_bgr in enumerate(clip_frames[:face_count] + [np.zeros_like(clip_frames[0])] * blank_count):
         cv2.imwrite(str(tmp_path / f"{index:03d}.png"), image_bgr)
@@ -187,7 +208,9 @@ def test_no_face_holds_the_last_output_then_shows_the_neutral_face(clip_frames: 
     assert all(image.shape == (64, 64, 3) and image.any() for image in vcam.sent)  # never a (black) camera frame
 
 
-def test_lost_camera_keeps_the_virtual_camera_fed_and_is_reopened(clip_frames: list[np.ndarray], stages: Stages, tiny_model_path: Path, vcam: type[RecordingBackend]) -> None:
+def test_lost_camera_keeps_the_virtual_camera_fed_and_is_reopened(
+    clip_frames: list[np.ndarray], stages: Stages, tiny_model_path: Path, vcam: type[RecordingBackend]
+) -> None:
     device = FakeCameraDevice([clip_frames[:4], None, clip_frames[4:8]])  # delivers, fails, will not open, delivers
     source = open_source(SourceConfig("0"), device)
     report = run_pipeline(config_for(tiny_model_path, max_frames=8), source, [vcam_output(64)], stages)
@@ -201,7 +224,9 @@ def test_lost_camera_keeps_the_virtual_camera_fed_and_is_reopened(clip_frames: l
     assert all(capture.released for capture in device.opened)
 
 
-def test_a_failing_stage_stops_the_run_and_is_reported_once(clip_frames: list[np.ndarray], stages: Stages, tiny_model_path: Path, vcam: type[RecordingBackend]) -> None:
+def test_a_failing_stage_stops_the_run_and_is_reported_once(
+    clip_frames: list[np.ndarray], stages: Stages, tiny_model_path: Path, vcam: type[RecordingBackend]
+) -> None:
     malformed = np.zeros((288, 352, 2), dtype=np.uint8)  # a device delivering a two-channel image
     device = FakeCameraDevice([clip_frames[:3] + [malformed] + clip_frames[3:20]])
     source = open_source(SourceConfig("0"), device)
@@ -220,7 +245,9 @@ def test_window_shows_frames_until_q_is_pressed(short_clip: Path, stages: Stages
     def press_q_once_the_window_is_up() -> None:
         threading.Event().wait(1.5)  # let some frames through first
         for _ in range(100):
-            found = subprocess.run(["xdotool", "search", "--name", "^live$"], capture_output=True, text=True).stdout.split()
+            found = subprocess.run(
+                ["xdotool", "search", "--name", "^live$"], capture_output=True, text=True
+            ).stdout.split()
             if found:
                 subprocess.run(["xdotool", "windowfocus", "--sync", found[-1], "key", "q"], timeout=10)
                 return
@@ -237,9 +264,13 @@ def test_window_shows_frames_until_q_is_pressed(short_clip: Path, stages: Stages
 def test_window_keys_cycle_the_view_and_toggle_the_overlay(stages: Stages, clip_frames: list[np.ndarray]) -> None:
     calls: list[str] = []
     window = Output(open_sink(SinkConfig("window"), (64, 64)), preview=True)
-    from live.presenter import PresenterHooks
+    from live.pipeline.presenter import PresenterHooks
 
-    presenter = Presenter([window], PipelineStats("pipeline"), hooks=PresenterHooks(overlay_lines=lambda: ["in 30 fps"], recalibrate=lambda: calls.append("c")))
+    presenter = Presenter(
+        [window],
+        PipelineStats("pipeline"),
+        hooks=PresenterHooks(overlay_lines=lambda: ["in 30 fps"], recalibrate=lambda: calls.append("c")),
+    )
     output_bgr = stages.neutral_bgr
     rendered = Rendered(Frame(0, time.perf_counter(), clip_frames[0]), None, output_bgr, False, {})
     assert presenter.preview_image(rendered) is output_bgr
@@ -250,7 +281,9 @@ def test_window_keys_cycle_the_view_and_toggle_the_overlay(stages: Stages, clip_
     overlaid = presenter.preview_image(rendered)
     assert not np.array_equal(overlaid, side_by_side)
     presenter.handle_key(ord("v"))
-    assert presenter.preview_image(rendered) is not output_bgr and np.array_equal(output_bgr, stages.neutral_bgr)  # overlay on a copy
+    assert presenter.preview_image(rendered) is not output_bgr and np.array_equal(
+        output_bgr, stages.neutral_bgr
+    )  # overlay on a copy
     presenter.handle_key(ord("c"))
     assert calls == ["c"]
     presenter.present(rendered)

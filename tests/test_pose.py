@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from live.landmarks import LandmarkConfig, LandmarkDetector
-from live.pose import (
+from live.engines.landmarks import LandmarkConfig, LandmarkDetector
+from live.face.pose import (
     MIRRORED_STABLE_PAIRS,
     STABLE_POINT_INDICES,
     RigidPose,
@@ -69,12 +69,19 @@ def test_angle_round_trip() -> None:
 
 def test_frontal_portrait_is_near_zero(portraits_px: dict[str, np.ndarray]) -> None:
     angles = pose_angles_deg(portraits_px["grace_hopper.jpg"])
-    print("grace_hopper yaw/pitch/roll deg", angles.round(1), "astronaut", pose_angles_deg(portraits_px["astronaut.png"]).round(1))
+    print(
+        "grace_hopper yaw/pitch/roll deg",
+        angles.round(1),
+        "astronaut",
+        pose_angles_deg(portraits_px["astronaut.png"]).round(1),
+    )
     assert np.all(np.abs(angles) < 8.0)
 
 
 @pytest.mark.parametrize("name", ["grace_hopper.jpg", "astronaut.png"])
-def test_synthetic_rotations_read_back_with_the_documented_signs(portraits_px: dict[str, np.ndarray], name: str) -> None:
+def test_synthetic_rotations_read_back_with_the_documented_signs(
+    portraits_px: dict[str, np.ndarray], name: str
+) -> None:
     face = portraits_px[name]
     base = pose_angles_deg(face)
     nose, centre = face[1], face[STABLE_POINT_INDICES].mean(axis=0)

@@ -29,7 +29,24 @@ def test_two_unpaced_renders_are_identical(tmp_path: Path) -> None:
     outputs = []
     for name in ("first.mp4", "second.mp4"):
         out = tmp_path / name
-        assert main(["run", "--model", str(model), "--source", str(CLIP), "--no-pace", "--max-frames", "90", "--no-badge", "--output", str(out)]) == 0
+        assert (
+            main(
+                [
+                    "run",
+                    "--model",
+                    str(model),
+                    "--source",
+                    str(CLIP),
+                    "--no-pace",
+                    "--max-frames",
+                    "90",
+                    "--no-badge",
+                    "--output",
+                    str(out),
+                ]
+            )
+            == 0
+        )
         outputs.append(read_frames(out))
     assert len(outputs[0]) == len(outputs[1]) == 90
     for index, (first, second) in enumerate(zip(*outputs)):

@@ -15,12 +15,18 @@ import cv2
 import numpy as np
 import pytest
 
-from live.card import ModelCard
-from live.landmarks import LandmarkConfig, LandmarkDetector
-from live.pose import STABLE_POINT_INDICES, estimate_pose, pose_angles_deg, pose_range_deg, rotation_from_angles_deg
-from live.retarget import RetargetConfig, Retargeter, centre_square_to_model
-from live.smoothing import OneEuroFilter, OneEuroParameters
-from live.types import UsageError
+from live.engines.landmarks import LandmarkConfig, LandmarkDetector
+from live.errors import UsageError
+from live.face.pose import (
+    STABLE_POINT_INDICES,
+    estimate_pose,
+    pose_angles_deg,
+    pose_range_deg,
+    rotation_from_angles_deg,
+)
+from live.face.retarget import RetargetConfig, Retargeter, centre_square_to_model
+from live.face.smoothing import OneEuroFilter, OneEuroParameters
+from live.formats.card import ModelCard
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 FPS = 30.0
@@ -69,12 +75,22 @@ def card(media: dict) -> ModelCard:
     """The target jwp_intro as `live prepare` would record it: one square crop, median face, pose range."""
     cropped = crop_to_model(media["jwp_intro"][0])
     angles = np.array([pose_angles_deg(landmarks_px) for landmarks_px in cropped])
-    return ModelCard(name="jwp", size_px=SIZE_PX, neutral_landmarks_px=np.median(cropped, axis=0), pose_range_deg=pose_range_deg(angles))
+    return ModelCard(
+        name="jwp",
+        size_px=SIZE_PX,
+        neutral_landmarks_px=np.median(cropped, axis=0),
+        pose_range_deg=pose_range_deg(angles),
+    )
 
 
 def drive(card: ModelCard, config: RetargetConfig, frames_px: np.ndarray, frame_shape: tuple[int, ...]) -> np.ndarray:
     with Retargeter(config, card) as retargeter:
-        return np.stack([retargeter.retarget(landmarks_px, frame_shape, index / FPS) for index, landmarks_px in enumerate(frames_px)])
+        return np.stack(
+            [
+                retargeter.retarget(landmarks_px, frame_shape, index / FPS)
+                for index, landmarks_px in enumerate(frames_px)
+            ]
+        )
 
 
 def widened(frames_px: np.ndarray, factor: float) -> np.ndarray:
@@ -99,12 +115,16 @@ def shape_ratios(faces_px: np.ndarray, reference_px: np.ndarray) -> np.ndarray:
 
 def mouth_opening(faces_px: np.ndarray) -> np.ndarray:
     """Inner-lip gap over face height."""
-    return np.linalg.norm(faces_px[:, 13] - faces_px[:, 14], axis=1) / np.linalg.norm(faces_px[:, 10] - faces_px[:, 152], axis=1)
+    return np.linalg.norm(faces_px[:, 13] - faces_px[:, 14], axis=1) / np.linalg.norm(
+        faces_px[:, 10] - faces_px[:, 152], axis=1
+    )
 
 
 def eye_opening(faces_px: np.ndarray) -> np.ndarray:
     """Mean eyelid gap over face height."""
-    gaps = np.linalg.norm(faces_px[:, 159] - faces_px[:, 145], axis=1) + np.linalg.norm(faces_px[:, 386] - faces_px[:, 374], axis=1)
+    gaps = np.linalg.norm(faces_px[:, 159] - faces_px[:, 145], axis=1) + np.linalg.norm(
+        faces_px[:, 386] - faces_px[:, 374], axis=1
+    )
     return gaps / 2 / np.linalg.norm(faces_px[:, 10] - faces_px[:, 152], axis=1)
 
 
@@ -128,7 +148,9 @@ def test_identity_full_keeps_the_target_shape_off_follows_the_driver(card: Model
     full_by_factor = {}
     for factor in (1.0, 1.15, 0.87):
         driver_px = widened(frames_px, factor)
-        full = shape_ratios(drive(card, RetargetConfig(mode="full", smoothing=False), driver_px, shape)[CALIBRATED_FROM:], neutral_px)
+        full = shape_ratios(
+            drive(card, RetargetConfig(mode="full", smoothing=False), driver_px, shape)[CALIBRATED_FROM:], neutral_px
+        )
         off = shape_ratios(drive(card, RetargetConfig(mode="off"), driver_px, shape)[CALIBRATED_FROM:], neutral_px)
         driver = shape_ratios(driver_px[CALIBRATED_FROM:], neutral_px)
         full_by_factor[factor] = full
@@ -152,7 +174,7 @@ def test_identity_frame_by_frame_with_the_shape_space(card: ModelCard, media: di
     measures of one still face vary with pose)."""
     import dataclasses
 
-    from live.shape_space import ShapeSpace
+    from live.face.shape_space import ShapeSpace
 
     frames_px, shape = media["jwp_office"]
     target_in_crop = crop_to_model(media["jwp_intro"][0])
@@ -162,9 +184,13 @@ def test_identity_frame_by_frame_with_the_shape_space(card: ModelCard, media: di
     clamped_card = dataclasses.replace(card, shape_space=space.to_dict())
     bound = np.maximum(0.03, own_deviation + 0.005)
     for factor in (1.0, 1.15, 0.87):
-        out = drive(clamped_card, RetargetConfig(mode="full", smoothing=False), widened(frames_px, factor), shape)[CALIBRATED_FROM:]
+        out = drive(clamped_card, RetargetConfig(mode="full", smoothing=False), widened(frames_px, factor), shape)[
+            CALIBRATED_FROM:
+        ]
         deviation = np.abs(shape_ratios(out, neutral_px) - 1)
-        print(f"\nshape space, width x{factor}: max per-frame deviation {deviation.max(axis=0).round(3)}, target's own {own_deviation.round(3)}")
+        print(
+            f"\nshape space, width x{factor}: max per-frame deviation {deviation.max(axis=0).round(3)}, target's own {own_deviation.round(3)}"
+        )
         assert np.all(np.median(deviation, axis=0) <= 0.03)
         assert np.all(deviation.max(axis=0) <= bound)
 
@@ -172,7 +198,9 @@ def test_identity_frame_by_frame_with_the_shape_space(card: ModelCard, media: di
 @pytest.mark.parametrize("name", ["astronaut.png", "grace_hopper.jpg"])
 def test_identity_with_another_face(card: ModelCard, media: dict, name: str) -> None:
     face_px, shape = media[name]
-    rotations = [rotation_from_angles_deg(*angles) for angles in ([0, 0, 0], [10, 0, 0], [0, -8, 0], [0, 0, 6], [-6, 5, -4])]
+    rotations = [
+        rotation_from_angles_deg(*angles) for angles in ([0, 0, 0], [10, 0, 0], [0, -8, 0], [0, 0, 6], [-6, 5, -4])
+    ]
     still = [face_px] * 31
     moving = [(face_px - face_px.mean(axis=0)) @ rotation.T + face_px.mean(axis=0) for rotation in rotations]
     driver_px = np.stack(still + moving).astype(np.float32)
@@ -215,12 +243,16 @@ def test_synthetic_rotation_turns_the_target_and_clamps(card: ModelCard, media: 
         if margin_deg:
             turned = estimate_pose(target_px, neutral_px).rotation
             error_deg = np.degrees(np.arccos(np.clip((np.trace(turned @ rotation.T) - 1) / 2, -1, 1)))
-            print(f"\naxis {axis} step {step_deg:+.0f} deg: target turned by {got_deg - neutral_deg} deg, rotation error {error_deg:.3f} deg")
+            print(
+                f"\naxis {axis} step {step_deg:+.0f} deg: target turned by {got_deg - neutral_deg} deg, rotation error {error_deg:.3f} deg"
+            )
             assert error_deg < 0.5
             assert got_deg[axis] - neutral_deg[axis] == pytest.approx(step_deg, abs=1.0)
         else:
             bound = limits[axis, 1] if step_deg > 0 else limits[axis, 0]
-            print(f"\naxis {axis} step {step_deg:+.0f} deg: clamped to {got_deg.round(2)} (range {limits.round(2).tolist()})")
+            print(
+                f"\naxis {axis} step {step_deg:+.0f} deg: clamped to {got_deg.round(2)} (range {limits.round(2).tolist()})"
+            )
             assert got_deg[axis] == pytest.approx(bound, abs=0.05)
             assert np.all(got_deg >= limits[:, 0] - 0.05) and np.all(got_deg <= limits[:, 1] + 0.05)
 
@@ -231,13 +263,17 @@ def gaussian_trend(values: np.ndarray, sigma_frames: float = 3.0) -> np.ndarray:
     kernel = np.exp(-0.5 * (offsets / sigma_frames) ** 2)
     kernel /= kernel.sum()
     padded = np.concatenate([values[:1].repeat(len(offsets) // 2, 0), values, values[-1:].repeat(len(offsets) // 2, 0)])
-    return np.tensordot(np.lib.stride_tricks.sliding_window_view(padded, len(offsets), axis=0), kernel, axes=([-1], [0]))
+    return np.tensordot(
+        np.lib.stride_tricks.sliding_window_view(padded, len(offsets), axis=0), kernel, axes=([-1], [0])
+    )
 
 
 def best_lag_frames(reference: np.ndarray, delayed: np.ndarray, centre: int, half: int = 6) -> int:
     """The shift (0..4 frames) that best lines `delayed` up with `reference` around frame `centre`."""
     window = slice(centre - half, centre + half)
-    errors = [((delayed[window] - reference[centre - half - shift : centre + half - shift]) ** 2).sum() for shift in range(5)]
+    errors = [
+        ((delayed[window] - reference[centre - half - shift : centre + half - shift]) ** 2).sum() for shift in range(5)
+    ]
     return int(np.argmin(errors))
 
 
@@ -267,7 +303,9 @@ def test_calibration_status_file_and_recalibration(card: ModelCard, media: dict,
     path = tmp_path / "me.json"
     config = RetargetConfig(mode="full", smoothing=False, calibration_path=str(path))
     with Retargeter(config, card) as first:
-        assert first.calibrating and first.calibration_status.startswith("calibrating: look at the camera with a relaxed face")
+        assert first.calibrating and first.calibration_status.startswith(
+            "calibrating: look at the camera with a relaxed face"
+        )
         before = first.retarget(frames_px[0], shape, 0.0)
         assert np.allclose(before, card.neutral_landmarks_px)  # the target's neutral until calibrated
         for index in range(1, CALIBRATED_FROM):
@@ -288,7 +326,12 @@ def test_calibration_status_file_and_recalibration(card: ModelCard, media: dict,
 
 
 @pytest.mark.parametrize(
-    "text", ["{not json", json.dumps({"format": "other"}), json.dumps({"format": "live.calibration", "version": 1, "landmark_format_version": 1})]
+    "text",
+    [
+        "{not json",
+        json.dumps({"format": "other"}),
+        json.dumps({"format": "live.calibration", "version": 1, "landmark_format_version": 1}),
+    ],
 )
 def test_bad_calibration_file_is_a_usage_error(card: ModelCard, tmp_path: Path, text: str) -> None:
     path = tmp_path / "bad.json"

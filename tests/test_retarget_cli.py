@@ -6,8 +6,8 @@ import pytest
 
 from live.cli import build_parser
 from live.commands.run import retarget_config
-from live.retarget import RetargetConfig
-from live.types import UsageError
+from live.errors import UsageError
+from live.face.retarget import RetargetConfig
 
 
 def parse(*words: str):
@@ -19,8 +19,28 @@ def test_defaults_are_the_retargeters() -> None:
 
 
 def test_options_are_passed_through() -> None:
-    config = retarget_config(parse("--retarget", "pose", "--no-smoothing", "--pose-beta", "3.5", "--expression-min-cutoff-hz", "0.8", "--pose-margin-deg", "5", "--no-shape-clamp", "--calibration", "me.json"))
-    assert (config.mode, config.smoothing, config.pose_beta, config.expression_min_cutoff_hz) == ("pose", False, 3.5, 0.8)
+    config = retarget_config(
+        parse(
+            "--retarget",
+            "pose",
+            "--no-smoothing",
+            "--pose-beta",
+            "3.5",
+            "--expression-min-cutoff-hz",
+            "0.8",
+            "--pose-margin-deg",
+            "5",
+            "--no-shape-clamp",
+            "--calibration",
+            "me.json",
+        )
+    )
+    assert (config.mode, config.smoothing, config.pose_beta, config.expression_min_cutoff_hz) == (
+        "pose",
+        False,
+        3.5,
+        0.8,
+    )
     assert (config.pose_margin_deg, config.shape_clamp, config.calibration_path) == (5.0, False, "me.json")
 
 

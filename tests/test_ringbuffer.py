@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from live.ringbuffer import RingBuffer
+from live.pipeline.ringbuffer import RingBuffer
 
 
 def test_full_buffer_drops_the_oldest_and_counts_it() -> None:

@@ -61,17 +61,36 @@ def face_folder(tmp_path: Path) -> Path:
     "arguments, message",
     [
         (["--model", "{missing}", "--source", str(CLIP), "--output", "{out}"], r"model .*missing\.onnx does not exist"),
-        (["--model", "{model}", "--source", "/nonexistent/talk.mp4", "--output", "{out}"], r"--source /nonexistent/talk\.mp4: no such camera index, file or folder"),
-        (["--model", "{model}", "--source", "{broken}", "--output", "{out}"], r"cannot read video frames from this file"),
-        (["--model", "{model}", "--source", str(CLIP), "--output", "clip.mkv"], r"unknown output 'clip\.mkv': use window, vcam or a \.mp4/\.avi path"),
-        (["--model", "{model}", "--source", str(CLIP), "--output", "{out}", "--vcam-size", "big"], r"--vcam-size big: give WIDTHxHEIGHT"),
+        (
+            ["--model", "{model}", "--source", "/nonexistent/talk.mp4", "--output", "{out}"],
+            r"--source /nonexistent/talk\.mp4: no such camera index, file or folder",
+        ),
+        (
+            ["--model", "{model}", "--source", "{broken}", "--output", "{out}"],
+            r"cannot read video frames from this file",
+        ),
+        (
+            ["--model", "{model}", "--source", str(CLIP), "--output", "clip.mkv"],
+            r"unknown output 'clip\.mkv': use window, vcam or a \.mp4/\.avi path",
+        ),
+        (
+            ["--model", "{model}", "--source", str(CLIP), "--output", "{out}", "--vcam-size", "big"],
+            r"--vcam-size big: give WIDTHxHEIGHT",
+        ),
     ],
     ids=["missing-model", "bad-source", "unreadable-video", "unknown-output", "bad-vcam-size"],
 )
-def test_usage_errors_exit_2_with_one_line(arguments: list[str], message: str, tiny_model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_usage_errors_exit_2_with_one_line(
+    arguments: list[str], message: str, tiny_model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     broken = tmp_path / "broken.mp4"
     broken.write_text("not a video")
-    values = {"missing": str(tmp_path / "missing.onnx"), "model": str(tiny_model_path), "out": str(tmp_path / "out.mp4"), "broken": str(broken)}
+    values = {
+        "missing": str(tmp_path / "missing.onnx"),
+        "model": str(tiny_model_path),
+        "out": str(tmp_path / "out.mp4"),
+        "broken": str(broken),
+    }
     assert main(["run", *(argument.format(**values) for argument in arguments)]) == 2
     errors = capsys.readouterr().err.strip().splitlines()
     assert len(errors) == 1
@@ -79,9 +98,28 @@ def test_usage_errors_exit_2_with_one_line(arguments: list[str], message: str, t
     assert re.search(message, errors[0]), errors[0]
 
 
-def test_run_to_a_file_prints_the_summary(tiny_model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_run_to_a_file_prints_the_summary(
+    tiny_model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "out.mp4"
-    exit_code = main(["run", "--model", str(tiny_model_path), "--source", str(CLIP), "--output", str(out), "--no-pace", "--max-frames", "30", "--retarget", "off", "--device", "cpu"])
+    exit_code = main(
+        [
+            "run",
+            "--model",
+            str(tiny_model_path),
+            "--source",
+            str(CLIP),
+            "--output",
+            str(out),
+            "--no-pace",
+            "--max-frames",
+            "30",
+            "--retarget",
+            "off",
+            "--device",
+            "cpu",
+        ]
+    )
     captured = capsys.readouterr()
     assert exit_code == 0, captured.err
     assert "30 captured, 30 written, 0 dropped" in captured.out
@@ -89,40 +127,104 @@ def test_run_to_a_file_prints_the_summary(tiny_model_path: Path, tmp_path: Path,
     assert count_frames(out) == (30, (64, 64, 3))
 
 
-def test_a_stage_failing_mid_run_exits_1_naming_it_once(face_folder: Path, tiny_model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_stage_failing_mid_run_exits_1_naming_it_once(
+    face_folder: Path, tiny_model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (face_folder / "004.png").write_bytes(b"this is not a png")
     out = tmp_path / "out.mp4"
-    exit_code = main(["run", "--model", str(tiny_model_path), "--source", str(face_folder), "--output", str(out), "--no-pace", "--device", "cpu"])
+    exit_code = main(
+        [
+            "run",
+            "--model",
+            str(tiny_model_path),
+            "--source",
+            str(face_folder),
+            "--output",
+            str(out),
+            "--no-pace",
+            "--device",
+            "cpu",
+        ]
+    )
     captured = capsys.readouterr()
     assert exit_code == 1
     errors = error_lines(captured.err)
-    assert errors == [f"live run: error: stage 'capture' failed: RuntimeError: cannot read image {face_folder / '004.png'}"]
+    assert errors == [
+        f"live run: error: stage 'capture' failed: RuntimeError: cannot read image {face_folder / '004.png'}"
+    ]
     assert "stage 'capture' failed" in captured.out  # the summary says why it ended
     captured_count, written, dropped = frame_counts(captured.out)
     assert captured_count == 4 and written + dropped == 4
     assert count_frames(out)[0] == written  # what was rendered before is in a playable file
 
 
-def test_no_badge_prints_the_disclosure_reminder(face_folder: Path, tiny_model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    exit_code = main(["run", "--model", str(tiny_model_path), "--source", str(face_folder), "--output", str(tmp_path / "out.avi"), "--no-badge", "--no-pace"])
+def test_no_badge_prints_the_disclosure_reminder(
+    face_folder: Path, tiny_model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    exit_code = main(
+        [
+            "run",
+            "--model",
+            str(tiny_model_path),
+            "--source",
+            str(face_folder),
+            "--output",
+            str(tmp_path / "out.avi"),
+            "--no-badge",
+            "--no-pace",
+        ]
+    )
     assert exit_code == 0
     assert "reminder: --no-badge removes the AI badge" in capsys.readouterr().err
 
 
-def test_window_and_file_end_with_the_input(face_folder: Path, tiny_model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_window_and_file_end_with_the_input(
+    face_folder: Path, tiny_model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert os.environ.get("DISPLAY"), "pytest-xvfb provides a display"
     out = tmp_path / "out.mp4"
-    exit_code = main(["run", "--model", str(tiny_model_path), "--source", str(face_folder), "--fps", "10", "--output", "window", "--output", str(out)])
+    exit_code = main(
+        [
+            "run",
+            "--model",
+            str(tiny_model_path),
+            "--source",
+            str(face_folder),
+            "--fps",
+            "10",
+            "--output",
+            "window",
+            "--output",
+            str(out),
+        ]
+    )
     assert exit_code == 0
     captured, written, dropped = frame_counts(capsys.readouterr().out)
     assert captured == 8 and written + dropped == 8 and written >= 1
     assert count_frames(out)[0] == written
 
 
-@pytest.mark.parametrize("signal_number, reason", [(signal.SIGTERM, "SIGTERM"), (signal.SIGINT, "Ctrl-C")], ids=["sigterm", "ctrl-c"])
-def test_a_signal_stops_cleanly_with_a_playable_file(signal_number: int, reason: str, tiny_model_path: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "signal_number, reason", [(signal.SIGTERM, "SIGTERM"), (signal.SIGINT, "Ctrl-C")], ids=["sigterm", "ctrl-c"]
+)
+def test_a_signal_stops_cleanly_with_a_playable_file(
+    signal_number: int, reason: str, tiny_model_path: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "out.mp4"
-    command = [sys.executable, "-m", "live", "run", "--model", str(tiny_model_path), "--source", str(CLIP), "--output", str(out), "--device", "cpu"]
+    command = [
+        sys.executable,
+        "-m",
+        "live",
+        "run",
+        "--model",
+        str(tiny_model_path),
+        "--source",
+        str(CLIP),
+        "--output",
+        str(out),
+        "--device",
+        "cpu",
+    ]
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline_s = time.perf_counter() + 60
@@ -148,6 +250,18 @@ def test_unwritable_calibration_path_is_refused_before_the_run(tiny_model_path, 
     from live.cli import main
 
     clip = Path(__file__).resolve().parents[1] / "data" / "jwp_office.mp4"
-    code = main(["run", "--model", str(tiny_model_path), "--source", str(clip), "--output", str(tmp_path / "o.mp4"), "--calibration", str(tmp_path / "missing" / "cal.json")])
+    code = main(
+        [
+            "run",
+            "--model",
+            str(tiny_model_path),
+            "--source",
+            str(clip),
+            "--output",
+            str(tmp_path / "o.mp4"),
+            "--calibration",
+            str(tmp_path / "missing" / "cal.json"),
+        ]
+    )
     assert code == 2 and "--calibration" in capsys.readouterr().err
     assert not (tmp_path / "o.mp4").exists(), "refused before anything ran"

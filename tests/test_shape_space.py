@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from live.landmarks import LandmarkConfig, LandmarkDetector
-from live.shape_space import ShapeSpace
+from live.engines.landmarks import LandmarkConfig, LandmarkDetector
+from live.face.shape_space import ShapeSpace
 
 CLIP = Path(__file__).resolve().parents[1] / "data" / "jwp_intro.mp4"
 
@@ -25,7 +25,7 @@ def clip_landmarks_px() -> np.ndarray:
             if not ok:
                 break
             if index % 2 == 0:
-                square = cv2.resize(frame[:, 70:70 + 394][:394], (256, 256))
+                square = cv2.resize(frame[:, 70 : 70 + 394][:394], (256, 256))
                 landmarks = detector.detect(square)
                 if landmarks is not None:
                     found.append(landmarks)

@@ -13,23 +13,21 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import pyvirtualcam
 import pytest
+import pyvirtualcam
 from pyvirtualcam.util import encode_fourcc
 
-from live.sinks import (
+from live.errors import UsageError
+from live.io.compose import add_badge, compose_side_by_side, draw_stats_overlay
+from live.io.sinks import (
     FileSink,
     SinkConfig,
     VirtualCameraSink,
     VirtualCameraUnavailable,
     WindowSink,
-    add_badge,
-    compose_side_by_side,
-    draw_stats_overlay,
     open_sink,
     parse_output,
 )
-from live.types import UsageError
 
 AVATAR_BGR = (40, 180, 220)
 
@@ -163,7 +161,9 @@ def test_virtual_camera_gets_the_avatar_centred_on_black(vcam_backends: dict[str
 
 def test_virtual_camera_device_is_passed_through(vcam_backends: dict[str, type]) -> None:
     pyvirtualcam.register_backend("test", RecordingBackend)
-    with VirtualCameraSink(parse_output("vcam", vcam_device="/dev/video7", vcam_size_px=(640, 480), badge=False), (64, 64)) as sink:
+    with VirtualCameraSink(
+        parse_output("vcam", vcam_device="/dev/video7", vcam_size_px=(640, 480), badge=False), (64, 64)
+    ) as sink:
         assert sink.device == "/dev/video7"
         sink.write(avatar())
     assert RecordingBackend.sent[0].shape == (480, 640, 3)
@@ -208,7 +208,9 @@ def test_window_shows_frames_and_returns_keys(xvfb: object) -> None:
                 break
         assert pixels > 0.9 * 240 * 240
         assert not sink.closed
-        window_ids = subprocess.run(["xdotool", "search", "--name", "^live$"], capture_output=True, text=True, check=True).stdout.split()
+        window_ids = subprocess.run(
+            ["xdotool", "search", "--name", "^live$"], capture_output=True, text=True, check=True
+        ).stdout.split()
         subprocess.run(["xdotool", "windowfocus", "--sync", window_ids[-1], "key", "q"], check=True, timeout=30)
         keys = [sink.poll_key() for _ in range(50)]
         assert ord("q") in keys
@@ -217,8 +219,16 @@ def test_window_shows_frames_and_returns_keys(xvfb: object) -> None:
 
 
 class _ClientMessage(ctypes.Structure):
-    _fields_ = [("type", ctypes.c_int), ("serial", ctypes.c_ulong), ("send_event", ctypes.c_int), ("display", ctypes.c_void_p),
-                ("window", ctypes.c_ulong), ("message_type", ctypes.c_ulong), ("format", ctypes.c_int), ("data", ctypes.c_long * 5)]
+    _fields_ = [
+        ("type", ctypes.c_int),
+        ("serial", ctypes.c_ulong),
+        ("send_event", ctypes.c_int),
+        ("display", ctypes.c_void_p),
+        ("window", ctypes.c_ulong),
+        ("message_type", ctypes.c_ulong),
+        ("format", ctypes.c_int),
+        ("data", ctypes.c_long * 5),
+    ]
 
 
 class _XEvent(ctypes.Union):
@@ -253,7 +263,9 @@ def test_window_reports_when_the_user_closes_it(xvfb: object) -> None:
             sink.write(avatar(120))
             sink.poll_key()
         assert not sink.closed
-        window_ids = subprocess.run(["xdotool", "search", "--name", "^live-close$"], capture_output=True, text=True, check=True).stdout.split()
+        window_ids = subprocess.run(
+            ["xdotool", "search", "--name", "^live-close$"], capture_output=True, text=True, check=True
+        ).stdout.split()
         close_like_a_window_manager(int(window_ids[-1]))
         for _ in range(50):
             sink.poll_key()
@@ -290,8 +302,12 @@ def test_window_refuses_worker_threads() -> None:
 
 
 def window_size_px(name: str) -> tuple[int, int]:
-    window_id = subprocess.run(["xdotool", "search", "--name", f"^{name}$"], capture_output=True, text=True, check=True).stdout.split()[-1]
-    shell = subprocess.run(["xdotool", "getwindowgeometry", "--shell", window_id], capture_output=True, text=True, check=True).stdout
+    window_id = subprocess.run(
+        ["xdotool", "search", "--name", f"^{name}$"], capture_output=True, text=True, check=True
+    ).stdout.split()[-1]
+    shell = subprocess.run(
+        ["xdotool", "getwindowgeometry", "--shell", window_id], capture_output=True, text=True, check=True
+    ).stdout
     values = dict(line.split("=", 1) for line in shell.split())
     return int(values["WIDTH"]), int(values["HEIGHT"])
 

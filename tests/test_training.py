@@ -17,8 +17,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from live.cli import main as live_main  # noqa: E402
-from live.dataset import load_dataset  # noqa: E402
-from live.sketch import draw_sketch  # noqa: E402
+from live.formats.dataset import load_dataset  # noqa: E402
+from live.formats.sketch import draw_sketch  # noqa: E402
 from live.training.checkpoints import list_checkpoints, load_checkpoint  # noqa: E402
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -45,7 +45,9 @@ def dataset_64(tmp_path_factory: pytest.TempPathFactory) -> Path:
     frames = [capture.read()[1] for _ in range(40)]
     capture.release()
     clip = write_clip(folder / "clip.mp4", frames)
-    assert live_main(["prepare", str(clip), "--out", str(folder / "dataset"), "--size", "64", "--consent", CONSENT]) == 0
+    assert (
+        live_main(["prepare", str(clip), "--out", str(folder / "dataset"), "--size", "64", "--consent", CONSENT]) == 0
+    )
     return folder / "dataset"
 
 
@@ -71,12 +73,30 @@ def test_prepare_and_run_draw_identical_sketches(dataset_64: Path) -> None:
 
 
 def _train_command(dataset: Path, run: Path, steps: int, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "live", "train", str(dataset), "--out", str(run), "--steps", str(steps), "--checkpoint-every", "3", "--sample-every", "10", *TINY, *extra]
+    return [
+        sys.executable,
+        "-m",
+        "live",
+        "train",
+        str(dataset),
+        "--out",
+        str(run),
+        "--steps",
+        str(steps),
+        "--checkpoint-every",
+        "3",
+        "--sample-every",
+        "10",
+        *TINY,
+        *extra,
+    ]
 
 
 def test_killed_training_resumes_and_exports_and_plays(dataset_64: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
-    process = subprocess.Popen(_train_command(dataset_64, run, 400), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        _train_command(dataset_64, run, 400), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and len(list_checkpoints(run / "checkpoints")) < 2:
         time.sleep(0.2)
@@ -84,11 +104,15 @@ def test_killed_training_resumes_and_exports_and_plays(dataset_64: Path, tmp_pat
     process.wait()
     killed_at = [int(path.stem.split("_")[1]) for path in list_checkpoints(run / "checkpoints")]
     assert killed_at, "no checkpoint before the kill"
-    assert all(path.suffix == ".pt" for path in list_checkpoints(run / "checkpoints")), "a .partial file is never listed"
+    assert all(path.suffix == ".pt" for path in list_checkpoints(run / "checkpoints")), (
+        "a .partial file is never listed"
+    )
     for path in list_checkpoints(run / "checkpoints"):
         assert load_checkpoint(path)["step"] == int(path.stem.split("_")[1])
     last = max(killed_at)
-    resumed = subprocess.run(_train_command(dataset_64, run, last + 6, "--resume"), capture_output=True, text=True, timeout=300)
+    resumed = subprocess.run(
+        _train_command(dataset_64, run, last + 6, "--resume"), capture_output=True, text=True, timeout=300
+    )
     assert resumed.returncode == 0, resumed.stderr
     assert f"at step {last}" in resumed.stderr
     assert max(int(path.stem.split("_")[1]) for path in list_checkpoints(run / "checkpoints")) == last + 6
@@ -98,7 +122,24 @@ def test_killed_training_resumes_and_exports_and_plays(dataset_64: Path, tmp_pat
     assert live_main(["export", str(run), "--out", str(model)]) == 0
     assert model.is_file() and model.with_suffix(".md").is_file()
     video = tmp_path / "out.mp4"
-    played = subprocess.run([sys.executable, "-m", "live", "run", "--model", str(model), "--source", str(dataset_64.parent / "clip.mp4"), "--no-pace", "--output", str(video)], capture_output=True, text=True, timeout=300)
+    played = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "live",
+            "run",
+            "--model",
+            str(model),
+            "--source",
+            str(dataset_64.parent / "clip.mp4"),
+            "--no-pace",
+            "--output",
+            str(video),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert played.returncode == 0, played.stderr
     capture = cv2.VideoCapture(str(video))
     assert capture.isOpened() and int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) > 0
@@ -122,8 +163,27 @@ def test_resume_continues_exactly(dataset_64: Path, tmp_path: Path) -> None:
 
 def test_torchrun_two_processes_keep_identical_weights(dataset_64: Path, tmp_path: Path) -> None:
     run = tmp_path / "ddp"
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517", "-m", "live", "train", str(dataset_64), "--out", str(run), "--steps", "3", *TINY]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        "29517",
+        "-m",
+        "live",
+        "train",
+        str(dataset_64),
+        "--out",
+        str(run),
+        "--steps",
+        "3",
+        *TINY,
+    ]
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"}
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     digests = [json.loads((run / "ranks" / f"{rank}.json").read_text()) for rank in (0, 1)]
     assert digests[0]["step"] == digests[1]["step"] == 3
@@ -131,10 +191,19 @@ def test_torchrun_two_processes_keep_identical_weights(dataset_64: Path, tmp_pat
     saved = load_checkpoint(list_checkpoints(run / "checkpoints")[-1])
     states = saved["random_per_rank"]
     assert len(states) == 2 and not torch.equal(states[0], states[1]), "each rank keeps its own sampling stream"
-    resumed = subprocess.run([*command[:command.index("--steps") + 1], "5", *TINY, "--resume"], capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    resumed = subprocess.run(
+        [*command[: command.index("--steps") + 1], "5", *TINY, "--resume"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     digests = [json.loads((run / "ranks" / f"{rank}.json").read_text()) for rank in (0, 1)]
-    assert digests[0]["step"] == digests[1]["step"] == 5 and digests[0]["generator_sha256"] == digests[1]["generator_sha256"]
+    assert (
+        digests[0]["step"] == digests[1]["step"] == 5
+        and digests[0]["generator_sha256"] == digests[1]["generator_sha256"]
+    )
 
 
 def _exit_and_message(argv: list[str], capsys: pytest.CaptureFixture) -> tuple[int, str]:
@@ -145,11 +214,15 @@ def _exit_and_message(argv: list[str], capsys: pytest.CaptureFixture) -> tuple[i
 
 def test_prepare_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     blank = write_clip(tmp_path / "blank.mp4", [np.full((120, 160, 3), 90, np.uint8)] * 10)
-    code, message = _exit_and_message(["prepare", str(blank), "--out", str(tmp_path / "a"), "--consent", CONSENT], capsys)
+    code, message = _exit_and_message(
+        ["prepare", str(blank), "--out", str(tmp_path / "a"), "--consent", CONSENT], capsys
+    )
     assert code == 2 and "no usable face" in message
     text = tmp_path / "notes.mp4"
     text.write_text("not a video")
-    code, message = _exit_and_message(["prepare", str(text), "--out", str(tmp_path / "b"), "--consent", CONSENT], capsys)
+    code, message = _exit_and_message(
+        ["prepare", str(text), "--out", str(tmp_path / "b"), "--consent", CONSENT], capsys
+    )
     assert code == 2 and "cannot read" in message
     code, message = _exit_and_message(["prepare", str(CLIP), "--out", str(tmp_path / "c")], capsys)
     assert code == 2 and "--consent is required" in message
@@ -164,18 +237,28 @@ def test_train_bad_input(dataset_64: Path, tmp_path: Path, capsys: pytest.Captur
     manifest = json.loads((other / "manifest.json").read_text())
     manifest["format_version"] = 99
     (other / "manifest.json").write_text(json.dumps(manifest))
-    code, message = _exit_and_message(["train", str(other), "--out", str(tmp_path / "r1"), "--steps", "1", *TINY], capsys)
+    code, message = _exit_and_message(
+        ["train", str(other), "--out", str(tmp_path / "r1"), "--steps", "1", *TINY], capsys
+    )
     assert code == 2 and "format_version" in message
 
     run = tmp_path / "r2"
     assert live_main(["train", str(dataset_64), "--out", str(run), "--steps", "1", *TINY]) == 0
-    code, message = _exit_and_message(["train", str(dataset_64), "--out", str(run), "--steps", "2", "--resume", "--ngf", "8", "--threads", "1"], capsys)
+    code, message = _exit_and_message(
+        ["train", str(dataset_64), "--out", str(run), "--steps", "2", "--resume", "--ngf", "8", "--threads", "1"],
+        capsys,
+    )
     assert code == 2 and "another architecture" in message
 
 
 def test_ctrl_c_saves_and_exits_cleanly(dataset_64: Path, tmp_path: Path) -> None:
     run = tmp_path / "interrupted"
-    process = subprocess.Popen(_train_command(dataset_64, run, 100000, "--checkpoint-every", "1000"), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        _train_command(dataset_64, run, 100000, "--checkpoint-every", "1000"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not (run / "config.json").is_file():
         time.sleep(0.2)
@@ -185,28 +268,44 @@ def test_ctrl_c_saves_and_exits_cleanly(dataset_64: Path, tmp_path: Path) -> Non
     assert process.returncode == 0, stderr
     assert "stopped early, saved" in stderr
     saved = list_checkpoints(run / "checkpoints")
-    assert len(saved) == 1 and 0 < load_checkpoint(saved[0])["step"] < 1000, "saved where it stopped, not at a scheduled checkpoint"
+    assert len(saved) == 1 and 0 < load_checkpoint(saved[0])["step"] < 1000, (
+        "saved where it stopped, not at a scheduled checkpoint"
+    )
 
 
 def test_export_that_fails_its_parity_check_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from live.card import ModelCard
+    from live.formats.card import ModelCard
     from live.training import onnx_export
     from live.training.networks import GeneratorConfig, UnetGenerator
 
     monkeypatch.setattr(onnx_export, "PARITY_TOLERANCE", 0.0)  # nothing passes a zero tolerance
-    card = ModelCard(name="t", size_px=64, neutral_landmarks_px=np.zeros((478, 3), np.float32), pose_range_deg={"yaw": [0, 1], "pitch": [0, 1], "roll": [0, 1]})
+    card = ModelCard(
+        name="t",
+        size_px=64,
+        neutral_landmarks_px=np.zeros((478, 3), np.float32),
+        pose_range_deg={"yaw": [0, 1], "pitch": [0, 1], "roll": [0, 1]},
+    )
     target = tmp_path / "model.onnx"
     target.write_bytes(b"the previous model")
     with pytest.raises(onnx_export.ExportError, match="differs from torch"):
-        onnx_export.export_onnx(UnetGenerator(GeneratorConfig(size_px=64, ngf=4)), card, target, [np.full((64, 64, 3), 200, np.uint8)])
+        onnx_export.export_onnx(
+            UnetGenerator(GeneratorConfig(size_px=64, ngf=4)), card, target, [np.full((64, 64, 3), 200, np.uint8)]
+        )
     assert target.read_bytes() == b"the previous model", "a failed export loses nothing"
     assert sorted(path.name for path in tmp_path.iterdir()) == ["model.onnx"]
 
 
 def test_resume_refuses_other_settings(dataset_64: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     run = tmp_path / "settings"
-    assert live_main(["train", str(dataset_64), "--out", str(run), "--steps", "4", "--checkpoint-every", "2", *TINY]) == 0
-    code, message = _exit_and_message(["train", str(dataset_64), "--out", str(run), "--steps", "8", "--learning-rate", "0.001", "--resume", *TINY], capsys)
+    assert (
+        live_main(["train", str(dataset_64), "--out", str(run), "--steps", "4", "--checkpoint-every", "2", *TINY]) == 0
+    )
+    code, message = _exit_and_message(
+        ["train", str(dataset_64), "--out", str(run), "--steps", "8", "--learning-rate", "0.001", "--resume", *TINY],
+        capsys,
+    )
     assert code == 2 and "--learning-rate 0.001 (the run has 0.0002)" in message and "steps" not in message
-    code, message = _exit_and_message(["train", str(dataset_64), "--out", str(tmp_path / "bad"), "--checkpoint-every", "0", *TINY], capsys)
+    code, message = _exit_and_message(
+        ["train", str(dataset_64), "--out", str(tmp_path / "bad"), "--checkpoint-every", "0", *TINY], capsys
+    )
     assert code == 2 and "--checkpoint-every 0: must be 1 or more" in message

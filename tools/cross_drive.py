@@ -18,19 +18,22 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from live.generator import GeneratorSession, GeneratorSessionConfig
-from live.landmarks import LandmarkConfig, LandmarkDetector
-from live.retarget import RetargetConfig, Retargeter
-from live.sketch import draw_sketch
+from live.engines.generator import GeneratorSession, GeneratorSessionConfig
+from live.engines.landmarks import LandmarkConfig, LandmarkDetector
+from live.face.retarget import RetargetConfig, Retargeter
+from live.formats.sketch import draw_sketch
 
 
 def cross_drive(model: Path, clip: Path, mode: str, shape_clamp: bool, fps: float = 30.0) -> dict:
     """Run the clip through landmarks -> retarget -> sketch -> generator and measure the outputs."""
     capture = cv2.VideoCapture(str(clip))
     distances, found, outputs = [], 0, []
-    with GeneratorSession(GeneratorSessionConfig(model, device="cpu")) as session, \
-            LandmarkDetector(LandmarkConfig()) as tracker, LandmarkDetector(LandmarkConfig(static_image_mode=True)) as checker, \
-            Retargeter(RetargetConfig(mode=mode, shape_clamp=shape_clamp), session.card) as retargeter:
+    with (
+        GeneratorSession(GeneratorSessionConfig(model, device="cpu")) as session,
+        LandmarkDetector(LandmarkConfig()) as tracker,
+        LandmarkDetector(LandmarkConfig(static_image_mode=True)) as checker,
+        Retargeter(RetargetConfig(mode=mode, shape_clamp=shape_clamp), session.card) as retargeter,
+    ):
         index = 0
         while True:
             ok, frame = capture.read()
@@ -51,9 +54,17 @@ def cross_drive(model: Path, clip: Path, mode: str, shape_clamp: bool, fps: floa
                 distances.append(float(np.linalg.norm(seen[:, :2] - target[:, :2], axis=1).mean()))
     capture.release()
     flicker = float(np.mean([np.abs(b - a).mean() for a, b in zip(outputs, outputs[1:])])) if len(outputs) > 1 else None
-    return {"model": str(model), "clip": str(clip), "retarget": mode, "shape_clamp": shape_clamp, "frames": len(outputs),
-            "face_found_rate": round(found / max(1, len(outputs)), 4), "sketch_akd_px": round(float(np.mean(distances)), 3) if distances else None,
-            "sketch_akd_p95_px": round(float(np.percentile(distances, 95)), 3) if distances else None, "flicker_0_255": round(flicker, 3) if flicker else None}
+    return {
+        "model": str(model),
+        "clip": str(clip),
+        "retarget": mode,
+        "shape_clamp": shape_clamp,
+        "frames": len(outputs),
+        "face_found_rate": round(found / max(1, len(outputs)), 4),
+        "sketch_akd_px": round(float(np.mean(distances)), 3) if distances else None,
+        "sketch_akd_p95_px": round(float(np.percentile(distances, 95)), 3) if distances else None,
+        "flicker_0_255": round(flicker, 3) if flicker else None,
+    }
 
 
 def main() -> None:

@@ -16,11 +16,11 @@ from pathlib import Path
 
 from rich.console import Console
 
-from live.bench import BenchConfig, run_bench
-from live.bench_report import print_bench_table, result_json
-from live.generator import DEVICES
-from live.landmarks import LandmarkConfig
-from live.types import UsageError
+from live.bench.measure import BenchConfig, run_bench
+from live.bench.report import print_bench_table, result_json
+from live.engines.generator import DEVICES
+from live.engines.landmarks import LandmarkConfig
+from live.errors import UsageError
 
 NON_TERMINAL_WIDTH = 130
 
@@ -28,23 +28,51 @@ NON_TERMINAL_WIDTH = 130
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The `live bench` options."""
     parser.add_argument("--model", type=Path, required=True, help="an .onnx generator written by `live export`")
-    parser.add_argument("--source", required=True, help="a video file or folder of images with a face (looped as needed)")
-    parser.add_argument("--seconds", type=float, default=20.0, help="time per phase in seconds (default 20; the run takes about 4x)")
-    parser.add_argument("--json", type=Path, metavar="OUT.json", help="write every figure and the machine's description here")
+    parser.add_argument(
+        "--source", required=True, help="a video file or folder of images with a face (looped as needed)"
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=20.0, help="time per phase in seconds (default 20; the run takes about 4x)"
+    )
+    parser.add_argument(
+        "--json", type=Path, metavar="OUT.json", help="write every figure and the machine's description here"
+    )
     parser.add_argument("--device", choices=DEVICES, default="auto", help="where the generator runs (default auto)")
-    parser.add_argument("--threads", type=int, default=0, help="CPU threads for one generator run (0: the default of `live run`)")
-    parser.add_argument("--detect-width", type=int, default=None, metavar="PX", help="downscale frames to this width for MediaPipe (0: full size; default: as `live run`)")
+    parser.add_argument(
+        "--threads", type=int, default=0, help="CPU threads for one generator run (0: the default of `live run`)"
+    )
+    parser.add_argument(
+        "--detect-width",
+        type=int,
+        default=None,
+        metavar="PX",
+        help="downscale frames to this width for MediaPipe (0: full size; default: as `live run`)",
+    )
     parser.add_argument("--fps", type=float, default=30.0, help="input rate of the paced phase (default 30)")
-    parser.add_argument("--no-reference", action="store_true", help="do not export and time pix2pix unet_256 (which needs torch)")
+    parser.add_argument(
+        "--no-reference", action="store_true", help="do not export and time pix2pix unet_256 (which needs torch)"
+    )
 
 
 def bench_config(args: argparse.Namespace) -> BenchConfig:
     """The frozen bench configuration from the command line."""
     if args.threads < 0 or (args.detect_width is not None and args.detect_width < 0):
         raise UsageError("--threads and --detect-width must be 0 or more")
-    landmarks = LandmarkConfig() if args.detect_width is None else dataclasses.replace(LandmarkConfig(), detect_width_px=args.detect_width)
-    return BenchConfig(model_path=args.model, source_text=args.source, seconds_per_phase=args.seconds, device=args.device,
-                       intra_op_threads=args.threads, landmarks=landmarks, paced_fps=args.fps, reference=not args.no_reference)
+    landmarks = (
+        LandmarkConfig()
+        if args.detect_width is None
+        else dataclasses.replace(LandmarkConfig(), detect_width_px=args.detect_width)
+    )
+    return BenchConfig(
+        model_path=args.model,
+        source_text=args.source,
+        seconds_per_phase=args.seconds,
+        device=args.device,
+        intra_op_threads=args.threads,
+        landmarks=landmarks,
+        paced_fps=args.fps,
+        reference=not args.no_reference,
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import cv2
 
-from live.capture import CameraOpener, quiet_opencv
+from live.io.sources import CameraOpener, quiet_opencv
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +30,11 @@ def list_cameras(max_index: int, camera_opener: CameraOpener = cv2.VideoCapture)
                 continue
             ok, image_bgr = capture.read()
             if ok and image_bgr is not None:
-                found.append(CameraInfo(index, (image_bgr.shape[1], image_bgr.shape[0]), float(capture.get(cv2.CAP_PROP_FPS) or 0.0)))
+                found.append(
+                    CameraInfo(
+                        index, (image_bgr.shape[1], image_bgr.shape[0]), float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
+                    )
+                )
         finally:
             capture.release()
     return found

@@ -8,7 +8,6 @@ exists. Runs on a machine with no camera, display or GPU.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from contextlib import ExitStack
 from pathlib import Path
@@ -17,16 +16,16 @@ import cv2
 import numpy as np
 from rich.console import Console
 
-from live.capture import SourceConfig, open_source, source_kind
 from live.commands.run import DEFAULT_OUTPUT_FPS, pipeline_config
-from live.dashboard import Dashboard, print_final_summary
-from live.generator import DEVICES
-from live.pipeline import open_stages, run_pipeline
-from live.presenter import Output
-from live.retarget import RETARGET_MODES
-from live.sinks import SinkConfig, display_problem, open_sink
-from live.threads import StageError
-from live.types import UsageError
+from live.engines.generator import DEVICES
+from live.errors import UsageError
+from live.face.retarget import RETARGET_MODES
+from live.io.sinks import SinkConfig, display_problem, open_sink
+from live.io.sources import SourceConfig, open_source, source_kind
+from live.pipeline.presenter import Output
+from live.pipeline.run import open_stages, run_pipeline
+from live.pipeline.threads import StageError
+from live.ui.dashboard import Dashboard, print_final_summary
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 DEFAULT_MODEL = REPOSITORY / "models" / "jwp.onnx"
@@ -37,22 +36,46 @@ STRIP_FRAMES = 6
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The `live demo` options."""
-    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL, help=f"avatar model (default: the shipped {DEFAULT_MODEL.name})")
-    parser.add_argument("--source", default=str(DEFAULT_CLIP), help="driving video, image folder or webcam index (default: the shipped clip, not in the avatar's training frames)")
-    parser.add_argument("--out", type=Path, default=Path("demo.mp4"), help="side-by-side video to write (default demo.mp4)")
+    parser.add_argument(
+        "--model", type=Path, default=DEFAULT_MODEL, help=f"avatar model (default: the shipped {DEFAULT_MODEL.name})"
+    )
+    parser.add_argument(
+        "--source",
+        default=str(DEFAULT_CLIP),
+        help="driving video, image folder or webcam index (default: the shipped clip, not in the avatar's training frames)",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=Path("demo.mp4"), help="side-by-side video to write (default demo.mp4)"
+    )
     parser.add_argument("--strip", type=Path, default=None, help="contact strip PNG (default: OUT with _strip.png)")
-    parser.add_argument("--no-window", action="store_true", help="do not open the preview window even when a display exists")
-    parser.add_argument("--no-pace", action="store_true", help="render every frame as fast as possible instead of in real time")
+    parser.add_argument(
+        "--no-window", action="store_true", help="do not open the preview window even when a display exists"
+    )
+    parser.add_argument(
+        "--no-pace", action="store_true", help="render every frame as fast as possible instead of in real time"
+    )
     parser.add_argument("--device", choices=DEVICES, default="auto", help="where the generator runs (default auto)")
     parser.add_argument("--retarget", choices=RETARGET_MODES, default="full", help="retargeting mode (default full)")
-    parser.add_argument("--max-frames", type=int, default=0, help="stop after this many input frames (0: the whole clip)")
+    parser.add_argument(
+        "--max-frames", type=int, default=0, help="stop after this many input frames (0: the whole clip)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the demo; 0, or 1 when a stage failed."""
     if not args.model.is_file():
-        raise UsageError(f"no avatar model at {args.model}: run the demo from a clone of the repository (models/ holds the default avatar) or pass --model")
-    run_args = argparse.Namespace(model=args.model, device=args.device, threads=0, retarget=args.retarget, calibration=None, no_pace=args.no_pace, max_frames=args.max_frames)
+        raise UsageError(
+            f"no avatar model at {args.model}: run the demo from a clone of the repository (models/ holds the default avatar) or pass --model"
+        )
+    run_args = argparse.Namespace(
+        model=args.model,
+        device=args.device,
+        threads=0,
+        retarget=args.retarget,
+        calibration=None,
+        no_pace=args.no_pace,
+        max_frames=args.max_frames,
+    )
     is_camera = source_kind(args.source) == "camera"
     config = pipeline_config(run_args, is_camera)
     console = Console()

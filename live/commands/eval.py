@@ -8,17 +8,30 @@ from pathlib import Path
 
 from rich.console import Console
 
-from live.evaluate import SPLITS, EvalConfig, evaluate, results_table, store_in_card, write_strip
-from live.generator import DEVICES
+from live.engines.generator import DEVICES
+from live.offline.evaluate import SPLITS, EvalConfig, evaluate, results_table, store_in_card, write_strip
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", type=Path, metavar="MODEL.onnx", help="a model written by `live export`")
-    parser.add_argument("dataset", type=Path, metavar="DATASET", help="the dataset folder (`live prepare`) the model was trained on")
-    parser.add_argument("--split", choices=SPLITS, default="val", help="frames to evaluate on (default val: held out from training)")
+    parser.add_argument(
+        "dataset", type=Path, metavar="DATASET", help="the dataset folder (`live prepare`) the model was trained on"
+    )
+    parser.add_argument(
+        "--split", choices=SPLITS, default="val", help="frames to evaluate on (default val: held out from training)"
+    )
     parser.add_argument("--json", type=Path, metavar="OUT.json", help="write every number to this JSON file")
-    parser.add_argument("--strip", type=Path, metavar="OUT.png", help="write rows of sketch | real | generated | nearest frame for 6 frames")
-    parser.add_argument("--store-in-card", action="store_true", help="store a summary in the model card (rewrites MODEL.onnx and MODEL.md; needs onnx)")
+    parser.add_argument(
+        "--strip",
+        type=Path,
+        metavar="OUT.png",
+        help="write rows of sketch | real | generated | nearest frame for 6 frames",
+    )
+    parser.add_argument(
+        "--store-in-card",
+        action="store_true",
+        help="store a summary in the model card (rewrites MODEL.onnx and MODEL.md; needs onnx)",
+    )
     parser.add_argument("--device", choices=DEVICES, default="auto", help="ONNX Runtime device (default auto)")
 
 

@@ -5,13 +5,20 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from live.types import UsageError
+from live.errors import UsageError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_folder", type=Path, metavar="RUN", help="a folder made by `live train`")
-    parser.add_argument("--out", type=Path, required=True, help="the .onnx file to write (NAME.md is written beside it)")
-    parser.add_argument("--notes", type=Path, default=None, help="a text/Markdown file of notes for the card (what was tried, why these settings)")
+    parser.add_argument(
+        "--out", type=Path, required=True, help="the .onnx file to write (NAME.md is written beside it)"
+    )
+    parser.add_argument(
+        "--notes",
+        type=Path,
+        default=None,
+        help="a text/Markdown file of notes for the card (what was tried, why these settings)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -28,5 +35,7 @@ def run(args: argparse.Namespace) -> int:
     except ExportError as error:
         print(f"live export: error: {error}")
         return 1
-    print(f"wrote {args.out} ({card.size_px}x{card.size_px}, ngf {card.architecture['ngf']}, step {card.training['steps_done']}); ORT vs torch max abs difference {difference:.1e}; card {args.out.with_suffix('.md')}")
+    print(
+        f"wrote {args.out} ({card.size_px}x{card.size_px}, ngf {card.architecture['ngf']}, step {card.training['steps_done']}); ORT vs torch max abs difference {difference:.1e}; card {args.out.with_suffix('.md')}"
+    )
     return 0

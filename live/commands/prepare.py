@@ -5,19 +5,33 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from live.prepare import PrepareConfig, prepare_dataset
+from live.offline.prepare import PrepareConfig, prepare_dataset
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("videos", nargs="+", type=Path, metavar="VIDEO", help="recordings of the target (one face, looking at the camera)")
+    parser.add_argument(
+        "videos",
+        nargs="+",
+        type=Path,
+        metavar="VIDEO",
+        help="recordings of the target (one face, looking at the camera)",
+    )
     parser.add_argument("--out", type=Path, required=True, help="dataset folder to create")
-    parser.add_argument("--consent", default="", help='required: who consented, to what, when ("Jane Doe, avatar for her own calls, 2026-11-22")')
+    parser.add_argument(
+        "--consent",
+        default="",
+        help='required: who consented, to what, when ("Jane Doe, avatar for her own calls, 2026-11-22")',
+    )
     parser.add_argument("--size", type=int, default=256, help="side of the square frames in pixels (default 256)")
-    parser.add_argument("--margin", type=float, default=2.2, help="crop side / face box side (default 2.2: hair and shoulders)")
+    parser.add_argument(
+        "--margin", type=float, default=2.2, help="crop side / face box side (default 2.2: hair and shoulders)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    config = PrepareConfig(videos=tuple(args.videos), out=args.out, consent=args.consent, size_px=args.size, margin=args.margin)
+    config = PrepareConfig(
+        videos=tuple(args.videos), out=args.out, consent=args.consent, size_px=args.size, margin=args.margin
+    )
     manifest = prepare_dataset(config)
     counts = manifest["counts"]
     print(f"wrote {args.out}: {counts['frames']} frames ({counts['train']} train, {counts['val']} val)")

@@ -9,50 +9,94 @@ stage fails; 2 for a usage error.
 from __future__ import annotations
 
 import argparse
-import os
 import dataclasses
+import os
 import sys
 from contextlib import ExitStack
 from pathlib import Path
 
 from rich.console import Console
 
-from live.capture import SourceConfig, open_source, source_kind
-from live.dashboard import Dashboard, print_final_summary
-from live.generator import DEVICES, GeneratorSessionConfig
-from live.landmarks import LandmarkConfig
-from live.pipeline import PipelineConfig, open_stages, run_pipeline
-from live.presenter import Output
-from live.retarget import RETARGET_MODES, RetargetConfig
-from live.stats import PipelineReport
-from live.threads import StageError
-from live.types import UsageError
+from live.engines.generator import DEVICES, GeneratorSessionConfig
+from live.engines.landmarks import LandmarkConfig
+from live.errors import UsageError
+from live.face.retarget import RETARGET_MODES, RetargetConfig
+from live.io.sources import SourceConfig, open_source, source_kind
+from live.pipeline.presenter import Output
+from live.pipeline.run import PipelineConfig, open_stages, run_pipeline
+from live.pipeline.stats import PipelineReport
+from live.pipeline.threads import StageError
+from live.ui.dashboard import Dashboard, print_final_summary
 
 DEFAULT_OUTPUT_FPS = 30.0
-DISCLOSURE_REMINDER = "reminder: --no-badge removes the AI badge; tell everyone who sees this video that the face is AI-generated"
+DISCLOSURE_REMINDER = (
+    "reminder: --no-badge removes the AI badge; tell everyone who sees this video that the face is AI-generated"
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The `live run` options."""
     parser.add_argument("--model", type=Path, required=True, help="an .onnx generator written by `live export`")
     parser.add_argument("--source", default="0", help="webcam index, video file or folder of images (default: 0)")
-    parser.add_argument("--width", type=int, default=0, help="camera width to request in pixels (the actual one is reported)")
+    parser.add_argument(
+        "--width", type=int, default=0, help="camera width to request in pixels (the actual one is reported)"
+    )
     parser.add_argument("--height", type=int, default=0, help="camera height to request in pixels")
-    parser.add_argument("--fps", type=float, default=0.0, help="camera frame rate to request; frame rate of an image folder (default 30)")
-    parser.add_argument("--no-pace", action="store_true", help="video file / folder: run as fast as possible, every frame rendered")
-    parser.add_argument("--output", action="append", metavar="OUTPUT", help="window, vcam, or a file (.mp4, .avi); repeat for several (default: window)")
-    parser.add_argument("--vcam-size", default="1280x720", metavar="WxH", help="virtual camera size, the avatar centred (default 1280x720)")
-    parser.add_argument("--vcam-device", default=None, help="virtual camera device (e.g. /dev/video10; default: the first free one)")
-    parser.add_argument("--no-badge", action="store_true", help="remove the 'AI' badge from file and virtual camera outputs")
+    parser.add_argument(
+        "--fps",
+        type=float,
+        default=0.0,
+        help="camera frame rate to request; frame rate of an image folder (default 30)",
+    )
+    parser.add_argument(
+        "--no-pace", action="store_true", help="video file / folder: run as fast as possible, every frame rendered"
+    )
+    parser.add_argument(
+        "--output",
+        action="append",
+        metavar="OUTPUT",
+        help="window, vcam, or a file (.mp4, .avi); repeat for several (default: window)",
+    )
+    parser.add_argument(
+        "--vcam-size",
+        default="1280x720",
+        metavar="WxH",
+        help="virtual camera size, the avatar centred (default 1280x720)",
+    )
+    parser.add_argument(
+        "--vcam-device", default=None, help="virtual camera device (e.g. /dev/video10; default: the first free one)"
+    )
+    parser.add_argument(
+        "--no-badge", action="store_true", help="remove the 'AI' badge from file and virtual camera outputs"
+    )
     parser.add_argument("--device", choices=DEVICES, default="auto", help="where the generator runs (default auto)")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads for one generator run (0: automatic)")
-    parser.add_argument("--retarget", choices=RETARGET_MODES, default=None, help="off: raw driver landmarks; pose; full: pose + expression")
-    parser.add_argument("--calibration", default=None, metavar="FILE", help="driver calibration JSON: loaded if it exists, written after calibrating")
+    parser.add_argument(
+        "--retarget",
+        choices=RETARGET_MODES,
+        default=None,
+        help="off: raw driver landmarks; pose; full: pose + expression",
+    )
+    parser.add_argument(
+        "--calibration",
+        default=None,
+        metavar="FILE",
+        help="driver calibration JSON: loaded if it exists, written after calibrating",
+    )
     tuning = parser.add_argument_group("retargeting and smoothing")
     tuning.add_argument("--no-smoothing", action="store_true", help="turn the One Euro filters off")
     for name, help_text in RETARGET_TUNING.items():
-        tuning.add_argument("--" + name.replace("_", "-"), type=float, default=None, help=f"{help_text} (default {getattr(RetargetConfig(), name)})")
-    tuning.add_argument("--no-shape-clamp", action="store_true", help="let sketches leave the shapes the avatar was trained on (may smear features)")
+        tuning.add_argument(
+            "--" + name.replace("_", "-"),
+            type=float,
+            default=None,
+            help=f"{help_text} (default {getattr(RetargetConfig(), name)})",
+        )
+    tuning.add_argument(
+        "--no-shape-clamp",
+        action="store_true",
+        help="let sketches leave the shapes the avatar was trained on (may smear features)",
+    )
     parser.add_argument("--max-frames", type=int, default=0, help="stop after this many input frames (0: no limit)")
 
 
@@ -76,8 +120,15 @@ def parse_size(text: str) -> tuple[int, int]:
 def check_calibration_path(path: Path) -> None:
     """Fail before the run (exit 2), not mid-run, when a calibration file could not be written."""
     folder = path.parent if str(path.parent) else Path(".")
-    if path.is_dir() or not folder.is_dir() or not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise UsageError(f"--calibration {path}: cannot write there (missing folder or no permission); pass a writable file path")
+    if (
+        path.is_dir()
+        or not folder.is_dir()
+        or not os.access(folder, os.W_OK)
+        or (path.exists() and not os.access(path, os.W_OK))
+    ):
+        raise UsageError(
+            f"--calibration {path}: cannot write there (missing folder or no permission); pass a writable file path"
+        )
 
 
 def retarget_config(args: argparse.Namespace) -> RetargetConfig:
@@ -111,7 +162,7 @@ def pipeline_config(args: argparse.Namespace, is_camera: bool) -> PipelineConfig
 
 def sink_configs(args: argparse.Namespace) -> list[object]:
     """One SinkConfig per --output (UsageError for an unknown one); fps is set once the source is open."""
-    from live.sinks import parse_output
+    from live.io.sinks import parse_output
 
     vcam_size_px = parse_size(args.vcam_size)
     changes = {"vcam_size_px": vcam_size_px, "vcam_device": args.vcam_device, "badge": not args.no_badge}
@@ -120,7 +171,7 @@ def sink_configs(args: argparse.Namespace) -> list[object]:
 
 def open_outputs(stack: ExitStack, configs: list[object], size_px: int) -> list[Output]:
     """Open every sink (closed by the pipeline, and by `stack` if the run never starts)."""
-    from live.sinks import open_sink
+    from live.io.sinks import open_sink
 
     outputs = []
     for config in configs:
@@ -141,7 +192,9 @@ def run(args: argparse.Namespace) -> int:
         source = stack.enter_context(open_source(SourceConfig(args.source, args.width, args.height, args.fps)))
         stages = stack.enter_context(open_stages(config))
         fps = source.fps or DEFAULT_OUTPUT_FPS  # files play at the source's rate; the virtual camera runs at it
-        outputs = open_outputs(stack, [dataclasses.replace(sink_config, fps=fps) for sink_config in configs], stages.card.size_px)
+        outputs = open_outputs(
+            stack, [dataclasses.replace(sink_config, fps=fps) for sink_config in configs], stages.card.size_px
+        )
         config = dataclasses.replace(config, keep_alive_fps=fps)
         if args.no_badge:
             print(DISCLOSURE_REMINDER, file=sys.stderr)

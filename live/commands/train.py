@@ -4,28 +4,52 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from dataclasses import fields
+from pathlib import Path
 
-from live.types import UsageError
+from live.errors import UsageError
 
 DEFAULT_STEPS = 2000
 _DEFAULTS = {
-    "ngf": 16, "ndf": 32, "batch_size": 1, "learning_rate": 2e-4, "lambda_l1": 100.0, "face_weight": 3.0,
-    "checkpoint_every": 200, "keep_last": 3, "sample_every": 200, "seed": 0, "threads": 0,
-    "augment_shift": 0.02, "augment_scale": 0.03, "augment_rotate_deg": 2.0,
+    "ngf": 16,
+    "ndf": 32,
+    "batch_size": 1,
+    "learning_rate": 2e-4,
+    "lambda_l1": 100.0,
+    "face_weight": 3.0,
+    "checkpoint_every": 200,
+    "keep_last": 3,
+    "sample_every": 200,
+    "seed": 0,
+    "threads": 0,
+    "augment_shift": 0.02,
+    "augment_scale": 0.03,
+    "augment_rotate_deg": 2.0,
 }
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dataset", help="a folder made by `live prepare`")
     parser.add_argument("--out", required=True, help="run folder: config.json, checkpoints/, samples/, tensorboard/")
-    parser.add_argument("--resume", action="store_true", help="continue the run in --out exactly where its last checkpoint left it")
-    parser.add_argument("--steps", type=int, default=None, help=f"training length (default {DEFAULT_STEPS}; with --resume, the run's own)")
+    parser.add_argument(
+        "--resume", action="store_true", help="continue the run in --out exactly where its last checkpoint left it"
+    )
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help=f"training length (default {DEFAULT_STEPS}; with --resume, the run's own)",
+    )
     for name, default in _DEFAULTS.items():
-        parser.add_argument("--" + name.replace("_", "-"), type=type(default), default=default, help=f"(default {default})")
-    parser.add_argument("--flip", action="store_true", help="random horizontal flips (off: a fixed scene is not symmetric)")
-    parser.add_argument("--no-plate", action="store_true", help="paint the whole frame instead of the person over a background plate")
+        parser.add_argument(
+            "--" + name.replace("_", "-"), type=type(default), default=default, help=f"(default {default})"
+        )
+    parser.add_argument(
+        "--flip", action="store_true", help="random horizontal flips (off: a fixed scene is not symmetric)"
+    )
+    parser.add_argument(
+        "--no-plate", action="store_true", help="paint the whole frame instead of the person over a background plate"
+    )
 
 
 def _run_steps(run_folder: Path) -> int:
@@ -51,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--learning-rate must be > 0, --lambda-l1 >= 0, --face-weight >= 1 and --threads >= 0")
     names = {field.name for field in fields(TrainConfig)}
     values = {name: getattr(args, name) for name in _DEFAULTS if name in names}
-    config = TrainConfig(dataset=args.dataset, out=args.out, steps=args.steps, flip=args.flip, use_plate=not args.no_plate, **values)
+    config = TrainConfig(
+        dataset=args.dataset, out=args.out, steps=args.steps, flip=args.flip, use_plate=not args.no_plate, **values
+    )
     train(config, resume=args.resume)
     return 0

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as functional
 
-from live.sketch import face_mask
+from live.formats.sketch import face_mask
 
 
 def random_affine(stacked: torch.Tensor, config, random: torch.Generator) -> torch.Tensor:
@@ -30,7 +30,13 @@ def random_affine(stacked: torch.Tensor, config, random: torch.Generator) -> tor
     shift = torch.stack([uniform(config.augment_shift * 2), uniform(config.augment_shift * 2)], dim=1)
     flip = torch.where(torch.rand(batch, generator=random) < 0.5, -1.0, 1.0) if config.flip else torch.ones(batch)
     cosine, sine = torch.cos(angle) / scale, torch.sin(angle) / scale
-    theta = torch.stack([torch.stack([cosine * flip, -sine, shift[:, 0]], dim=1), torch.stack([sine * flip, cosine, shift[:, 1]], dim=1)], dim=1)
+    theta = torch.stack(
+        [
+            torch.stack([cosine * flip, -sine, shift[:, 0]], dim=1),
+            torch.stack([sine * flip, cosine, shift[:, 1]], dim=1),
+        ],
+        dim=1,
+    )
     grid = functional.affine_grid(theta.to(stacked.device), list(stacked.shape), align_corners=False)
     return functional.grid_sample(stacked, grid, mode="bilinear", padding_mode="border", align_corners=False)
 

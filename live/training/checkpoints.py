@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from live.types import UsageError
+from live.errors import UsageError
 
 CHECKPOINT_GLOB = "step_*.pt"
 
@@ -40,7 +40,9 @@ def load_checkpoint(path: Path) -> dict:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, EOFError, OSError) as error:
-        raise UsageError(f"cannot load checkpoint {path} ({str(error).splitlines()[0]}): delete it to resume from the previous one") from error
+        raise UsageError(
+            f"cannot load checkpoint {path} ({str(error).splitlines()[0]}): delete it to resume from the previous one"
+        ) from error
 
 
 def latest_checkpoint(folder: Path) -> Path | None:

@@ -9,14 +9,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from live.card import ModelCard
-from live.dataset import load_dataset, sha256_of_file
-from live.model_card_text import card_markdown
-from live.shape_space import ShapeSpace
+from live.errors import UsageError
+from live.face.shape_space import ShapeSpace
+from live.formats.card import ModelCard
+from live.formats.card_text import card_markdown
+from live.formats.dataset import load_dataset, sha256_of_file
 from live.training.checkpoints import latest_checkpoint, load_checkpoint
 from live.training.networks import GeneratorConfig, UnetGenerator
 from live.training.onnx_export import export_onnx
-from live.types import UsageError
 
 # Shape-space components kept: 0.999 of the training shapes' variance reconstructs the
 # default avatar's validation shapes to 0.27 px on average (0.98: 0.79 px; 3 components).
@@ -27,7 +27,9 @@ def load_generator(run_folder: Path) -> tuple[UnetGenerator, dict]:
     """The generator of a run's newest checkpoint, in eval mode, and the checkpoint's state."""
     checkpoint = latest_checkpoint(run_folder / "checkpoints")
     if checkpoint is None:
-        raise UsageError(f"{run_folder} has no checkpoints: train it first with `live train DATASET --out {run_folder}`")
+        raise UsageError(
+            f"{run_folder} has no checkpoints: train it first with `live train DATASET --out {run_folder}`"
+        )
     state = load_checkpoint(checkpoint)
     generator = UnetGenerator(GeneratorConfig(**state["generator_config"]))
     generator.load_state_dict(state["generator"])
@@ -44,7 +46,22 @@ def build_card(name: str, state: dict, dataset_manifest: dict, manifest_sha256: 
         pose_range_deg=dataset_manifest["pose_range_deg"],
         crop=[{"source": video["name"], **(video["crop"] or {})} for video in dataset_manifest["videos"]],
         architecture={"generator": "unet-groupnorm-resizeconv", **generator_config, "parameters": None},
-        training={key: state["config"][key] for key in ("steps", "ngf", "ndf", "batch_size", "learning_rate", "lambda_l1", "face_weight", "use_plate", "flip", "seed")} | {"steps_done": int(state["step"])},
+        training={
+            key: state["config"][key]
+            for key in (
+                "steps",
+                "ngf",
+                "ndf",
+                "batch_size",
+                "learning_rate",
+                "lambda_l1",
+                "face_weight",
+                "use_plate",
+                "flip",
+                "seed",
+            )
+        }
+        | {"steps_done": int(state["step"])},
         provenance={
             "consent": dataset_manifest["consent"],
             "dataset_manifest_sha256": manifest_sha256,
@@ -71,7 +88,9 @@ def export_run(run_folder: Path, out: Path, metrics: dict | None = None, notes: 
         card.metrics.update(metrics)
     if notes:
         card.training["notes"] = notes
-    card = dataclasses.replace(card, shape_space=ShapeSpace.fit(dataset.landmarks_px[dataset.indices("train")], SHAPE_VARIANCE_KEPT).to_dict())
+    card = dataclasses.replace(
+        card, shape_space=ShapeSpace.fit(dataset.landmarks_px[dataset.indices("train")], SHAPE_VARIANCE_KEPT).to_dict()
+    )
     validation = dataset.indices("val")
     check = [dataset.sketches_bgr[i] for i in (validation if validation.size else dataset.indices("train"))[:4]]
     with torch.no_grad():
@@ -84,7 +103,7 @@ def update_card_metrics(model_path: Path, metrics: dict) -> ModelCard:
     """Store eval numbers in an exported model's card (ONNX metadata and NAME.md); needs onnx."""
     import onnx
 
-    from live.card import CARD_METADATA_KEY
+    from live.formats.card import CARD_METADATA_KEY
 
     model = onnx.load(str(model_path))
     entries = {entry.key: entry for entry in model.metadata_props}

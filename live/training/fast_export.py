@@ -20,8 +20,8 @@ involved, and export_onnx checks ONNX Runtime's output against the original netw
 from __future__ import annotations
 
 import torch
-from torch import nn
 import torch.nn.functional as functional
+from torch import nn
 
 from live.training.networks import UnetGenerator
 
@@ -47,7 +47,13 @@ class PhaseUpsampleConv(nn.Module):
 
     def __init__(self, conv: nn.Conv2d) -> None:
         super().__init__()
-        if conv.kernel_size != (3, 3) or conv.stride != (1, 1) or conv.padding != (1, 1) or conv.dilation != (1, 1) or conv.groups != 1:
+        if (
+            conv.kernel_size != (3, 3)
+            or conv.stride != (1, 1)
+            or conv.padding != (1, 1)
+            or conv.dilation != (1, 1)
+            or conv.groups != 1
+        ):
             raise ValueError(f"PhaseUpsampleConv needs a plain 3x3 convolution with padding 1, not {conv}")
         out_channels = conv.out_channels
         self.phases = nn.Conv2d(conv.in_channels, 4 * out_channels, 2, padding=1, bias=conv.bias is not None)
@@ -55,7 +61,9 @@ class PhaseUpsampleConv(nn.Module):
         if conv.bias is not None:
             self.phases.bias.data.copy_(conv.bias.detach().repeat_interleave(4))
         # Phase (a, b) of the (H+1, W+1) grid lands on output pixel (2p - a, 2q - b): tap (1 - a, 1 - b).
-        self.spread = nn.ConvTranspose2d(4 * out_channels, out_channels, 2, stride=2, padding=1, groups=out_channels, bias=False)
+        self.spread = nn.ConvTranspose2d(
+            4 * out_channels, out_channels, 2, stride=2, padding=1, groups=out_channels, bias=False
+        )
         spread = torch.zeros(4 * out_channels, 1, 2, 2)
         for row_phase in range(2):
             for column_phase in range(2):

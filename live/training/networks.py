@@ -19,8 +19,8 @@ import math
 from dataclasses import asdict, dataclass
 
 import torch
-from torch import nn
 import torch.nn.functional as functional
+from torch import nn
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,11 @@ class PatchDiscriminator(nn.Module):
         for level in range(1, layers + 1):
             out_channels = ndf * min(2**level, 8)
             stride = 2 if level < layers else 1
-            blocks += [nn.Conv2d(channels, out_channels, 4, stride=stride, padding=1, bias=False), _norm(out_channels), nn.LeakyReLU(0.2)]
+            blocks += [
+                nn.Conv2d(channels, out_channels, 4, stride=stride, padding=1, bias=False),
+                _norm(out_channels),
+                nn.LeakyReLU(0.2),
+            ]
             channels = out_channels
         blocks.append(nn.Conv2d(channels, 1, 4, stride=1, padding=1))
         self.model = nn.Sequential(*blocks)

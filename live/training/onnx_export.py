@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from live.card import CARD_METADATA_KEY, INPUT_NAME, OUTPUT_NAME, ModelCard
+from live.formats.card import CARD_METADATA_KEY, INPUT_NAME, OUTPUT_NAME, ModelCard
 from live.training.fast_export import InferenceUnet
-from live.training.networks import UnetGenerator, Uint8Wrapper
+from live.training.networks import Uint8Wrapper, UnetGenerator
 
 OPSET_VERSION = 17
 PARITY_TOLERANCE = 1e-3
@@ -59,7 +59,9 @@ def export_onnx(generator: UnetGenerator, card: ModelCard, path: Path, check_ske
         raise
     if difference >= PARITY_TOLERANCE:
         temporary.unlink(missing_ok=True)  # an existing model at `path` is left as it was
-        raise ExportError(f"ONNX Runtime differs from torch by {difference:.2e} (limit {PARITY_TOLERANCE:.0e}); nothing was written")
+        raise ExportError(
+            f"ONNX Runtime differs from torch by {difference:.2e} (limit {PARITY_TOLERANCE:.0e}); nothing was written"
+        )
     card.metrics["export_parity_max_abs_difference"] = float(f"{difference:.3g}")
     entry.value = card.to_json()
     onnx.save(model, str(temporary))

@@ -24,11 +24,11 @@ import torch.nn.functional as functional
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from live.dataset import Dataset, load_dataset
-from live.training.augment import random_affine, face_weight_maps
+from live.errors import UsageError
+from live.formats.dataset import Dataset, load_dataset
+from live.training.augment import face_weight_maps, random_affine
 from live.training.checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
 from live.training.networks import GeneratorConfig, PatchDiscriminator, UnetGenerator
-from live.types import UsageError
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,11 @@ def background_plate(dataset: Dataset) -> torch.Tensor:
 def _setup_distributed() -> tuple[int, int, torch.device]:
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
-    device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0"))) if torch.cuda.is_available() else torch.device("cpu")
+    device = (
+        torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        if torch.cuda.is_available()
+        else torch.device("cpu")
+    )
     if world_size > 1 and not distributed.is_initialized():
         distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
     if device.type == "cuda":
@@ -111,9 +115,24 @@ def _build(config: TrainConfig, dataset: Dataset, rank: int, world_size: int, de
     def factor(step: int) -> float:
         return 1.0 if step < decay_start else max(0.0, 1.0 - (step - decay_start) / max(1, config.steps - decay_start))
 
-    schedulers = [torch.optim.lr_scheduler.LambdaLR(optimizer, factor) for optimizer in (generator_optimizer, discriminator_optimizer)]
+    schedulers = [
+        torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        for optimizer in (generator_optimizer, discriminator_optimizer)
+    ]
     random = torch.Generator().manual_seed(config.seed * 1000 + rank)
-    return _Run(config, dataset, generator, discriminator, generator_optimizer, discriminator_optimizer, schedulers, random, device, rank, world_size)
+    return _Run(
+        config,
+        dataset,
+        generator,
+        discriminator,
+        generator_optimizer,
+        discriminator_optimizer,
+        schedulers,
+        random,
+        device,
+        rank,
+        world_size,
+    )
 
 
 def _random_states(run: _Run) -> list[torch.Tensor]:
@@ -148,13 +167,22 @@ RESUMABLE_CHANGES = ("out", "dataset", "threads", "checkpoint_every", "sample_ev
 def _check_same_settings(config: TrainConfig, saved: dict, path: Path) -> None:
     """--resume continues exactly only with the run's own settings: refuse others, naming them."""
     current = asdict(config)
-    changed = [f"--{key.replace('_', '-')} {current[key]} (the run has {saved[key]})" for key in current if key not in RESUMABLE_CHANGES and key in saved and saved[key] != current[key]]
+    changed = [
+        f"--{key.replace('_', '-')} {current[key]} (the run has {saved[key]})"
+        for key in current
+        if key not in RESUMABLE_CHANGES and key in saved and saved[key] != current[key]
+    ]
     if Path(saved.get("dataset", config.dataset)).resolve() != Path(config.dataset).resolve():
         changed.append(f"dataset {config.dataset} (the run has {saved['dataset']})")
     if saved.get("steps", config.steps) != config.steps:
-        print(f"note: --steps {config.steps} (the run had {saved['steps']}): the learning-rate decay now follows the new length", file=sys.stderr)
+        print(
+            f"note: --steps {config.steps} (the run had {saved['steps']}): the learning-rate decay now follows the new length",
+            file=sys.stderr,
+        )
     if changed:
-        raise UsageError(f"--resume with other settings than {path.parent.parent}/config.json: {'; '.join(changed)}: repeat the run's settings")
+        raise UsageError(
+            f"--resume with other settings than {path.parent.parent}/config.json: {'; '.join(changed)}: repeat the run's settings"
+        )
 
 
 def _restore(run: _Run, path: Path) -> None:
@@ -162,7 +190,9 @@ def _restore(run: _Run, path: Path) -> None:
     unwrap = lambda module: getattr(module, "module", module)  # noqa: E731
     expected = unwrap(run.generator).config.to_dict()
     if state.get("generator_config") != expected:
-        raise UsageError(f"{path} is a checkpoint of another architecture ({state.get('generator_config')}, this run is {expected}): use a new --out or the same settings")
+        raise UsageError(
+            f"{path} is a checkpoint of another architecture ({state.get('generator_config')}, this run is {expected}): use a new --out or the same settings"
+        )
     _check_same_settings(run.config, state.get("config", {}), path)
     try:
         unwrap(run.generator).load_state_dict(state["generator"])
@@ -196,7 +226,9 @@ class _Batches:
         self.indices = torch.from_numpy(indices)
         self.sketches = _to_tensor(run.dataset.sketches_bgr[indices], run.device)
         self.images = _to_tensor(run.dataset.images_bgr[indices], run.device)
-        self.weights = face_weight_maps(run.dataset.landmarks_px[indices], run.dataset.size_px, run.config.face_weight).to(run.device)
+        self.weights = face_weight_maps(
+            run.dataset.landmarks_px[indices], run.dataset.size_px, run.config.face_weight
+        ).to(run.device)
 
     def sample(self, run: _Run) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """sketch, real image, L1 weights and background plate, all under the same random affine."""
@@ -214,7 +246,10 @@ def _train_step(run: _Run, batches: _Batches, scaler: torch.amp.GradScaler) -> d
         fake = run.generator(sketch, plate)
         prediction_fake = run.discriminator(sketch, fake.detach())
         prediction_real = run.discriminator(sketch, real)
-        discriminator_loss = 0.5 * (functional.mse_loss(prediction_fake, torch.zeros_like(prediction_fake)) + functional.mse_loss(prediction_real, torch.ones_like(prediction_real)))
+        discriminator_loss = 0.5 * (
+            functional.mse_loss(prediction_fake, torch.zeros_like(prediction_fake))
+            + functional.mse_loss(prediction_real, torch.ones_like(prediction_real))
+        )
     run.discriminator_optimizer.zero_grad(set_to_none=True)
     scaler.scale(discriminator_loss).backward()
     scaler.step(run.discriminator_optimizer)
@@ -242,7 +277,10 @@ def _sample_grid(run: _Run, path: Path, count: int = 4) -> None:
     with torch.no_grad():
         fake = generator(_to_tensor(run.dataset.sketches_bgr[chosen], run.device))
     fake_bgr = ((fake.permute(0, 2, 3, 1).cpu().numpy() + 1) * 127.5).round().clip(0, 255).astype(np.uint8)
-    rows = [np.hstack([run.dataset.sketches_bgr[i], run.dataset.images_bgr[i], fake_bgr[row]]) for row, i in enumerate(chosen)]
+    rows = [
+        np.hstack([run.dataset.sketches_bgr[i], run.dataset.images_bgr[i], fake_bgr[row]])
+        for row, i in enumerate(chosen)
+    ]
     path.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(path), np.vstack(rows))
 
@@ -287,7 +325,9 @@ def _agreed_stop(run: _Run, requested: bool) -> bool:
 def _checkpoint(run: _Run, folder: Path) -> Path | None:
     """Save on rank 0 with every rank's RNG state (all ranks must call this); the path on rank 0."""
     random_states = _random_states(run)
-    return save_checkpoint(folder, run.step, _state(run, random_states), run.config.keep_last) if run.rank == 0 else None
+    return (
+        save_checkpoint(folder, run.step, _state(run, random_states), run.config.keep_last) if run.rank == 0 else None
+    )
 
 
 def _write_rank_digest(run: _Run, out: Path) -> None:
@@ -296,10 +336,14 @@ def _write_rank_digest(run: _Run, out: Path) -> None:
     for tensor in getattr(run.generator, "module", run.generator).state_dict().values():
         digest.update(tensor.detach().cpu().numpy().tobytes())
     (out / "ranks").mkdir(parents=True, exist_ok=True)
-    (out / "ranks" / f"{run.rank}.json").write_text(json.dumps({"step": run.step, "generator_sha256": digest.hexdigest()}))
+    (out / "ranks" / f"{run.rank}.json").write_text(
+        json.dumps({"step": run.step, "generator_sha256": digest.hexdigest()})
+    )
 
 
-def train(config: TrainConfig, resume: bool = False, console: Console | None = None, stop_at_step: int | None = None) -> Path:
+def train(
+    config: TrainConfig, resume: bool = False, console: Console | None = None, stop_at_step: int | None = None
+) -> Path:
     """Train (or resume) a run; returns the path of the last checkpoint.
 
     stop_at_step: checkpoint and return at that step, as an interruption would
@@ -324,10 +368,26 @@ def train(config: TrainConfig, resume: bool = False, console: Console | None = N
     writer = None
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "config.json").write_text(json.dumps({"train": asdict(config), "generator": getattr(run.generator, "module", run.generator).config.to_dict(), "world_size": world_size, "device": str(device), "torch": torch.__version__}, indent=1))
+        (out / "config.json").write_text(
+            json.dumps(
+                {
+                    "train": asdict(config),
+                    "generator": getattr(run.generator, "module", run.generator).config.to_dict(),
+                    "world_size": world_size,
+                    "device": str(device),
+                    "torch": torch.__version__,
+                },
+                indent=1,
+            )
+        )
         writer = _open_tensorboard(out / "tensorboard")
     last_path = existing
-    columns = [TextColumn("train"), BarColumn(), TextColumn("{task.completed}/{task.total} {task.fields[losses]}"), TimeRemainingColumn()]
+    columns = [
+        TextColumn("train"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} {task.fields[losses]}"),
+        TimeRemainingColumn(),
+    ]
     with _StopRequest() as stop, Progress(*columns, console=console, disable=rank != 0) as progress:
         task = progress.add_task("train", total=config.steps, completed=run.step, losses="")
         started_s, started_step = time.perf_counter(), run.step
@@ -335,7 +395,9 @@ def train(config: TrainConfig, resume: bool = False, console: Console | None = N
         saved_step = run.step if existing else -1
         while run.step < end_step and not _agreed_stop(run, stop.requested):
             losses = _train_step(run, batches, scaler)
-            progress.update(task, completed=run.step, losses=" ".join(f"{k.split('/')[1]} {v:.3f}" for k, v in losses.items()))
+            progress.update(
+                task, completed=run.step, losses=" ".join(f"{k.split('/')[1]} {v:.3f}" for k, v in losses.items())
+            )
             if rank == 0 and writer is not None:
                 for key, value in losses.items():
                     writer.add_scalar(key, value, run.step)

@@ -1,0 +1,348 @@
+"""`live bench`: the speed of the avatar, measured side by side in one process on one input.
+
+Phases, one after another (`seconds_per_phase` each, about 4x in all):
+1. stages alone on the clip's first frames: landmarks, retarget, sketch; then the generator, in 1 s
+   blocks alternating with the reference pix2pix `unet_256` (live.training.reference_unet, exported by a child
+   process so torch never enters this one), so background load hits both alike;
+2. the threaded pipeline unthrottled (live.pipeline.run.run_pipeline, lossless: the source is not paced,
+   every frame is rendered, buffers wait instead of dropping);
+3. the same stages in one plain loop (live.pipeline.run.run_sequential): read, landmarks, retarget, sketch,
+   generate, write;
+4. the threaded pipeline paced at `paced_fps` (drops allowed, as in a call): capture-to-output latency,
+   drops, CPU and memory, and the first output's time from the start (model and MediaPipe loading included).
+The clip is looped (re-decoded, as a camera delivers fresh frames) until the phase's time is up.
+
+Every run writes to the same sink, a virtual camera whose device discards frames (live.bench.instruments).
+Results are reported by live.bench.report (JSON and table).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import onnxruntime
+
+from live.bench.instruments import LoopingSource, MeasuringSink, peak_rss_mb, reset_peak_rss
+from live.engines.generator import GeneratorSessionConfig, _session_options
+from live.engines.landmarks import LandmarkConfig
+from live.errors import UsageError
+from live.formats.sketch import draw_sketch
+from live.io.sources import SourceConfig, open_source, source_kind
+from live.pipeline.presenter import Output
+from live.pipeline.run import PipelineConfig, Stages, open_stages, run_pipeline, run_sequential
+from live.pipeline.stats import PipelineReport, TimingSummary
+
+STAGE_FRAME_COUNT = 60
+WARMUP_CALLS = 2
+MIN_CALLS = 5
+COLD_START_RUN_S = 0.5
+GENERATOR_BLOCK_S = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class BenchConfig:
+    """What `live bench` measures. landmarks: the pipeline's LandmarkConfig (detect width);
+    intra_op_threads: the generator's threads (0 = its default); reference: also time pix2pix unet_256."""
+
+    model_path: Path
+    source_text: str
+    seconds_per_phase: float = 20.0
+    device: str = "auto"
+    intra_op_threads: int = 0
+    landmarks: LandmarkConfig = field(default_factory=LandmarkConfig)
+    paced_fps: float = 30.0
+    reference: bool = True
+
+    def pipeline(self, pace: bool) -> PipelineConfig:
+        """The pipeline configuration of a run: paced (drops allowed) or unthrottled (lossless)."""
+        generator = GeneratorSessionConfig(self.model_path, self.device, self.intra_op_threads)
+        return PipelineConfig(generator=generator, landmarks=self.landmarks, pace=pace, lossless=not pace)
+
+
+@dataclass(frozen=True, slots=True)
+class PacedRun:
+    """The paced phase: its report, the start-to-first-output time, CPU and memory."""
+
+    report: PipelineReport
+    first_output_s: float | None  # from opening the stages, in this warm process
+    first_output_wall_s: float | None  # time.time() of the first frame at the sink
+    cpu_percent: float | None
+    rss_mb: float | None
+    rss_peak_mb: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class BenchResult:
+    """Everything one `live bench` run measured (live.bench.report turns it into JSON and a table)."""
+
+    config: BenchConfig
+    provider: str
+    size_px: int
+    stages_ms: dict[str, TimingSummary]
+    generator_ms: TimingSummary
+    reference_ms: TimingSummary | None
+    reference_note: str
+    unthrottled: PipelineReport
+    sequential: PipelineReport
+    paced: PacedRun
+    process_peak_rss_mb: float | None
+    cold_start_first_output_s: float
+    load_average: tuple[float, float]
+
+
+def summarise(samples_ms: list[float]) -> TimingSummary:
+    """count, p50, p95 and max of some durations."""
+    if not samples_ms:
+        return TimingSummary()
+    p50_ms, p95_ms = np.percentile(samples_ms, [50, 95])
+    return TimingSummary(len(samples_ms), float(p50_ms), float(p95_ms), float(max(samples_ms)))
+
+
+def _time_one(call: Callable[[int], object], index: int) -> float:
+    start_s = time.perf_counter()
+    call(index)
+    return (time.perf_counter() - start_s) * 1000.0
+
+
+def time_calls(call: Callable[[int], object], budget_s: float, min_calls: int = MIN_CALLS) -> list[float]:
+    """Milliseconds of call(0), call(1), ... after WARMUP_CALLS, until `budget_s` passed and `min_calls` were made."""
+    for index in range(WARMUP_CALLS):
+        call(index)
+    samples_ms: list[float] = []
+    deadline_s = time.perf_counter() + budget_s
+    index = WARMUP_CALLS
+    while len(samples_ms) < min_calls or time.perf_counter() < deadline_s:
+        samples_ms.append(_time_one(call, index))
+        index += 1
+    return samples_ms
+
+
+def read_frames(text: str, count: int) -> tuple[list[np.ndarray], float]:
+    """The first `count` frames of the clip and its frame rate (UsageError when it cannot be benched)."""
+    if source_kind(text) == "camera":
+        raise UsageError(f"--source {text}: bench needs a repeatable input, a video file or a folder of images")
+    source = open_source(SourceConfig(text))
+    try:
+        frames: list[np.ndarray] = []
+        while len(frames) < count and (image_bgr := source.read()) is not None:
+            frames.append(image_bgr)
+    finally:
+        source.close()
+    if not frames:
+        raise UsageError(f"--source {text}: no frames could be read")
+    return frames, source.fps
+
+
+def measure_stages(
+    stages: Stages, frames_bgr: list[np.ndarray], fps: float, budget_s: float
+) -> tuple[dict[str, TimingSummary], list[np.ndarray]]:
+    """Landmarks, retarget and sketch alone on the frames (in a loop); returns their timings and the sketches."""
+    landmarks: list[np.ndarray | None] = [None] * len(frames_bgr)
+
+    def track(index: int) -> None:
+        landmarks[index % len(frames_bgr)] = stages.detector.detect(frames_bgr[index % len(frames_bgr)])
+
+    landmarks_ms = time_calls(track, budget_s / 2)
+    faces = [face for face in landmarks if face is not None]
+    if not faces:
+        raise UsageError(
+            f"no face found in the first {len(frames_bgr)} frames of the source: bench needs a clip with a face"
+        )
+    frame_shape = frames_bgr[0].shape
+    targets: list[np.ndarray] = [stages.card.neutral_landmarks_px] * len(faces)
+
+    def retarget(index: int) -> None:
+        targets[index % len(faces)] = stages.retargeter.retarget(faces[index % len(faces)], frame_shape, index / fps)
+
+    retarget_ms = time_calls(retarget, budget_s / 4)
+    size_px = stages.card.size_px
+    sketches_bgr = [np.zeros((size_px, size_px, 3), dtype=np.uint8) for _ in targets]
+
+    def sketch(index: int) -> None:
+        draw_sketch(targets[index % len(targets)], size_px, sketches_bgr[index % len(targets)])
+
+    sketch_ms = time_calls(sketch, budget_s / 4, min_calls=len(targets))
+    return {
+        "landmarks": summarise(landmarks_ms),
+        "retarget": summarise(retarget_ms),
+        "sketch": summarise(sketch_ms),
+    }, sketches_bgr
+
+
+def export_reference(folder: Path, size_px: int) -> tuple[Path | None, str]:
+    """pix2pix unet_256 exported by a child process (torch stays out of this one); (None, why) without torch."""
+    if importlib.util.find_spec("torch") is None:
+        return None, "torch not installed"
+    if size_px % 256:
+        return None, f"not run: unet_256 needs a side that is a multiple of 256 px, the model's is {size_px} px"
+    path = folder / "reference_unet_256.onnx"
+    command = [sys.executable, "-m", "live.training.reference_unet", str(path), "--size-px", str(size_px)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    if result.returncode != 0:
+        last_line = (result.stderr.strip().splitlines() or ["no message"])[-1]
+        raise RuntimeError(f"exporting the reference unet_256 failed: {last_line}")
+    return (
+        path,
+        f"pix2pix unet_256 ngf 64, random weights, float NCHW input, same session options on {size_px}x{size_px}",
+    )
+
+
+def measure_generators(
+    stages: Stages, sketches_bgr: list[np.ndarray], reference_path: Path | None, config: BenchConfig
+) -> tuple[TimingSummary, TimingSummary | None]:
+    """The generator alone and the reference (same session options and provider), in alternating blocks of
+    GENERATOR_BLOCK_S, so that load from other programs hits both alike while each runs with warm caches."""
+    session = stages.session
+    output_bgr = np.empty_like(sketches_bgr[0])
+
+    def generate(index: int) -> None:
+        session.generate(sketches_bgr[index % len(sketches_bgr)], output_bgr)
+
+    calls: list[Callable[[int], object]] = [generate]
+    if reference_path is not None:
+        providers = list(dict.fromkeys([session.provider, "CPUExecutionProvider"]))
+        reference = onnxruntime.InferenceSession(
+            str(reference_path), _session_options(config.intra_op_threads), providers=providers
+        )
+        inputs = [
+            np.ascontiguousarray((sketch.astype(np.float32) / 127.5 - 1.0).transpose(2, 0, 1)[None])
+            for sketch in sketches_bgr[:8]
+        ]
+        calls.append(lambda index: reference.run(None, {"input": inputs[index % len(inputs)]}))
+    for call in calls:
+        for index in range(WARMUP_CALLS):
+            call(index)
+    samples_ms: list[list[float]] = [[] for _ in calls]
+    block_s = min(GENERATOR_BLOCK_S, config.seconds_per_phase / 4)
+    deadline_s = time.perf_counter() + config.seconds_per_phase
+    index = 0
+    while time.perf_counter() < deadline_s or min(len(samples) for samples in samples_ms) < MIN_CALLS:
+        for call, samples in zip(calls, samples_ms):
+            call(index)  # the first run after switching models reloads caches: not timed
+            block_end_s = time.perf_counter() + block_s
+            while True:
+                samples.append(_time_one(call, index))
+                index += 1
+                if time.perf_counter() >= block_end_s:
+                    break
+    return summarise(samples_ms[0]), summarise(samples_ms[1]) if reference_path is not None else None
+
+
+def run_unthrottled(config: BenchConfig, sequential: bool) -> PipelineReport:
+    """The threaded pipeline (or the sequential loop) on the looped clip, every frame rendered, as fast as it goes."""
+    pipeline_config = config.pipeline(pace=False)
+    with ExitStack() as stack:
+        stages = stack.enter_context(open_stages(pipeline_config))
+        sink = stack.enter_context(MeasuringSink(stages.card.size_px, config.paced_fps))
+        source = stack.enter_context(LoopingSource(config.source_text, config.seconds_per_phase))
+        outputs = [Output(sink, keep_alive=True)]
+        if sequential:
+            return run_sequential(pipeline_config, source, outputs, stages)
+        return run_pipeline(pipeline_config, source, outputs, stages)
+
+
+def run_paced(config: BenchConfig) -> PacedRun:
+    """The pipeline as in a call: paced input, drops allowed; timed from before the model and MediaPipe load."""
+    reset = reset_peak_rss()
+    start_s = time.perf_counter()
+    pipeline_config = config.pipeline(pace=True)
+    with ExitStack() as stack:
+        source = stack.enter_context(LoopingSource(config.source_text, config.seconds_per_phase, config.paced_fps))
+        stages = stack.enter_context(open_stages(pipeline_config))
+        sink = stack.enter_context(MeasuringSink(stages.card.size_px, config.paced_fps))
+        report = run_pipeline(pipeline_config, source, [Output(sink, keep_alive=True)], stages)
+    first_output_s = None if sink.first_write is None else sink.first_write[0] - start_s
+    rss_mb = None if sink.rss_max_bytes is None else sink.rss_max_bytes / 2**20
+    return PacedRun(
+        report, first_output_s, sink.first_write_wall_s, sink.cpu_percent(), rss_mb, peak_rss_mb() if reset else None
+    )
+
+
+def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda text: None) -> BenchResult:
+    """All phases, in order; `progress` hears what is being measured."""
+    if config.seconds_per_phase <= 0 or config.paced_fps <= 0:
+        raise UsageError("--seconds and --fps must be more than 0")
+    load_start = os.getloadavg()[0]
+    frames_bgr, fps = read_frames(config.source_text, STAGE_FRAME_COUNT)
+    with tempfile.TemporaryDirectory(prefix="live-bench-") as folder, open_stages(config.pipeline(pace=True)) as stages:
+        size_px, provider = stages.card.size_px, stages.session.provider
+        reference_path, reference_note = (None, "skipped (--no-reference)")
+        if config.reference:
+            progress("exporting the reference unet_256 (child process)")
+            reference_path, reference_note = export_reference(Path(folder), size_px)
+        progress("stages alone: landmarks, retarget, sketch")
+        stages_ms, sketches_bgr = measure_stages(stages, frames_bgr, fps, config.seconds_per_phase / 2)
+        progress("generator alone" + (", alternating with the reference" if reference_path else ""))
+        generator_ms, reference_ms = measure_generators(stages, sketches_bgr, reference_path, config)
+    del frames_bgr, sketches_bgr
+    process_peak_rss_mb = peak_rss_mb()
+    progress("threaded pipeline, unthrottled")
+    unthrottled = run_unthrottled(config, sequential=False)
+    progress("sequential loop")
+    sequential = run_unthrottled(config, sequential=True)
+    progress(f"threaded pipeline, paced at {config.paced_fps:g} fps")
+    paced = run_paced(config)
+    progress("first output of a fresh process (child process)")
+    cold_start_s = measure_cold_start(config)
+    return BenchResult(
+        config,
+        provider,
+        size_px,
+        stages_ms,
+        generator_ms,
+        reference_ms,
+        reference_note,
+        unthrottled,
+        sequential,
+        paced,
+        process_peak_rss_mb,
+        cold_start_s,
+        (load_start, os.getloadavg()[0]),
+    )
+
+
+def measure_cold_start(config: BenchConfig) -> float:
+    """Seconds from starting a fresh Python process to its first frame at the sink: interpreter start,
+    imports, model and MediaPipe loading included (the child runs `python -m live.bench.measure`)."""
+    arguments = [
+        str(config.model_path),
+        config.source_text,
+        config.device,
+        str(config.intra_op_threads),
+        str(config.landmarks.detect_width_px),
+    ]
+    start_s = time.time()
+    result = subprocess.run(
+        [sys.executable, "-m", "live.bench.measure", *arguments], capture_output=True, text=True, timeout=300
+    )
+    if result.returncode != 0:
+        last_line = (result.stderr.strip().splitlines() or ["no message"])[-1]
+        raise RuntimeError(f"the cold-start child process failed: {last_line}")
+    return float(result.stdout.split()[-1]) - start_s
+
+
+def _cold_start_child(arguments: list[str]) -> None:
+    """Run the paced pipeline briefly; print the wall-clock time (time.time) of the first frame at the sink."""
+    model_path, source_text, device, threads, detect_width_px = arguments
+    landmarks = replace(LandmarkConfig(), detect_width_px=int(detect_width_px))
+    config = BenchConfig(
+        Path(model_path), source_text, COLD_START_RUN_S, device, int(threads), landmarks, reference=False
+    )
+    first_output_wall_s = run_paced(config).first_output_wall_s
+    if first_output_wall_s is None:
+        raise SystemExit("no frame reached the sink")
+    print(repr(first_output_wall_s))
+
+
+if __name__ == "__main__":
+    _cold_start_child(sys.argv[1:])

@@ -1,0 +1,110 @@
+"""The model card: what a generator needs at run time and where it came from.
+
+It lives in the ONNX file's metadata (key `live.formats.card`, JSON), written by
+`live export` and read by `live run` through ONNX Runtime alone (no onnx or
+torch at run time). The generator's tensors are fixed by IO_FORMAT:
+input `sketch` uint8 (1, H, W, 3) BGR, output `image` uint8 (1, H, W, 3) BGR;
+normalisation happens inside the graph.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from live.errors import UsageError
+from live.formats.landmarks import LANDMARK_COUNT, LANDMARK_FORMAT_VERSION
+from live.formats.sketch import SKETCH_FORMAT_VERSION
+
+CARD_METADATA_KEY = "live.card"
+CARD_VERSION = 1
+IO_FORMAT = "uint8-nhwc-bgr"
+INPUT_NAME = "sketch"
+OUTPUT_NAME = "image"
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """Everything `live run` and people need to know about a generator.
+
+    neutral_landmarks_px: the target's neutral face, (478, 3) pixels of the
+        model's size_px square (a robust median over the training frames).
+    pose_range_deg: {"yaw": [min, max], "pitch": [...], "roll": [...]} seen in training.
+    crop: per source video, the square crop taken from it ({"source", "x_px", "y_px", "side_px"}).
+    shape_space: PCA of the training shapes (live/shape_space.py); the retargeter keeps
+        sketches inside it. Empty for cards without one.
+    """
+
+    name: str
+    size_px: int
+    neutral_landmarks_px: np.ndarray
+    pose_range_deg: dict[str, list[float]]
+    sketch_format_version: int = SKETCH_FORMAT_VERSION
+    landmark_format_version: int = LANDMARK_FORMAT_VERSION
+    io_format: str = IO_FORMAT
+    card_version: int = CARD_VERSION
+    crop: list[dict[str, Any]] = field(default_factory=list)
+    architecture: dict[str, Any] = field(default_factory=dict)
+    training: dict[str, Any] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    shape_space: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        """Serialise for the ONNX metadata."""
+        data = asdict(self)
+        data["neutral_landmarks_px"] = np.round(self.neutral_landmarks_px.astype(np.float64), 3).tolist()
+        return json.dumps(data, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str, origin: str = "model") -> "ModelCard":
+        """Parse and check a card; raise UsageError naming what is wrong."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise UsageError(
+                f"{origin}: its model card is not valid JSON ({error}); re-export it with `live export`"
+            ) from error
+        if data.get("card_version") != CARD_VERSION:
+            raise UsageError(
+                f"{origin}: model card version {data.get('card_version')!r}, this live reads {CARD_VERSION}; re-export it with this version of `live export`"
+            )
+        known = set(cls.__dataclass_fields__)
+        missing = sorted({"name", "size_px", "neutral_landmarks_px", "pose_range_deg"} - set(data))
+        if missing:
+            raise UsageError(f"{origin}: model card lacks {', '.join(missing)}; re-export it with `live export`")
+        data = {key: value for key, value in data.items() if key in known}
+        data["neutral_landmarks_px"] = np.asarray(data["neutral_landmarks_px"], dtype=np.float32)
+        card = cls(**data)
+        card.check_compatible(origin)
+        return card
+
+    def check_compatible(self, origin: str = "model") -> None:
+        """Raise UsageError when this live cannot drive the model correctly."""
+        if self.sketch_format_version != SKETCH_FORMAT_VERSION:
+            raise UsageError(
+                f"{origin}: trained on sketch format v{self.sketch_format_version}, this live draws v{SKETCH_FORMAT_VERSION}; retrain it on a dataset made by this version of `live prepare`"
+            )
+        if self.landmark_format_version != LANDMARK_FORMAT_VERSION:
+            raise UsageError(
+                f"{origin}: landmark format v{self.landmark_format_version}, this live uses v{LANDMARK_FORMAT_VERSION}; retrain it"
+            )
+        if self.io_format != IO_FORMAT:
+            raise UsageError(f"{origin}: tensor format {self.io_format!r}, this live needs {IO_FORMAT!r}; re-export it")
+        if self.neutral_landmarks_px.shape != (LANDMARK_COUNT, 3):
+            raise UsageError(
+                f"{origin}: neutral landmarks have shape {self.neutral_landmarks_px.shape}, expected ({LANDMARK_COUNT}, 3)"
+            )
+
+
+def read_card_from_metadata(metadata: dict[str, str], origin: str) -> ModelCard:
+    """The card from an ONNX model's metadata map, or UsageError when it has none."""
+    text = metadata.get(CARD_METADATA_KEY)
+    if text is None:
+        raise UsageError(
+            f"{origin} has no live model card in its metadata: export it with `live export` (an ONNX file from elsewhere cannot be driven)"
+        )
+    return ModelCard.from_json(text, origin)

@@ -1,0 +1,293 @@
+"""Sink stage: where avatar frames go (a preview window, a virtual camera, a video file).
+
+Every sink has `write(image_bgr)` and an idempotent `close()`. Sinks never draw
+on the frame they are given (other sinks may show it too): file and virtual
+camera copy it into their own preallocated buffer and add the "AI" badge there.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from live.errors import UsageError
+from live.io.compose import add_badge, resize_into
+
+VIDEO_CODECS = {".mp4": "mp4v", ".avi": "MJPG"}
+VCAM_INSTALL_HINT = (
+    'install a virtual camera: on Linux `sudo modprobe v4l2loopback devices=1 exclusive_caps=1 card_label="live"` '
+    "(package v4l2loopback-dkms); on Windows and macOS install OBS Studio and start its Virtual Camera once"
+)
+
+
+class Sink(Protocol):
+    """An output for composed avatar frames."""
+
+    name: str
+
+    def write(self, image_bgr: np.ndarray) -> None:
+        """Output one composed frame."""
+
+    def close(self) -> None:
+        """Finalise and release; safe to call twice."""
+
+
+@dataclass(frozen=True, slots=True)
+class SinkConfig:
+    """kind: window, vcam or file; path: the video file (file only); fps: file and virtual camera rate;
+    vcam_size_px: (width, height) of the virtual camera; vcam_device / vcam_backend: pyvirtualcam's
+    device and backend (None = first that works); badge: draw the "AI" badge on file and vcam output."""
+
+    kind: str
+    path: Path | None = None
+    fps: float = 30.0
+    vcam_size_px: tuple[int, int] = (1280, 720)
+    vcam_device: str | None = None
+    badge: bool = True
+    vcam_backend: str | None = None
+
+
+def parse_output(
+    text: str,
+    *,
+    fps: float = 30.0,
+    vcam_size_px: tuple[int, int] = (1280, 720),
+    vcam_device: str | None = None,
+    vcam_backend: str | None = None,
+    badge: bool = True,
+) -> SinkConfig:
+    """A SinkConfig from `--output TEXT`: window, vcam, or a path ending .mp4/.avi."""
+    options = dict(fps=fps, vcam_size_px=vcam_size_px, vcam_device=vcam_device, vcam_backend=vcam_backend, badge=badge)
+    if text in ("window", "vcam"):
+        return SinkConfig(kind=text, **options)
+    path = Path(text).expanduser()
+    if path.suffix.lower() in VIDEO_CODECS:
+        return SinkConfig(kind="file", path=path, **options)
+    raise UsageError(f"unknown output {text!r}: use window, vcam or a .mp4/.avi path")
+
+
+class FileSink:
+    """A video file (mp4v for .mp4, MJPG for .avi) of fixed-size frames at config.fps."""
+
+    def __init__(self, config: SinkConfig, frame_size_px: tuple[int, int]) -> None:
+        path = Path(config.path or "")
+        codec = VIDEO_CODECS.get(path.suffix.lower())
+        if codec is None:
+            raise UsageError(f"cannot write video {path}: use a .mp4 or .avi file name")
+        if not path.parent.is_dir():
+            raise UsageError(f"cannot write video {path}: folder {path.parent} does not exist")
+        if not os.access(path.parent, os.W_OK):
+            raise UsageError(f"cannot write video {path}: folder {path.parent} is not writable")
+        self.name = f"file {path}"
+        self.path = path
+        self.config = config
+        width_px, height_px = frame_size_px
+        self._writer = cv2.VideoWriter(
+            str(path), cv2.VideoWriter_fourcc(*codec), float(config.fps), (width_px, height_px)
+        )
+        if not self._writer.isOpened():
+            self._writer = None
+            raise UsageError(
+                f"cannot write video {path}: OpenCV could not open a {codec} writer of {width_px}x{height_px} for it"
+            )
+        self._buffer_bgr = np.zeros((height_px, width_px, 3), dtype=np.uint8)
+        self.frames_written = 0
+
+    def write(self, image_bgr: np.ndarray) -> None:
+        """Append one frame (resized to the file's size if it differs)."""
+        if self._writer is None:
+            raise RuntimeError(f"{self.name} is closed")
+        resize_into(image_bgr, self._buffer_bgr)
+        if self.config.badge:
+            add_badge(self._buffer_bgr)
+        self._writer.write(self._buffer_bgr)
+        self.frames_written += 1
+
+    def close(self) -> None:
+        """Finish the file so it plays; safe to call twice."""
+        if self._writer is not None:
+            self._writer.release()
+            self._writer = None
+
+    def __enter__(self) -> "FileSink":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class VirtualCameraUnavailable(UsageError):
+    """No pyvirtualcam backend could open a virtual camera."""
+
+
+class VirtualCameraSink:
+    """A pyvirtualcam camera of config.vcam_size_px showing the avatar centred on black."""
+
+    def __init__(self, config: SinkConfig, frame_size_px: tuple[int, int]) -> None:
+        import pyvirtualcam
+
+        self.config = config
+        canvas_width_px, canvas_height_px = config.vcam_size_px
+        if config.vcam_backend is not None and config.vcam_backend not in pyvirtualcam.camera.BACKENDS:
+            raise VirtualCameraUnavailable(
+                f"unknown virtual camera backend {config.vcam_backend!r}: use one of {', '.join(pyvirtualcam.camera.BACKENDS) or 'none here'}"
+            )
+        try:
+            self._camera = pyvirtualcam.Camera(
+                canvas_width_px,
+                canvas_height_px,
+                config.fps,
+                fmt=pyvirtualcam.PixelFormat.BGR,
+                device=config.vcam_device,
+                backend=config.vcam_backend,
+            )
+        except RuntimeError as error:
+            reasons = (
+                "; ".join(line.strip() for line in str(error).splitlines() if line.strip())
+                or "no backend for this platform"
+            )
+            raise VirtualCameraUnavailable(f"no virtual camera ({reasons}): {VCAM_INSTALL_HINT}") from error
+        self.device: str = self._camera.device
+        self.backend: str = self._camera.backend
+        self.name = f"virtual camera {self.device}"
+        self._canvas_bgr = np.zeros((canvas_height_px, canvas_width_px, 3), dtype=np.uint8)
+        width_px, height_px = frame_size_px
+        scale = min(canvas_width_px / width_px, canvas_height_px / height_px)
+        fitted_width_px, fitted_height_px = round(width_px * scale), round(height_px * scale)
+        x_px, y_px = (canvas_width_px - fitted_width_px) // 2, (canvas_height_px - fitted_height_px) // 2
+        self._avatar_view = self._canvas_bgr[y_px : y_px + fitted_height_px, x_px : x_px + fitted_width_px]
+
+    def write(self, image_bgr: np.ndarray) -> None:
+        """Send one frame: the avatar scaled to fit and centred, the badge in the avatar's corner."""
+        if self._camera is None:
+            raise RuntimeError(f"{self.name} is closed")
+        resize_into(image_bgr, self._avatar_view)
+        if self.config.badge:
+            add_badge(self._avatar_view)
+        self._camera.send(self._canvas_bgr)
+
+    def close(self) -> None:
+        """Release the virtual camera; safe to call twice."""
+        if self._camera is not None:
+            self._camera.close()
+            self._camera = None
+
+    def __enter__(self) -> "VirtualCameraSink":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def display_problem() -> str | None:
+    """Why OpenCV cannot open a window here (its Qt aborts the process instead of raising), or None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    display = os.environ.get("DISPLAY")
+    if not display:
+        wayland = " (Wayland without XWayland: OpenCV's window needs X11)" if os.environ.get("WAYLAND_DISPLAY") else ""
+        return f"no display{wayland}: use --output FILE or --output vcam"
+    import ctypes
+
+    try:
+        xcb = ctypes.CDLL("libxcb.so.1")
+    except OSError:
+        return None  # cannot probe; OpenCV's Qt needs libxcb and will report it
+    xcb.xcb_connect.restype = ctypes.c_void_p
+    xcb.xcb_connection_has_error.argtypes = [ctypes.c_void_p]
+    xcb.xcb_disconnect.argtypes = [ctypes.c_void_p]
+    connection = xcb.xcb_connect(display.encode(), None)
+    failed = xcb.xcb_connection_has_error(connection)
+    xcb.xcb_disconnect(connection)
+    return f"cannot connect to display {display!r}: use --output FILE or --output vcam" if failed else None
+
+
+WINDOW_MIN_HEIGHT_PX = 512  # a 256 px avatar is shown at twice its size
+
+
+class WindowSink:
+    """A preview window (main thread only). `poll_key()` runs the GUI loop; `closed` tells if the user closed it."""
+
+    def __init__(self, config: SinkConfig, frame_size_px: tuple[int, int], title: str = "live") -> None:
+        if threading.current_thread() is not threading.main_thread():
+            raise RuntimeError("WindowSink must be created and used on the main thread")
+        problem = display_problem()
+        if problem:
+            raise UsageError(problem)
+        self.config = config
+        self.name = f"window {title!r}"
+        self.title = title
+        cv2.namedWindow(title, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
+        self._image_size_px: tuple[int, int] = (0, 0)
+        self._fit_window(frame_size_px)
+        self._open = True
+        self._shown = False
+        self._user_closed = False
+
+    def _fit_window(self, image_size_px: tuple[int, int]) -> None:
+        """Size the window for images of this size (scaled up to WINDOW_MIN_HEIGHT_PX, aspect kept)."""
+        width_px, height_px = image_size_px
+        scale = max(1.0, WINDOW_MIN_HEIGHT_PX / height_px)
+        cv2.resizeWindow(self.title, round(width_px * scale), round(height_px * scale))
+        self._image_size_px = image_size_px
+
+    def write(self, image_bgr: np.ndarray) -> None:
+        """Show one frame (it appears on the next poll_key()); nothing once the window was closed.
+        The window is resized when the view's size changes (output only <-> side by side)."""
+        if self._open and not self._user_closed:
+            size_px = (image_bgr.shape[1], image_bgr.shape[0])
+            if size_px != self._image_size_px:
+                self._fit_window(size_px)
+            cv2.imshow(self.title, image_bgr)
+            self._shown = True
+
+    def poll_key(self) -> int | None:
+        """Let the window draw for ~1 ms; the key pressed (e.g. ord("q"), 27 for Esc) or None."""
+        if not self._open or self._user_closed:
+            return None
+        key = cv2.waitKey(1)
+        if self._shown and not self._visible():
+            self._user_closed = True
+        return None if key == -1 else key & 0xFF
+
+    def _visible(self) -> bool:
+        try:
+            return cv2.getWindowProperty(self.title, cv2.WND_PROP_VISIBLE) >= 1
+        except cv2.error:  # Qt raises once the user has closed the last window
+            return False
+
+    @property
+    def closed(self) -> bool:
+        """True once the user closed the window (seen by poll_key()) or close() was called."""
+        return not self._open or self._user_closed
+
+    def close(self) -> None:
+        """Destroy the window; safe to call twice."""
+        if self._open:
+            self._open = False
+            if not self._user_closed:
+                cv2.destroyWindow(self.title)
+                cv2.waitKey(1)
+
+    def __enter__(self) -> "WindowSink":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+SINK_KINDS: dict[str, type] = {"window": WindowSink, "vcam": VirtualCameraSink, "file": FileSink}
+
+
+def open_sink(config: SinkConfig, frame_size_px: tuple[int, int]) -> Sink:
+    """Open the sink of config.kind for frames of frame_size_px (width, height)."""
+    if config.kind not in SINK_KINDS:
+        raise UsageError(f"unknown output kind {config.kind!r}: use {', '.join(SINK_KINDS)}")
+    return SINK_KINDS[config.kind](config, frame_size_px)

@@ -1,0 +1,332 @@
+"""The real-time pipeline, wired in one place.
+
+    capture thread  --frames-->  track thread  --tracked-->  sketch thread  --sketches-->
+    generator thread  --rendered-->  main thread (sinks: window, virtual camera, file)
+
+(with `separate_sketch_thread=False`, the default, retarget + sketch run on the
+track thread and the `tracked` buffer does not exist). Buffers drop their
+oldest item when the consumer falls behind (each drop counted), so latency
+stays bounded while stages overlap; with `lossless=True` they block instead
+(offline runs: every frame is rendered). The sinks run on the main thread,
+which re-sends the last frame to virtual cameras whenever no new one arrives.
+
+`run_pipeline` and `run_sequential` (the same stages in one plain loop) both
+return a PipelineReport, for `live run` and `live bench`.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from live.engines.generator import GeneratorSession, GeneratorSessionConfig
+from live.engines.landmarks import LandmarkConfig, LandmarkDetector
+from live.face.retarget import RetargetConfig, Retargeter
+from live.formats.card import ModelCard
+from live.io.sources import Source, describe_source, media_time_s
+from live.pipeline.capture import CaptureLoop
+from live.pipeline.messages import Frame, Rendered, Sketched, Tracked
+from live.pipeline.presenter import Output, Presenter, PresenterHooks
+from live.pipeline.ringbuffer import RingBuffer
+from live.pipeline.stats import PipelineReport, PipelineStats
+from live.pipeline.steps import BufferPool, RenderStep, SketchStep, StageLoop, TrackStep, neutral_face_bgr
+from live.pipeline.threads import FailureSlot, StageError, start_stage_thread
+
+SHUTDOWN_BUDGET_S = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineConfig:
+    """How a run is wired (built by the CLI or by `live bench`).
+
+    pace: deliver video files and folders at their own frame rate (cameras are never paced).
+    lossless: buffers wait instead of dropping (offline runs where every frame must be rendered).
+    buffer_capacity: items each buffer holds before dropping the oldest (1 = always the newest).
+    separate_sketch_thread: retarget + sketch on their own thread instead of the track thread.
+    no_face_hold_s: how long the last good output is held when the face is lost.
+    max_frames: stop after this many captured frames (0: no limit).
+    keep_alive_fps: the rate at which the last frame is re-sent to virtual cameras.
+    """
+
+    generator: GeneratorSessionConfig
+    landmarks: LandmarkConfig = field(default_factory=LandmarkConfig)
+    retarget: RetargetConfig = field(default_factory=RetargetConfig)
+    pace: bool = True
+    lossless: bool = False
+    buffer_capacity: int = 1
+    separate_sketch_thread: bool = False
+    no_face_hold_s: float = 0.5
+    max_frames: int = 0
+    keep_alive_fps: float = 30.0
+
+
+class Dashboard(Protocol):
+    """Anything the main loop can show progress on (live.ui.dashboard.Dashboard)."""
+
+    def update(self, stats: PipelineStats) -> None: ...
+
+
+@dataclass(slots=True)
+class Stages:
+    """The opened per-frame components of a run; close() releases them."""
+
+    session: GeneratorSession
+    detector: LandmarkDetector
+    retargeter: Retargeter
+    card: ModelCard
+    neutral_bgr: np.ndarray
+
+    def close(self) -> None:
+        """Release MediaPipe and ONNX Runtime; idempotent."""
+        self.retargeter.close()
+        self.detector.close()
+        self.session.close()
+
+
+@contextmanager
+def open_stages(config: PipelineConfig) -> Iterator[Stages]:
+    """Load the generator (UsageError for a bad model or device), the detector and the retargeter,
+    and render the target's neutral face once."""
+    with ExitStack() as stack:
+        session = stack.enter_context(GeneratorSession(config.generator))
+        detector = stack.enter_context(LandmarkDetector(config.landmarks))
+        retargeter = stack.enter_context(Retargeter(config.retarget, session.card))
+        neutral_bgr = neutral_face_bgr(session, session.card.neutral_landmarks_px, session.card.size_px)
+        yield Stages(session, detector, retargeter, session.card, neutral_bgr)
+
+
+class Shutdown:
+    """Why the main loop should stop (set from a signal handler: a plain attribute, no locks)."""
+
+    def __init__(self) -> None:
+        self.reason: str | None = None
+
+    def request(self, reason: str) -> None:
+        """Ask the main loop to stop (keeps the first reason)."""
+        self.reason = self.reason or reason
+
+
+@contextmanager
+def sigterm_stops(shutdown: Shutdown) -> Iterator[None]:
+    """While active (main thread only), SIGTERM ends the run cleanly like `q`."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, lambda number, frame: shutdown.request("SIGTERM"))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def describe_stages(stats: PipelineStats, stages: Stages) -> None:
+    """Put the execution provider and retarget status on the dashboard."""
+    stats.set_text("provider", stages.session.provider)
+    stats.set_text("provider_note", stages.session.provider_note)
+    stats.set_text("retarget_status", retarget_status(stages.retargeter))
+
+
+def retarget_status(retargeter: Retargeter) -> str:
+    """The retargeter's calibration status line."""
+    return retargeter.calibration_status
+
+
+def run_pipeline(
+    config: PipelineConfig,
+    source: Source,
+    outputs: Sequence[Output],
+    stages: Stages | None = None,
+    dashboard: Dashboard | None = None,
+) -> PipelineReport:
+    """Run the threaded pipeline until the end of input, `q`, Ctrl-C or SIGTERM; return its statistics.
+
+    `stages` may be opened beforehand with open_stages (else they are opened and closed here).
+    The source and the sinks are closed at the end. A stage failure raises StageError
+    (with `.report`) after everything is shut down.
+    """
+    with ExitStack() as stack:
+        stages = stages or stack.enter_context(open_stages(config))
+        return _PipelineRun(config, source, outputs, stages, dashboard).run()
+
+
+class _PipelineRun:
+    """One threaded run: builds the buffers and threads, runs the main loop, shuts down."""
+
+    def __init__(
+        self,
+        config: PipelineConfig,
+        source: Source,
+        outputs: Sequence[Output],
+        stages: Stages,
+        dashboard: Dashboard | None,
+    ) -> None:
+        self.config = config
+        self.source = source
+        self.stages = stages
+        self.dashboard = dashboard
+        self.stats = PipelineStats("pipeline")
+        self.stop = threading.Event()
+        self.failures = FailureSlot()
+        self.shutdown = Shutdown()
+        self.pool = BufferPool(stages.card.size_px)
+        hooks = PresenterHooks(overlay_lines=self._overlay_lines, recalibrate=stages.retargeter.recalibrate)
+        self.presenter = Presenter(outputs, self.stats, self.pool, hooks)
+        self.buffers: list[RingBuffer[Any]] = []
+        self.threads: list[threading.Thread] = []
+
+    def _buffer(self, name: str) -> RingBuffer[Any]:
+        buffer: RingBuffer[Any] = RingBuffer(name, self.config.buffer_capacity, block_when_full=self.config.lossless)
+        self.buffers.append(buffer)
+        return buffer
+
+    def _start(self) -> RingBuffer[Rendered]:
+        """Wire the topology; returns the buffer the main thread reads."""
+        config, stages, stats, stop = self.config, self.stages, self.stats, self.stop
+        frames: RingBuffer[Frame] = self._buffer("frames")
+        track = TrackStep(stages.detector, stats)
+        sketch = SketchStep(stages.retargeter, stages.card.size_px, self.pool, stats)
+        render = RenderStep(stages.session, stages.neutral_bgr, stats, config.no_face_hold_s)
+        sketches: RingBuffer[Sketched] = self._buffer("sketches")
+        rendered: RingBuffer[Rendered] = self._buffer("rendered")
+        capture = CaptureLoop(self.source, frames, stop, stats, config.pace, config.max_frames)
+        self._thread("capture", capture.run, frames, self.source.close)
+        if config.separate_sketch_thread:
+            tracked: RingBuffer[Tracked] = self._buffer("tracked")
+            self._thread("landmarks", StageLoop(frames, track, tracked, stop).run, tracked)
+            self._thread("sketch", StageLoop(tracked, sketch, sketches, stop).run, sketches)
+        else:
+            self._thread(
+                "landmarks", StageLoop(frames, lambda frame: sketch(track(frame)), sketches, stop).run, sketches
+            )
+        self._thread("generator", StageLoop(sketches, render, rendered, stop).run, rendered)
+        stats.watch_buffers(self.buffers)
+        return rendered
+
+    def _thread(self, stage: str, body: Any, outbox: RingBuffer[Any], release: Any = None) -> None:
+        def on_exit() -> None:
+            outbox.close()
+            if release is not None:
+                release()
+
+        self.threads.append(start_stage_thread(stage, body, on_exit, self.stop, self.failures))
+
+    def run(self) -> PipelineReport:
+        describe_stages(self.stats, self.stages)
+        if self.config.lossless:
+            self.stats.add_note("lossless: buffers waited instead of dropping, every frame was rendered")
+        try:
+            with sigterm_stops(self.shutdown):
+                rendered = self._start()
+                self._main_loop(rendered)
+        except KeyboardInterrupt:
+            self.shutdown.request("Ctrl-C")
+        finally:
+            self._shut_down()
+        self.stats.set_text("end_reason", self.shutdown.reason or "stopped")
+        self.stats.set_text("retarget_status", retarget_status(self.stages.retargeter))
+        report = self.stats.snapshot()
+        error = self.failures.error
+        if error is not None:
+            error.report = report
+            raise error
+        return report
+
+    def _main_loop(self, rendered: RingBuffer[Rendered]) -> None:
+        """Present frames as they come; keep virtual cameras fed; poll keys; update the dashboard."""
+        timeout_s = 1.0 / self.config.keep_alive_fps
+        while not self.stop.is_set() and self.shutdown.reason is None:
+            try:
+                item = rendered.get(timeout_s)
+                if item is not None:
+                    self.presenter.present(item)
+                elif rendered.finished:
+                    self.shutdown.request("end of input")
+                else:
+                    self.presenter.keep_alive(self.stages.neutral_bgr)
+                quit_reason = self.presenter.poll_keys()
+                if quit_reason is not None:
+                    self.shutdown.request(quit_reason)
+            except Exception as error:  # a sink failed: same path as a worker failure
+                self.failures.report("sinks", error)
+                self.stop.set()
+            if self.dashboard is not None:
+                self.stats.set_text("retarget_status", retarget_status(self.stages.retargeter))
+                self.dashboard.update(self.stats)
+        if self.failures.error is not None:
+            self.shutdown.request(f"stage {self.failures.error.stage!r} failed")
+
+    def _shut_down(self) -> None:
+        """Stop every thread, release devices, finalise files, account for abandoned frames."""
+        self.stop.set()
+        for buffer in self.buffers:
+            buffer.close()
+        deadline_s = time.perf_counter() + SHUTDOWN_BUDGET_S
+        for thread in self.threads:
+            thread.join(max(0.0, deadline_s - time.perf_counter()))
+        stuck = [thread.name for thread in self.threads if thread.is_alive()]
+        if stuck:
+            self.stats.add_note(f"threads still busy at exit: {', '.join(stuck)}")
+        for buffer in self.buffers:
+            buffer.discard_remaining()
+        try:
+            self.presenter.close()
+        except Exception as error:  # a file could not be finalised
+            self.failures.report("sinks", error)
+        self.stats.finish()
+
+    def _overlay_lines(self) -> list[str]:
+        from live.ui.dashboard import summary_lines
+
+        return summary_lines(self.stats.snapshot(recent=True))
+
+
+def run_sequential(
+    config: PipelineConfig, source: Source, outputs: Sequence[Output], stages: Stages | None = None
+) -> PipelineReport:
+    """The same stages in one plain loop (read, landmarks, retarget, sketch, generate, write),
+    as fast as they go (no pacing, nothing dropped), for comparison with run_pipeline."""
+    with ExitStack() as stack:
+        stages = stages or stack.enter_context(open_stages(config))
+        stats = PipelineStats("sequential")
+        describe_stages(stats, stages)
+        stats.set_text("source_status", describe_source(source))
+        pool = BufferPool(stages.card.size_px)
+        presenter = Presenter(outputs, stats, pool)
+        stack.callback(presenter.close)
+        stack.callback(source.close)
+        track = TrackStep(stages.detector, stats)
+        sketch = SketchStep(stages.retargeter, stages.card.size_px, pool, stats)
+        render = RenderStep(stages.session, stages.neutral_bgr, stats, config.no_face_hold_s)
+        index = 0
+        while config.max_frames <= 0 or index < config.max_frames:
+            start_s = time.perf_counter()
+            image_bgr = source.read()
+            if image_bgr is None:
+                break
+            t_capture_s = time.perf_counter()
+            stats.record_stage("capture", (t_capture_s - start_s) * 1000.0)
+            stats.record_capture(t_capture_s)
+            presenter.present(render(sketch(track(Frame(index, t_capture_s, image_bgr, media_time_s(source, index))))))
+            index += 1
+        stats.set_text("end_reason", "end of input")
+    stats.finish()
+    return stats.snapshot()
+
+
+__all__ = [
+    "PipelineConfig",
+    "Output",
+    "Stages",
+    "open_stages",
+    "run_pipeline",
+    "run_sequential",
+    "StageError",
+    "PipelineReport",
+]

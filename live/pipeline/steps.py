@@ -1,0 +1,177 @@
+"""The per-frame steps of the pipeline, shared by the threaded pipeline and the sequential loop.
+
+Track (landmarks) -> Sketch (retarget + draw_sketch) -> Render (generator, or
+the no-face fallback). Each step records its time in PipelineStats. A
+`StageLoop` runs one step on its own thread between two ring buffers.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Generic, Protocol, TypeVar
+
+import numpy as np
+
+from live.engines.landmarks import LandmarkDetector
+from live.face.retarget import Retargeter
+from live.formats.sketch import draw_sketch
+from live.pipeline.messages import Frame, Rendered, Sketched, Tracked
+from live.pipeline.ringbuffer import RingBuffer
+from live.pipeline.stats import PipelineStats
+
+NO_FACE_HOLD_S = 0.5
+GET_TIMEOUT_S = 0.25  # a stage re-checks the stop event this often even if no buffer is closed
+
+Incoming = TypeVar("Incoming")
+Outgoing = TypeVar("Outgoing")
+
+
+class BufferPool:
+    """Reusable (S, S, 3) uint8 sketch buffers.
+
+    A buffer goes back to the pool only when its last user calls release(), so
+    a sketch still queued or on screen is never drawn over. Buffers of dropped
+    frames are never released: the garbage collector takes them and the pool
+    allocates a new one.
+    """
+
+    def __init__(self, size_px: int) -> None:
+        self.shape = (size_px, size_px, 3)
+        self._free: deque[np.ndarray] = deque()
+        self.allocated_count = 0
+
+    def acquire(self) -> np.ndarray:
+        """A free buffer, or a new one."""
+        try:
+            return self._free.pop()
+        except IndexError:
+            self.allocated_count += 1
+            return np.zeros(self.shape, dtype=np.uint8)
+
+    def release(self, buffer: np.ndarray | None) -> None:
+        """Give a buffer back (None is ignored); the caller must not touch it afterwards."""
+        if buffer is not None and buffer.shape == self.shape:
+            self._free.append(buffer)
+
+
+def elapsed_ms(start_s: float) -> float:
+    """Milliseconds since `start_s` (perf_counter)."""
+    return (time.perf_counter() - start_s) * 1000.0
+
+
+class TrackStep:
+    """Frame -> Tracked: the largest face's landmarks, or None."""
+
+    def __init__(self, detector: LandmarkDetector, stats: PipelineStats) -> None:
+        self.detector = detector
+        self.stats = stats
+
+    def __call__(self, frame: Frame) -> Tracked:
+        start_s = time.perf_counter()
+        landmarks_px = self.detector.detect(frame.image_bgr)
+        duration_ms = elapsed_ms(start_s)
+        self.stats.record_stage("landmarks", duration_ms)
+        if landmarks_px is None:
+            self.stats.count("face_lost")
+        return Tracked(frame, landmarks_px, duration_ms)
+
+
+class SketchStep:
+    """Tracked -> Sketched: retarget onto the model's square, then draw the sketch."""
+
+    def __init__(self, retargeter: Retargeter, size_px: int, pool: BufferPool, stats: PipelineStats) -> None:
+        self.retargeter = retargeter
+        self.size_px = size_px
+        self.pool = pool
+        self.stats = stats
+
+    def __call__(self, tracked: Tracked) -> Sketched:
+        frame = tracked.frame
+        if tracked.landmarks_px is None:
+            self.retargeter.no_face()  # resets its smoothing and an unfinished calibration
+            return Sketched(frame, None, None, None, {"landmarks": tracked.landmarks_ms})
+        start_s = time.perf_counter()
+        target_px = self.retargeter.retarget(tracked.landmarks_px, frame.image_bgr.shape, frame.t_stream_s)
+        retarget_ms = elapsed_ms(start_s)
+        start_s = time.perf_counter()
+        sketch_bgr = draw_sketch(target_px, self.size_px, self.pool.acquire())
+        sketch_ms = elapsed_ms(start_s)
+        self.stats.record_stage("retarget", retarget_ms)
+        self.stats.record_stage("sketch", sketch_ms)
+        stage_ms = {"landmarks": tracked.landmarks_ms, "retarget": retarget_ms, "sketch": sketch_ms}
+        return Sketched(frame, tracked.landmarks_px, target_px, sketch_bgr, stage_ms)
+
+
+class Generator(Protocol):
+    """What the render step needs of live.engines.generator.GeneratorSession."""
+
+    def generate(self, sketch_bgr: np.ndarray) -> np.ndarray: ...
+
+
+class RenderStep:
+    """Sketched -> Rendered: the generator's image; without a face, the last good image
+    for up to `hold_s` (capture time), then the target's neutral face. Never the camera image."""
+
+    def __init__(
+        self, generator: Generator, neutral_bgr: np.ndarray, stats: PipelineStats, hold_s: float = NO_FACE_HOLD_S
+    ) -> None:
+        self.generator = generator
+        self.neutral_bgr = neutral_bgr
+        self.stats = stats
+        self.hold_s = hold_s
+        self._last_good_bgr: np.ndarray | None = None
+        self._last_face_s = float("-inf")
+
+    def __call__(self, sketched: Sketched) -> Rendered:
+        frame = sketched.frame
+        if sketched.sketch_bgr is None:
+            return Rendered(frame, None, self._fallback(frame.t_stream_s), False, dict(sketched.stage_ms))
+        start_s = time.perf_counter()
+        output_bgr = self.generator.generate(sketched.sketch_bgr)
+        generator_ms = elapsed_ms(start_s)
+        self.stats.record_stage("generator", generator_ms)
+        self._last_good_bgr = output_bgr
+        self._last_face_s = frame.t_stream_s
+        return Rendered(frame, sketched.sketch_bgr, output_bgr, True, {**sketched.stage_ms, "generator": generator_ms})
+
+    def _fallback(self, t_stream_s: float) -> np.ndarray:
+        if self._last_good_bgr is not None and t_stream_s - self._last_face_s <= self.hold_s:
+            self.stats.count("held")
+            return self._last_good_bgr
+        self.stats.count("neutral")
+        return self.neutral_bgr
+
+
+def neutral_face_bgr(generator: Generator, neutral_landmarks_px: np.ndarray, size_px: int) -> np.ndarray:
+    """The target's neutral face: the card's neutral landmarks, sketched and generated once."""
+    return generator.generate(draw_sketch(neutral_landmarks_px, size_px))
+
+
+class StageLoop(Generic[Incoming, Outgoing]):
+    """A thread body: take from `inbox`, apply `step`, put into `outbox`, until the inbox
+    is finished (end of input) or the stop event is set."""
+
+    def __init__(
+        self,
+        inbox: RingBuffer[Incoming],
+        step: Callable[[Incoming], Outgoing],
+        outbox: RingBuffer[Outgoing],
+        stop: threading.Event,
+    ) -> None:
+        self.inbox = inbox
+        self.step = step
+        self.outbox = outbox
+        self.stop = stop
+
+    def run(self) -> None:
+        """Process items until there are no more."""
+        while not self.stop.is_set():
+            item = self.inbox.get(GET_TIMEOUT_S)
+            if item is None:
+                if self.inbox.finished:
+                    return
+                continue
+            self.outbox.put(self.step(item))
