@@ -2,27 +2,58 @@
 
 from __future__ import annotations
 
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+REPOSITORY = Path(__file__).resolve().parents[1]
+DATA = REPOSITORY / "data"
 TINY_SIZE_PX = 64
 
 
 def _neutral_landmarks_px(size_px: int) -> np.ndarray:
-    """Real MediaPipe landmarks of a shared portrait, mapped onto a size_px square around the face."""
+    """Real MediaPipe landmarks of a shipped portrait, mapped onto a size_px square around the face."""
     from live.engines.landmarks import LandmarkConfig, LandmarkDetector
 
     with LandmarkDetector(LandmarkConfig(static_image_mode=True)) as detector:
-        landmarks_px = detector.detect(cv2.imread(str(DATA / "stills" / "grace_hopper.jpg")))
+        landmarks_px = detector.detect(cv2.imread(str(DATA / "grace_hopper.jpg")))
     assert landmarks_px is not None, "no face found in grace_hopper.jpg"
     low, high = landmarks_px[:, :2].min(axis=0), landmarks_px[:, :2].max(axis=0)
     side_px = 1.6 * float((high - low).max())
     origin = np.array([*((low + high) / 2 - side_px / 2), 0.0], dtype=np.float32)
     return ((landmarks_px - origin) * np.float32(size_px / side_px)).astype(np.float32)
+
+
+_ALLOWED_ROOTS = tuple(
+    str(Path(root).resolve()) for root in {tempfile.gettempdir(), sys.prefix, sys.base_prefix, str(REPOSITORY)}
+)
+_outside_reads: list[str] = []
+
+
+def _audit_open(event: str, arguments: tuple) -> None:
+    """Note every file a test opens beside the clone (e.g. ../shared): a user's clone has nothing there."""
+    if event != "open" or not isinstance(arguments[0], (str, Path)):
+        return
+    path = os.path.realpath(os.fspath(arguments[0]))
+    if path.startswith(str(REPOSITORY.parent) + os.sep) and not path.startswith(_ALLOWED_ROOTS):
+        _outside_reads.append(path)
+
+
+sys.addaudithook(_audit_open)
+
+
+@pytest.fixture(autouse=True)
+def _reads_only_the_repository() -> Iterator[None]:
+    """Fail a test that opened a file outside the repository, in a folder beside it."""
+    _outside_reads.clear()
+    yield
+    assert not _outside_reads, f"test read files outside the repository: {sorted(set(_outside_reads))[:5]}"
 
 
 @pytest.fixture(scope="session")

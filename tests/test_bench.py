@@ -16,13 +16,13 @@ from live.bench.measure import export_reference
 from live.bench.report import TARGETS
 from live.cli import main
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 
 
 @pytest.fixture(scope="module")
 def short_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The first 20 frames of a real clip (shorter than a phase, so the bench must loop it)."""
-    capture = cv2.VideoCapture(str(DATA / "target" / "jwp_office.mp4"))
+    capture = cv2.VideoCapture(str(DATA / "jwp_office.mp4"))
     path = tmp_path_factory.mktemp("clip") / "short.mp4"
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (352, 288))
     for _ in range(20):

@@ -19,8 +19,8 @@ from live.pipeline.messages import Frame
 from live.pipeline.ringbuffer import RingBuffer
 from live.pipeline.stats import PipelineStats
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-CLIP = DATA / "target" / "jwp_office.mp4"
+DATA = Path(__file__).resolve().parents[1] / "data"
+CLIP = DATA / "jwp_office.mp4"
 
 
 def solid_frames(count: int, first_value: int = 0, size_px: tuple[int, int] = (160, 120)) -> list[np.ndarray]:

@@ -29,7 +29,7 @@ from live.offline.image_metrics import (
     ssim,
 )
 
-VIDEO = Path(__file__).resolve().parents[2] / "shared" / "data" / "target" / "jwp_intro.mp4"
+VIDEO = Path(__file__).resolve().parents[1] / "data" / "jwp_intro.mp4"
 SIZE_PX = 64
 CLIP_FRAMES = 40
 
@@ -112,7 +112,7 @@ def test_keypoints_pairs_flicker_and_nearest_frames() -> None:
 
 @pytest.fixture(scope="module")
 def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`live prepare` on the first 40 frames of the shared intro clip, at 64 px."""
+    """`live prepare` on the first 40 frames of the shipped intro clip, at 64 px."""
     from live.offline.prepare import PrepareConfig, prepare_dataset
 
     folder = tmp_path_factory.mktemp("eval")

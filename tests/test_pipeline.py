@@ -26,8 +26,8 @@ from live.pipeline.run import PipelineConfig, Stages, open_stages, run_pipeline,
 from live.pipeline.stats import PipelineStats
 from live.pipeline.threads import StageError
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-CLIP = DATA / "target" / "jwp_office.mp4"
+DATA = Path(__file__).resolve().parents[1] / "data"
+CLIP = DATA / "jwp_office.mp4"
 CLIP_FRAMES = 40
 
 
@@ -41,7 +41,7 @@ def clip_frames() -> list[np.ndarray]:
 
 @pytest.fixture(scope="module")
 def short_clip(clip_frames: list[np.ndarray], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The first CLIP_FRAMES frames of the shared clip, as a 30 fps mp4."""
+    """The first CLIP_FRAMES frames of the shipped clip, as a 30 fps mp4."""
     path = tmp_path_factory.mktemp("clips") / "short.mp4"
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (352, 288))
     for frame in clip_frames:

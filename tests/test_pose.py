@@ -1,4 +1,4 @@
-"""Head pose on real MediaPipe landmarks of the shared portraits."""
+"""Head pose on real MediaPipe landmarks of the shipped portraits."""
 
 from __future__ import annotations
 
@@ -21,12 +21,12 @@ from live.face.pose import (
     rotation_from_angles_deg,
 )
 
-STILLS = Path(__file__).resolve().parents[2] / "shared" / "data" / "stills"
+STILLS = Path(__file__).resolve().parents[1] / "data"
 
 
 @pytest.fixture(scope="module")
 def portraits_px() -> dict[str, np.ndarray]:
-    """Real landmarks of the two shared portraits."""
+    """Real landmarks of the two shipped portraits."""
     faces = {}
     with LandmarkDetector(LandmarkConfig(static_image_mode=True)) as detector:
         for name in ("grace_hopper.jpg", "astronaut.png"):

@@ -28,7 +28,7 @@ from live.face.retarget import RetargetConfig, Retargeter, centre_square_to_mode
 from live.face.smoothing import OneEuroFilter, OneEuroParameters
 from live.formats.card import ModelCard
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 FPS = 30.0
 CALIBRATED_FROM = 31  # first frame index after the 1 s calibration at FPS
 SIZE_PX = 256
@@ -53,10 +53,10 @@ def track_video(path: Path) -> tuple[np.ndarray, tuple[int, int, int]]:
 @pytest.fixture(scope="module")
 def media() -> dict[str, tuple[np.ndarray, tuple[int, ...]]]:
     """Real landmarks: each clip's frames (N, 478, 3) and each portrait (478, 3), with frame shapes."""
-    found = {name: track_video(DATA / "target" / f"{name}.mp4") for name in ("jwp_intro", "jwp_office")}
+    found = {name: track_video(DATA / f"{name}.mp4") for name in ("jwp_intro", "jwp_office")}
     with LandmarkDetector(LandmarkConfig(static_image_mode=True)) as detector:
         for name in ("astronaut.png", "grace_hopper.jpg"):
-            image_bgr = cv2.imread(str(DATA / "stills" / name))
+            image_bgr = cv2.imread(str(DATA / name))
             found[name] = (detector.detect(image_bgr), image_bgr.shape)
     return found
 

@@ -16,8 +16,8 @@ import pytest
 
 from live.cli import main
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-CLIP = DATA / "target" / "jwp_office.mp4"
+DATA = Path(__file__).resolve().parents[1] / "data"
+CLIP = DATA / "jwp_office.mp4"
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -47,7 +47,7 @@ def count_frames(path: Path) -> tuple[int, tuple[int, ...]]:
 
 @pytest.fixture
 def face_folder(tmp_path: Path) -> Path:
-    """Eight real frames of the shared clip as images."""
+    """Eight real frames of the shipped clip as images."""
     folder = tmp_path / "frames"
     folder.mkdir()
     capture = cv2.VideoCapture(str(CLIP))

@@ -21,7 +21,7 @@ from live.formats.dataset import load_dataset  # noqa: E402
 from live.formats.sketch import draw_sketch  # noqa: E402
 from live.training.checkpoints import list_checkpoints, load_checkpoint  # noqa: E402
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED_DATA = Path(__file__).resolve().parents[1] / "data"
 REPOSITORY = Path(__file__).resolve().parents[1]
 CLIP = REPOSITORY / "data" / "jwp_intro.mp4"
 CONSENT = "Jon Peirce, GPL-3.0 PsychoPy recording, test fixture"

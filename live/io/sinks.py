@@ -19,6 +19,7 @@ import numpy as np
 
 from live.errors import UsageError
 from live.io.compose import add_badge, resize_into
+from live.io.frame_folder import FrameFolderSink
 
 VIDEO_CODECS = {".mp4": "mp4v", ".avi": "MJPG"}
 VCAM_INSTALL_HINT = (
@@ -70,7 +71,9 @@ def parse_output(
     path = Path(text).expanduser()
     if path.suffix.lower() in VIDEO_CODECS:
         return SinkConfig(kind="file", path=path, **options)
-    raise UsageError(f"unknown output {text!r}: use window, vcam or a .mp4/.avi path")
+    if text.endswith(("/", "\\")):
+        return SinkConfig(kind="frames", path=path, **options)
+    raise UsageError(f"unknown output {text!r}: use window, vcam, a .mp4/.avi path or a folder ending with /")
 
 
 class FileSink:
@@ -283,7 +286,12 @@ class WindowSink:
         self.close()
 
 
-SINK_KINDS: dict[str, type] = {"window": WindowSink, "vcam": VirtualCameraSink, "file": FileSink}
+SINK_KINDS: dict[str, type] = {
+    "window": WindowSink,
+    "vcam": VirtualCameraSink,
+    "file": FileSink,
+    "frames": FrameFolderSink,
+}
 
 
 def open_sink(config: SinkConfig, frame_size_px: tuple[int, int]) -> Sink:

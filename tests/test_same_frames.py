@@ -1,0 +1,55 @@
+"""Behaviour is unchanged by refactoring: an unpaced render of the shipped avatar gives the recorded frames,
+byte for byte.
+
+The digests in tests/data/jwp_office_frames.json were recorded before the code was reorganised. MediaPipe's
+and ONNX Runtime's CPU kernels differ between instruction sets and versions, so the comparison is exact only
+on the machine kind and library versions that recorded them; elsewhere the test is skipped and says why.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import pytest
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+REFERENCE = REPOSITORY / "tests" / "data" / "jwp_office_frames.json"
+
+
+def _machine() -> dict[str, str]:
+    lines = Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []
+    flags = next((line.split(":", 1)[1].split() for line in lines if line.startswith("flags")), [])
+    model = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), "")
+    return {
+        "cpu_model": model,
+        "cpu_flags_sha256": hashlib.sha256(" ".join(sorted(flags)).encode()).hexdigest(),
+        "machine": platform.machine(),
+    }
+
+
+def _versions() -> dict[str, str]:
+    import mediapipe
+    import onnxruntime
+
+    return {"onnxruntime": onnxruntime.__version__, "mediapipe": mediapipe.__version__, "opencv": cv2.__version__}
+
+
+def test_unpaced_render_matches_the_recorded_frames(tmp_path: Path) -> None:
+    reference = json.loads(REFERENCE.read_text())
+    if reference["machine"] != _machine() or reference["versions"] != _versions():
+        pytest.skip(f"digests were recorded on {reference['machine']} {reference['versions']}")
+    out = tmp_path / "frames"
+    command = [sys.executable, "-m", "live", "run", "--model", str(REPOSITORY / "models" / "jwp.onnx")]
+    command += ["--source", str(REPOSITORY / "data" / "jwp_office.mp4"), "--no-pace", "--output", f"{out}/"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    digests = [hashlib.sha256(cv2.imread(str(path)).tobytes()).hexdigest() for path in sorted(out.glob("*.png"))]
+    assert len(digests) == len(reference["frames"]) == 237
+    changed = [index for index, (got, want) in enumerate(zip(digests, reference["frames"])) if got != want]
+    assert not changed, f"{len(changed)} of 237 frames differ from before, first {changed[:5]}"
