@@ -50,6 +50,6 @@ def test_unpaced_render_matches_the_recorded_frames(tmp_path: Path) -> None:
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     digests = [hashlib.sha256(cv2.imread(str(path)).tobytes()).hexdigest() for path in sorted(out.glob("*.png"))]
-    assert len(digests) == len(reference["frames"]) == 237
+    assert len(digests) == len(reference["frames"]) > 0
     changed = [index for index, (got, want) in enumerate(zip(digests, reference["frames"])) if got != want]
-    assert not changed, f"{len(changed)} of 237 frames differ from before, first {changed[:5]}"
+    assert not changed, f"{len(changed)} of {len(digests)} frames differ from the recording, first {changed[:5]}"
