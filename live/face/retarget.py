@@ -38,6 +38,13 @@ from live.face.calibration import (
     neutral_for_frame,
     save_calibration,
 )
+from live.face.expression_transfer import (
+    ExpressionRange,
+    clamp_openings,
+    keep_local_shape,
+    set_eye_openings,
+    wanted_eye_openings,
+)
 from live.face.pose import ANGLE_NAMES, angles_from_rotation_deg, estimate_pose, rotation_from_angles_deg
 from live.face.regions import REGION_NAMES, FaceReference, face_reference, region_labels
 from live.face.shape_space import ShapeSpace
@@ -159,6 +166,7 @@ class Retargeter:
             )
         self._limits_deg = pose_limits_deg(card, config.pose_margin_deg)
         self._shape_space = ShapeSpace.from_dict(card.shape_space) if config.shape_clamp else None
+        self._range = ExpressionRange.from_card(card.expression_range, card.neutral_landmarks_px)
         self.last_shape_distance_px = 0.0
         self.frames_retargeted = 0
         self.frames_outside_training = 0
@@ -277,13 +285,19 @@ class Retargeter:
                 expression = self._expression_filter.filter(expression, t_s)
             gain_px = driver.size_px * target.region_size_px / driver.region_size_px * self._expression_weight
             shape_px = shape_px + (expression @ target.rotation.T) * gain_px[:, None]
+            driver_shape_px = driver.neutral_px + (expression @ driver.rotation.T) * driver.size_px
+            wanted = wanted_eye_openings(driver_shape_px, driver.neutral_px, target.neutral_px, self._range)
+            shape_px = set_eye_openings(shape_px, target.rotation, wanted)
         rotation, pose_clamped = self._clamped_rotation(cv2.Rodrigues(pose_vector[:3])[0])
         limit_px = self.config.max_shift_fraction * self.card.size_px
         shift_px = np.clip(pose_vector[3:6] * target.size_px, -limit_px, limit_px)
         scale = float(np.clip(np.exp(pose_vector[6]), 1.0 / self.config.max_scale_change, self.config.max_scale_change))
         posed_px = (scale * (shape_px - target.centre_px) @ rotation.T + target.centre_px + shift_px).astype(np.float32)
         if self._shape_space is not None:
-            posed_px, self.last_shape_distance_px = self._shape_space.project(posed_px, self.config.shape_margin)
+            projected_px, self.last_shape_distance_px = self._shape_space.project(posed_px, self.config.shape_margin)
+            posed_px = keep_local_shape(projected_px, posed_px)
+        if self.config.mode == "full":
+            posed_px = clamp_openings(posed_px, rotation @ target.rotation, self._range).astype(np.float32)
         self.frames_retargeted += 1
         self.frames_outside_training += pose_clamped or self.last_shape_distance_px > OUTSIDE_SHAPES_PX
         return posed_px

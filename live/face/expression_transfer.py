@@ -1,0 +1,124 @@
+"""Expression relative to each face's own neutral and range (eyes, mouth), and the shape clamp's exception.
+
+The retargeter moves the target's points by the driver's displacement from its
+neutral, region by region. That keeps the mouth and smile (driver vs retargeted
+correlation 0.98 on the other recording), but eyes differ in how open they are:
+a driver whose neutral eye is wider than the target's would push the target's
+lids through each other, a narrower one would never close them. So each eye's
+opening is set explicitly:
+
+    closure = (driver opening - CLOSED_EYE_OPENING) / (driver neutral - CLOSED_EYE_OPENING)
+    target opening = target closed + closure * (target neutral - target closed)
+
+clamped to the openings the target showed in training (ExpressionRange, from the
+card; a driver's full blink reaches the target's most closed eye seen in training).
+
+The shape space (live/face/shape_space.py) keeps 0.999 of the training shapes'
+variance; lid and lip motion is far below that share, so its projection erased
+blinks and smiles the target did show. `keep_local_shape` puts back, for the eye
+and lip contours, the shape the projection removed (their position still follows
+the clamped face), and `clamp_openings` keeps their openings inside the training range.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from live.face.expression import (
+    FACE_TOP_BOTTOM,
+    LEFT_EYE_CORNERS,
+    RIGHT_EYE_CORNERS,
+    eye_openings,
+    mouth_opening,
+)
+from live.face.regions import PART_INDICES
+
+# MediaPipe's lid gap / eye width on a closed eye (0.06-0.08 on the shipped clips, 0.03 on clm_cap13).
+CLOSED_EYE_OPENING = 0.07
+EYE_CONTOURS = (PART_INDICES["right_eye"], PART_INDICES["left_eye"])
+EYE_CORNERS = (RIGHT_EYE_CORNERS, LEFT_EYE_CORNERS)
+LIP_POINTS = np.union1d(PART_INDICES["outer_lips"], PART_INDICES["inner_lips"])
+MOUTH_CORNERS_INNER = (78, 308)
+# Points whose local shape the shape clamp keeps: eye contours, irises, lips.
+LOCAL_SHAPE_GROUPS = (
+    np.union1d(PART_INDICES["right_eye"], PART_INDICES["right_iris"]),
+    np.union1d(PART_INDICES["left_eye"], PART_INDICES["left_iris"]),
+    LIP_POINTS,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ExpressionRange:
+    """The openings a target showed in training: eye (lid gap / width) and mouth (inner-lip gap / face height)."""
+
+    eye_low: float
+    eye_high: float
+    mouth_high: float
+
+    @classmethod
+    def from_card(cls, data: dict, neutral_px: np.ndarray) -> "ExpressionRange":
+        """From a card's expression_range (live.offline.coverage), or a guess around the neutral for older cards."""
+        if data:
+            return cls(float(data["eye"]["low"]), float(data["eye"]["high"]), float(data["mouth"]["high"]))
+        neutral_eye = float(eye_openings(neutral_px).mean())
+        return cls(min(CLOSED_EYE_OPENING, neutral_eye), 1.3 * neutral_eye, float("inf"))
+
+
+def wanted_eye_openings(
+    driver_px: np.ndarray, driver_neutral_px: np.ndarray, target_neutral_px: np.ndarray, limits: ExpressionRange
+) -> np.ndarray:
+    """(2,) the target's eye openings for the driver's (module docstring), within the training range."""
+    driver, driver_neutral = eye_openings(driver_px), eye_openings(driver_neutral_px)
+    target_neutral = eye_openings(target_neutral_px)
+    closure = (driver - CLOSED_EYE_OPENING) / np.maximum(driver_neutral - CLOSED_EYE_OPENING, 1e-3)
+    wanted = limits.eye_low + closure * np.maximum(target_neutral - limits.eye_low, 0.0)
+    return np.clip(wanted, limits.eye_low, limits.eye_high)
+
+
+def _scale_aperture(
+    shape_px: np.ndarray, points: np.ndarray, corners: tuple[int, int], rotation: np.ndarray, factor: float
+) -> None:
+    """Scale the points' distance from the line through two corners (in the face's plane) by factor, in place."""
+    frontal = shape_px @ rotation
+    start, end = frontal[corners[0], :2], frontal[corners[1], :2]
+    axis = (end - start) / max(float(np.linalg.norm(end - start)), 1e-9)
+    normal = np.array([-axis[1], axis[0]])
+    offsets = (frontal[points, :2] - start) @ normal
+    frontal[points, :2] -= np.outer(offsets * (1.0 - factor), normal)
+    shape_px[points] = frontal[points] @ rotation.T
+
+
+def set_eye_openings(shape_px: np.ndarray, rotation: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """The shape with each eye's lids moved (about the corner line) to the wanted openings."""
+    shape_px = np.array(shape_px, dtype=np.float64)
+    current = eye_openings(shape_px)
+    for eye, (points, corners) in enumerate(zip(EYE_CONTOURS, EYE_CORNERS)):
+        if current[eye] > 1e-3:
+            _scale_aperture(shape_px, points, corners, rotation, float(np.clip(wanted[eye] / current[eye], 0.0, 10.0)))
+    return shape_px
+
+
+def keep_local_shape(projected_px: np.ndarray, original_px: np.ndarray) -> np.ndarray:
+    """The projected shape with the eye and lip contours' own shape from the original (their mean stays projected)."""
+    result = np.array(projected_px, dtype=np.float32)
+    for points in LOCAL_SHAPE_GROUPS:
+        residual = original_px[points, :2] - projected_px[points, :2]
+        result[points, :2] += residual - residual.mean(axis=0)
+    return result
+
+
+def clamp_openings(shape_px: np.ndarray, rotation: np.ndarray, limits: ExpressionRange) -> np.ndarray:
+    """Eye and mouth openings pulled back inside the training range (only the parts outside it move)."""
+    shape_px = np.array(shape_px, dtype=np.float64)
+    openings = eye_openings(shape_px)
+    clamped = np.clip(openings, limits.eye_low, limits.eye_high)
+    if np.any(np.abs(clamped - openings) > 1e-6):
+        shape_px = set_eye_openings(shape_px, rotation, clamped)
+    mouth = float(mouth_opening(shape_px))
+    if np.isfinite(limits.mouth_high) and mouth > limits.mouth_high > 0:
+        face_height = float(np.linalg.norm(shape_px[FACE_TOP_BOTTOM[0]] - shape_px[FACE_TOP_BOTTOM[1]]))
+        factor = limits.mouth_high / mouth if face_height > 0 else 1.0
+        _scale_aperture(shape_px, LIP_POINTS, MOUTH_CORNERS_INNER, rotation, factor)
+    return shape_px

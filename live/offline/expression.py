@@ -1,0 +1,207 @@
+"""How well the avatar follows a driver: `live eval MODEL.onnx --driver CLIP`.
+
+The clip runs through the pipeline's own steps (track -> retarget + sketch ->
+render, live.pipeline.steps, unpaced, every frame). MediaPipe then measures
+the same things on the driver, on the retargeted landmarks the sketch was
+drawn from, and on the generator's output (live.face.expression):
+
+    correlation: Pearson r, driver vs output, at the best lag within +-MAX_LAG_FRAMES,
+        for eye opening, mouth opening, smile, yaw and pitch;
+    ceiling: the same, driver vs retargeted landmarks (what the generator was asked
+        to draw), with the shape clamp as configured and with it off;
+    faces_found: share of outputs on which MediaPipe finds a face;
+    jitter_ratio: output landmark motion / driver landmark motion between frames,
+        each in its own face sizes (> 1: the avatar trembles more than the driver);
+    outside_training: share of frames the retargeter flagged as outside the avatar's training range.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+from rich.table import Table
+
+from live.engines.generator import GeneratorSessionConfig
+from live.engines.landmarks import LandmarkConfig, LandmarkDetector
+from live.face.expression import MEASURE_NAMES, measure_series
+from live.face.pose import STABLE_POINT_INDICES
+from live.face.retarget import RetargetConfig, Retargeter
+from live.formats.card import ModelCard
+from live.io.sources import SourceConfig, VideoFileSource, media_time_s
+from live.pipeline.messages import Frame
+from live.pipeline.run import PipelineConfig, open_stages
+from live.pipeline.stats import PipelineStats
+from live.pipeline.steps import BufferPool, RenderStep, SketchStep, TrackStep
+
+MAX_LAG_FRAMES = 3
+
+
+@dataclass(frozen=True, slots=True)
+class DriveConfig:
+    """model_path: ONNX model; clip: the driving video; retarget: as `live run --retarget`."""
+
+    model_path: Path
+    clip: Path
+    retarget: RetargetConfig = RetargetConfig()
+    device: str = "cpu"
+
+
+@dataclass(slots=True)
+class DriveRecord:
+    """Per frame of the clip: the driver's landmarks, the retargeted ones and those found on the output."""
+
+    driver: list[np.ndarray | None]
+    target: list[np.ndarray | None]
+    output: list[np.ndarray | None]
+    frame_times_s: list[float]
+    outside_share: float
+    output_bgr: list[np.ndarray]
+    frames_bgr: list[np.ndarray]
+    frame_shape: tuple[int, ...] = ()
+    card: ModelCard | None = None
+
+
+def drive(config: DriveConfig, keep_images: bool = False) -> DriveRecord:
+    """Run every frame of the clip through the pipeline's steps and find the face on each output."""
+    pipeline = PipelineConfig(GeneratorSessionConfig(config.model_path, config.device), retarget=config.retarget)
+    record = DriveRecord([], [], [], [], 0.0, [], [])
+    stats = PipelineStats("drive-eval")
+    with (
+        open_stages(pipeline) as stages,
+        VideoFileSource(SourceConfig(str(config.clip))) as source,
+        LandmarkDetector(LandmarkConfig(static_image_mode=True)) as checker,
+    ):
+        pool = BufferPool(stages.card.size_px)
+        track = TrackStep(stages.detector, stats)
+        sketch = SketchStep(stages.retargeter, stages.card.size_px, pool, stats)
+        render = RenderStep(stages.session, stages.neutral_bgr, stats)
+        index = 0
+        image_bgr_shape = (source.size_px[1], source.size_px[0], 3)
+        while (image_bgr := source.read()) is not None:
+            sketched = sketch(track(Frame(index, 0.0, image_bgr, media_time_s(source, index))))
+            rendered = render(sketched)
+            calibrating = sketched.target_landmarks_px is None or stages.retargeter.calibrating
+            record.driver.append(sketched.landmarks_px)
+            record.target.append(None if calibrating else sketched.target_landmarks_px)
+            record.output.append(None if calibrating else checker.detect(rendered.output_bgr))
+            record.frame_times_s.append(sketched.frame.t_stream_s)
+            if keep_images:
+                record.frames_bgr.append(image_bgr)
+                record.output_bgr.append(rendered.output_bgr.copy())
+            pool.release(sketched.sketch_bgr)
+            index += 1
+        record.frame_shape, record.card = tuple(image_bgr_shape), stages.card
+        record.outside_share = stages.retargeter.frames_outside_training / max(1, stages.retargeter.frames_retargeted)
+    return record
+
+
+def retarget_only(record: DriveRecord, config: RetargetConfig) -> list[np.ndarray | None]:
+    """The retargeted landmarks of the recorded driver frames under another retarget config (no generator)."""
+    targets: list[np.ndarray | None] = []
+    with Retargeter(config, record.card) as retargeter:
+        for landmarks, t_s in zip(record.driver, record.frame_times_s):
+            if landmarks is None:
+                retargeter.no_face()
+                targets.append(None)
+                continue
+            target = retargeter.retarget(landmarks, record.frame_shape, t_s)
+            targets.append(None if retargeter.calibrating else target)
+    return targets
+
+
+def best_lag_correlation(driver: np.ndarray, output: np.ndarray, max_lag: int = MAX_LAG_FRAMES) -> float | None:
+    """The largest Pearson r of driver[t] vs output[t + lag] over |lag| <= max_lag (NaN frames skipped)."""
+    best = None
+    for lag in range(-max_lag, max_lag + 1):
+        a = driver[max(0, -lag) : len(driver) - max(0, lag)]
+        b = output[max(0, lag) : len(output) - max(0, -lag)]
+        valid = np.isfinite(a) & np.isfinite(b)
+        if valid.sum() < 5 or np.std(a[valid]) < 1e-12 or np.std(b[valid]) < 1e-12:
+            continue
+        r = float(np.corrcoef(a[valid], b[valid])[0, 1])
+        best = r if best is None or r > best else best
+    return best
+
+
+def correlations(driver: list[np.ndarray | None], other: list[np.ndarray | None]) -> dict[str, float | None]:
+    """Best-lag correlation of every measure, driver vs other; only frames where the other has a face count."""
+    driver_series = measure_series([d if o is not None else None for d, o in zip(driver, other)])
+    other_series = measure_series(other)
+    return {name: _rounded(best_lag_correlation(driver_series[name], other_series[name])) for name in MEASURE_NAMES}
+
+
+def _motion(faces: list[np.ndarray | None]) -> list[float | None]:
+    """Per frame pair: mean landmark displacement in face sizes (None unless both frames have a face)."""
+    motions: list[float | None] = []
+    for before, after in zip(faces, faces[1:]):
+        if before is None or after is None:
+            motions.append(None)
+            continue
+        stable = before[STABLE_POINT_INDICES, :2]
+        size = float(np.sqrt(((stable - stable.mean(axis=0)) ** 2).sum(axis=1).mean()))
+        motions.append(float(np.linalg.norm(after[:, :2] - before[:, :2], axis=1).mean()) / max(size, 1e-9))
+    return motions
+
+
+def jitter_ratio(driver: list[np.ndarray | None], output: list[np.ndarray | None]) -> float | None:
+    """Mean output motion / mean driver motion, over the frame pairs where both have faces."""
+    pairs = [(d, o) for d, o in zip(_motion(driver), _motion(output)) if d is not None and o is not None]
+    if not pairs:
+        return None
+    driver_motion = float(np.mean([d for d, _ in pairs]))
+    return _rounded(float(np.mean([o for _, o in pairs])) / max(driver_motion, 1e-12))
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+def evaluate_drive(config: DriveConfig, record: DriveRecord | None = None) -> dict:
+    """Every figure of the module docstring for one driver clip, JSON-ready."""
+    record = record or drive(config)
+    other_clamp = replace(config.retarget, shape_clamp=not config.retarget.shape_clamp)
+    other_targets = retarget_only(record, other_clamp) if config.retarget.mode != "off" else record.target
+    rendered = [target is not None for target in record.target]
+    found = [face is not None for face in record.output]
+    clamp_key = "ceiling_clamp_" + ("on" if config.retarget.shape_clamp else "off")
+    other_key = "ceiling_clamp_" + ("off" if config.retarget.shape_clamp else "on")
+    return {
+        "model": str(config.model_path),
+        "driver": str(config.clip),
+        "retarget": config.retarget.mode,
+        "shape_clamp": config.retarget.shape_clamp,
+        "frames": len(record.driver),
+        "frames_rendered": int(sum(rendered)),
+        "correlation": correlations(record.driver, record.output),
+        clamp_key: correlations(record.driver, record.target),
+        other_key: correlations(record.driver, other_targets),
+        "faces_found": _rounded(sum(found) / max(1, sum(rendered))),
+        "jitter_ratio": jitter_ratio(record.driver, record.output),
+        "outside_training": _rounded(record.outside_share),
+    }
+
+
+def drive_table(reports: list[dict]) -> Table:
+    """One row per driver: output correlations (ceiling with the clamp on / off in brackets) and the rest."""
+    table = Table(title="driver vs output (Pearson r at the best lag within +-3 frames)")
+    table.add_column("driver")
+    for name in MEASURE_NAMES:
+        table.add_column(name + " r", justify="right")
+    for name in ("faces found", "jitter", "outside"):
+        table.add_column(name, justify="right")
+    for report in reports:
+        cells = [Path(report["driver"]).name]
+        for name in MEASURE_NAMES:
+            on, off = (report.get(f"ceiling_clamp_{state}", {}).get(name) for state in ("on", "off"))
+            ceiling = f"{_text(on)}/{_text(off)}"
+            cells.append(f"{_text(report['correlation'][name])} ({ceiling})")
+        cells += [_text(report["faces_found"]), _text(report["jitter_ratio"]), _text(report["outside_training"])]
+        table.add_row(*cells)
+    table.caption = "brackets: driver vs retargeted landmarks, shape clamp on/off (the ceiling)"
+    return table
+
+
+def _text(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
