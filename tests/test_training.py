@@ -153,9 +153,11 @@ def test_resume_continues_exactly(dataset_64: Path, tmp_path: Path) -> None:
     from live.training.train import TrainConfig, train
 
     common = dict(dataset=str(dataset_64), ngf=4, ndf=8, checkpoint_every=100, sample_every=100, threads=1)
-    straight = load_checkpoint(train(TrainConfig(out=str(tmp_path / "straight"), steps=8, **common)))
+    straight = load_checkpoint(train(TrainConfig(out=str(tmp_path / "straight"), steps=8, **common)).last_checkpoint)
     train(TrainConfig(out=str(tmp_path / "split"), steps=8, **common), stop_at_step=4)
-    resumed = load_checkpoint(train(TrainConfig(out=str(tmp_path / "split"), steps=8, **common), resume=True))
+    resumed = load_checkpoint(
+        train(TrainConfig(out=str(tmp_path / "split"), steps=8, **common), resume=True).last_checkpoint
+    )
     assert resumed["step"] == straight["step"] == 8
     for name, tensor in straight["generator"].items():
         assert torch.equal(tensor, resumed["generator"][name]), name
@@ -251,7 +253,7 @@ def test_train_bad_input(dataset_64: Path, tmp_path: Path, capsys: pytest.Captur
     assert code == 2 and "another architecture" in message
 
 
-def test_ctrl_c_saves_and_exits_cleanly(dataset_64: Path, tmp_path: Path) -> None:
+def test_ctrl_c_saves_and_exits_130(dataset_64: Path, tmp_path: Path) -> None:
     run = tmp_path / "interrupted"
     process = subprocess.Popen(
         _train_command(dataset_64, run, 100000, "--checkpoint-every", "1000"),
@@ -265,8 +267,8 @@ def test_ctrl_c_saves_and_exits_cleanly(dataset_64: Path, tmp_path: Path) -> Non
     time.sleep(1.0)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 0, stderr
-    assert "stopped early, saved" in stderr
+    assert process.returncode == 130, "a shell's `live train ... && live export ...` must stop here"
+    assert "interrupted at step" in stderr and "--resume" in stderr
     saved = list_checkpoints(run / "checkpoints")
     assert len(saved) == 1 and 0 < load_checkpoint(saved[0])["step"] < 1000, (
         "saved where it stopped, not at a scheduled checkpoint"
@@ -309,3 +311,11 @@ def test_resume_refuses_other_settings(dataset_64: Path, tmp_path: Path, capsys:
         ["train", str(dataset_64), "--out", str(tmp_path / "bad"), "--checkpoint-every", "0", *TINY], capsys
     )
     assert code == 2 and "--checkpoint-every 0: must be 1 or more" in message
+
+
+def test_resume_without_checkpoint_says_so(dataset_64: Path, tmp_path: Path) -> None:
+    result = subprocess.run(
+        _train_command(dataset_64, tmp_path / "fresh", 2, "--resume"), capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "no checkpoint in" in result.stderr and "starting from step 0" in result.stderr

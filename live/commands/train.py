@@ -1,31 +1,22 @@
-"""`live train DATASET --out RUN [--ngf N] [--steps N] [--resume]` (needs the `train` extra: torch)."""
+"""`live train DATASET --out RUN [--steps N] [--resume] ...` (needs the `train` extra: torch).
+
+Every option but the two paths comes from a field of TrainConfig (live/training/config.py), with its default
+and help text, so the two cannot disagree. TrainConfig itself imports no torch.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import fields
+import sys
+from dataclasses import MISSING, fields
 from pathlib import Path
 
 from live.errors import UsageError
+from live.training.config import TrainConfig
 
-DEFAULT_STEPS = 2000
-_DEFAULTS = {
-    "ngf": 16,
-    "ndf": 32,
-    "batch_size": 1,
-    "learning_rate": 2e-4,
-    "lambda_l1": 100.0,
-    "face_weight": 3.0,
-    "checkpoint_every": 200,
-    "keep_last": 3,
-    "sample_every": 200,
-    "seed": 0,
-    "threads": 0,
-    "augment_shift": 0.02,
-    "augment_scale": 0.03,
-    "augment_rotate_deg": 2.0,
-}
+INTERRUPTED_EXIT_CODE = 130  # what shells expect after Ctrl-C: `live train ... && live export ...` stops here
+_PATH_FIELDS = ("dataset", "out")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,49 +25,59 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--resume", action="store_true", help="continue the run in --out exactly where its last checkpoint left it"
     )
-    parser.add_argument(
-        "--steps",
-        type=int,
-        default=None,
-        help=f"training length (default {DEFAULT_STEPS}; with --resume, the run's own)",
-    )
-    for name, default in _DEFAULTS.items():
-        parser.add_argument(
-            "--" + name.replace("_", "-"), type=type(default), default=default, help=f"(default {default})"
-        )
-    parser.add_argument(
-        "--flip", action="store_true", help="random horizontal flips (off: a fixed scene is not symmetric)"
-    )
-    parser.add_argument(
-        "--no-plate", action="store_true", help="paint the whole frame instead of the person over a background plate"
-    )
+    for spec in fields(TrainConfig):
+        if spec.name in _PATH_FIELDS:
+            continue
+        help_text = spec.metadata.get("help", "")
+        flag = "--" + spec.name.replace("_", "-")
+        if spec.type in (bool, "bool"):
+            if spec.default:
+                negated = spec.metadata.get("flag") or "--no-" + flag[2:]
+                parser.add_argument(negated, dest=spec.name, action="store_false", help=f"off: {help_text}")
+            else:
+                parser.add_argument(flag, dest=spec.name, action="store_true", help=help_text)
+            continue
+        kind = {"int": int, "float": float}.get(str(spec.type), spec.type)
+        suffix = " (with --resume: the run's own)" if spec.name == "steps" else ""
+        parser.add_argument(flag, type=kind, default=None, help=f"{help_text} (default {spec.default}){suffix}")
 
 
-def _run_steps(run_folder: Path) -> int:
-    """The training length recorded in an existing run's config.json (DEFAULT_STEPS without one)."""
+def _run_steps(run_folder: Path) -> int | None:
+    """The training length recorded in an existing run's config.json (None without one)."""
     try:
         return int(json.loads((run_folder / "config.json").read_text())["train"]["steps"])
     except FileNotFoundError:
-        return DEFAULT_STEPS
+        return None
     except (KeyError, ValueError, TypeError) as error:
         raise UsageError(f"{run_folder}/config.json is damaged ({error!r}): give --steps") from error
 
 
+def config_from_arguments(args: argparse.Namespace) -> TrainConfig:
+    """The TrainConfig the options describe (options left out keep TrainConfig's defaults)."""
+    values = {
+        spec.name: getattr(args, spec.name)
+        for spec in fields(TrainConfig)
+        if spec.name not in _PATH_FIELDS and getattr(args, spec.name) is not None
+    }
+    if "steps" not in values and args.resume and (steps := _run_steps(Path(args.out))) is not None:
+        values["steps"] = steps
+    missing = [spec.name for spec in fields(TrainConfig) if spec.default is MISSING and spec.name not in _PATH_FIELDS]
+    assert not missing, f"TrainConfig fields without a default cannot be options: {missing}"
+    return TrainConfig(dataset=args.dataset, out=args.out, **values)
+
+
 def run(args: argparse.Namespace) -> int:
+    config = config_from_arguments(args)
     try:
-        from live.training.train import TrainConfig, train
+        from live.training.train import train
     except ImportError as error:
         raise UsageError(f"training needs torch ({error}): pip install 'live[train]'") from error
-    args.steps = args.steps if args.steps is not None else _run_steps(Path(args.out)) if args.resume else DEFAULT_STEPS
-    for name in ("ngf", "ndf", "steps", "batch_size", "checkpoint_every", "keep_last", "sample_every"):
-        if getattr(args, name) < 1:
-            raise UsageError(f"--{name.replace('_', '-')} {getattr(args, name)}: must be 1 or more")
-    if args.learning_rate <= 0 or args.lambda_l1 < 0 or args.face_weight < 1 or args.threads < 0:
-        raise UsageError("--learning-rate must be > 0, --lambda-l1 >= 0, --face-weight >= 1 and --threads >= 0")
-    names = {field.name for field in fields(TrainConfig)}
-    values = {name: getattr(args, name) for name in _DEFAULTS if name in names}
-    config = TrainConfig(
-        dataset=args.dataset, out=args.out, steps=args.steps, flip=args.flip, use_plate=not args.no_plate, **values
-    )
-    train(config, resume=args.resume)
+    result = train(config, resume=args.resume)
+    if result.interrupted:
+        print(
+            f"live train: interrupted at step {result.step}/{result.steps}, saved {result.last_checkpoint}; "
+            f"continue with: live train {args.dataset} --out {args.out} --resume",
+            file=sys.stderr,
+        )
+        return INTERRUPTED_EXIT_CODE
     return 0

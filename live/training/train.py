@@ -7,11 +7,7 @@ resolved config, checkpoints, sample grids and TensorBoard scalars.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import signal
-import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,51 +23,18 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from live.errors import UsageError
 from live.formats.dataset import Dataset, load_dataset
 from live.training.augment import face_weight_maps, random_affine
-from live.training.checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
+from live.training.checkpoints import latest_checkpoint, save_checkpoint
+from live.training.config import TrainConfig
+from live.training.distributed import (
+    StopRequest,
+    agreed_stop,
+    gather_random_states,
+    setup_distributed,
+    unwrap,
+    write_rank_digest,
+)
 from live.training.networks import GeneratorConfig, PatchDiscriminator, UnetGenerator
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Everything a run depends on; written to RUN/config.json."""
-
-    dataset: str
-    out: str
-    ngf: int = 16
-    ndf: int = 32
-    steps: int = 2000
-    batch_size: int = 1
-    learning_rate: float = 2e-4
-    beta1: float = 0.5
-    lambda_l1: float = 100.0
-    face_weight: float = 3.0
-    decay_start_fraction: float = 0.5
-    augment_shift: float = 0.02
-    augment_scale: float = 0.03
-    augment_rotate_deg: float = 2.0
-    flip: bool = False
-    use_plate: bool = True
-    checkpoint_every: int = 200
-    keep_last: int = 3
-    sample_every: int = 200
-    seed: int = 0
-    threads: int = 0
-
-
-@dataclass
-class _Run:
-    config: TrainConfig
-    dataset: Dataset
-    generator: torch.nn.Module
-    discriminator: torch.nn.Module
-    generator_optimizer: torch.optim.Optimizer
-    discriminator_optimizer: torch.optim.Optimizer
-    schedulers: list
-    random: torch.Generator
-    device: torch.device
-    rank: int
-    world_size: int
-    step: int = 0
+from live.training.run_state import TrainingRun, restore, training_state
 
 
 def generator_config_for(config: TrainConfig, size_px: int) -> GeneratorConfig:
@@ -85,22 +48,7 @@ def background_plate(dataset: Dataset) -> torch.Tensor:
     return torch.from_numpy(median).permute(2, 0, 1)[None] / 127.5 - 1.0
 
 
-def _setup_distributed() -> tuple[int, int, torch.device]:
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
-    device = (
-        torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-        if torch.cuda.is_available()
-        else torch.device("cpu")
-    )
-    if world_size > 1 and not distributed.is_initialized():
-        distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    if device.type == "cuda":
-        torch.cuda.set_device(device)
-    return rank, world_size, device
-
-
-def _build(config: TrainConfig, dataset: Dataset, rank: int, world_size: int, device: torch.device) -> _Run:
+def _build(config: TrainConfig, dataset: Dataset, rank: int, world_size: int, device: torch.device) -> TrainingRun:
     torch.manual_seed(config.seed)
     generator = UnetGenerator(generator_config_for(config, dataset.size_px), background_plate(dataset)).to(device)
     discriminator = PatchDiscriminator(config.ndf).to(device)
@@ -120,7 +68,7 @@ def _build(config: TrainConfig, dataset: Dataset, rank: int, world_size: int, de
         for optimizer in (generator_optimizer, discriminator_optimizer)
     ]
     random = torch.Generator().manual_seed(config.seed * 1000 + rank)
-    return _Run(
+    return TrainingRun(
         config,
         dataset,
         generator,
@@ -135,83 +83,6 @@ def _build(config: TrainConfig, dataset: Dataset, rank: int, world_size: int, de
     )
 
 
-def _random_states(run: _Run) -> list[torch.Tensor]:
-    """Every rank's sampling RNG state (a collective call: all ranks must make it)."""
-    if run.world_size == 1:
-        return [run.random.get_state()]
-    gathered: list = [None] * run.world_size
-    distributed.all_gather_object(gathered, run.random.get_state())
-    return gathered
-
-
-def _state(run: _Run, random_states: list[torch.Tensor]) -> dict:
-    unwrap = lambda module: getattr(module, "module", module)  # noqa: E731
-    return {
-        "step": run.step,
-        "config": asdict(run.config),
-        "generator_config": unwrap(run.generator).config.to_dict(),
-        "generator": unwrap(run.generator).state_dict(),
-        "discriminator": unwrap(run.discriminator).state_dict(),
-        "generator_optimizer": run.generator_optimizer.state_dict(),
-        "discriminator_optimizer": run.discriminator_optimizer.state_dict(),
-        "schedulers": [scheduler.state_dict() for scheduler in run.schedulers],
-        "random_per_rank": random_states,
-        "torch_random": torch.get_rng_state(),
-    }
-
-
-# Settings that may change between an interrupted run and its --resume.
-RESUMABLE_CHANGES = ("out", "dataset", "threads", "checkpoint_every", "sample_every", "keep_last", "steps")
-
-
-def _check_same_settings(config: TrainConfig, saved: dict, path: Path) -> None:
-    """--resume continues exactly only with the run's own settings: refuse others, naming them."""
-    current = asdict(config)
-    changed = [
-        f"--{key.replace('_', '-')} {current[key]} (the run has {saved[key]})"
-        for key in current
-        if key not in RESUMABLE_CHANGES and key in saved and saved[key] != current[key]
-    ]
-    if Path(saved.get("dataset", config.dataset)).resolve() != Path(config.dataset).resolve():
-        changed.append(f"dataset {config.dataset} (the run has {saved['dataset']})")
-    if saved.get("steps", config.steps) != config.steps:
-        print(
-            f"note: --steps {config.steps} (the run had {saved['steps']}): the learning-rate decay now follows the new length",
-            file=sys.stderr,
-        )
-    if changed:
-        raise UsageError(
-            f"--resume with other settings than {path.parent.parent}/config.json: {'; '.join(changed)}: repeat the run's settings"
-        )
-
-
-def _restore(run: _Run, path: Path) -> None:
-    state = load_checkpoint(path)
-    unwrap = lambda module: getattr(module, "module", module)  # noqa: E731
-    expected = unwrap(run.generator).config.to_dict()
-    if state.get("generator_config") != expected:
-        raise UsageError(
-            f"{path} is a checkpoint of another architecture ({state.get('generator_config')}, this run is {expected}): use a new --out or the same settings"
-        )
-    _check_same_settings(run.config, state.get("config", {}), path)
-    try:
-        unwrap(run.generator).load_state_dict(state["generator"])
-        unwrap(run.discriminator).load_state_dict(state["discriminator"])
-    except RuntimeError as error:
-        raise UsageError(f"{path} does not fit this network ({str(error).splitlines()[0]}): use a new --out") from error
-    run.generator_optimizer.load_state_dict(state["generator_optimizer"])
-    run.discriminator_optimizer.load_state_dict(state["discriminator_optimizer"])
-    for scheduler, scheduler_state in zip(run.schedulers, state["schedulers"]):
-        scheduler.load_state_dict(scheduler_state)
-    run.step = int(state["step"])
-    random_states = state["random_per_rank"]
-    if len(random_states) == run.world_size:
-        run.random.set_state(random_states[run.rank])
-    else:  # another number of processes: a fresh, distinct stream per rank
-        run.random.manual_seed(run.config.seed * 1000 + run.rank + 7919 * run.step)
-    torch.set_rng_state(state["torch_random"])
-
-
 def _to_tensor(images_bgr: np.ndarray, device: torch.device) -> torch.Tensor:
     return (torch.from_numpy(images_bgr).to(device).permute(0, 3, 1, 2).float() / 127.5 - 1.0).contiguous()
 
@@ -219,7 +90,7 @@ def _to_tensor(images_bgr: np.ndarray, device: torch.device) -> torch.Tensor:
 class _Batches:
     """Training tensors kept on the device; each batch is sampled and augmented with the run's own RNG."""
 
-    def __init__(self, run: _Run) -> None:
+    def __init__(self, run: TrainingRun) -> None:
         indices = run.dataset.indices("train")
         if indices.size == 0:
             raise UsageError(f"{run.dataset.path} has no training frames: prepare a longer video")
@@ -230,16 +101,16 @@ class _Batches:
             run.dataset.landmarks_px[indices], run.dataset.size_px, run.config.face_weight
         ).to(run.device)
 
-    def sample(self, run: _Run) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    def sample(self, run: TrainingRun) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """sketch, real image, L1 weights and background plate, all under the same random affine."""
         chosen = torch.randint(len(self.indices), (run.config.batch_size,), generator=run.random)
-        plate = getattr(run.generator, "module", run.generator).plate.expand(len(chosen), -1, -1, -1)
+        plate = unwrap(run.generator).plate.expand(len(chosen), -1, -1, -1)
         stacked = torch.cat([self.sketches[chosen], self.images[chosen], self.weights[chosen], plate], dim=1)
         stacked = random_affine(stacked, run.config, run.random)
         return stacked[:, :3], stacked[:, 3:6], stacked[:, 6:7], stacked[:, 7:10]
 
 
-def _train_step(run: _Run, batches: _Batches, scaler: torch.amp.GradScaler) -> dict[str, float]:
+def _train_step(run: TrainingRun, batches: _Batches, scaler: torch.amp.GradScaler) -> dict[str, float]:
     sketch, real, weight, plate = batches.sample(run)
     autocast = torch.autocast(run.device.type, enabled=run.device.type == "cuda")
     with autocast:
@@ -268,12 +139,12 @@ def _train_step(run: _Run, batches: _Batches, scaler: torch.amp.GradScaler) -> d
     return {"loss/discriminator": discriminator_loss.item(), "loss/gan": gan_loss.item(), "loss/l1": l1_loss.item()}
 
 
-def _sample_grid(run: _Run, path: Path, count: int = 4) -> None:
+def _sample_grid(run: TrainingRun, path: Path, count: int = 4) -> None:
     """sketch | real | generated on validation frames (training frames when there is no validation split)."""
     indices = run.dataset.indices("val")
     indices = indices if indices.size else run.dataset.indices("train")
     chosen = indices[np.linspace(0, len(indices) - 1, min(count, len(indices))).astype(int)]
-    generator = getattr(run.generator, "module", run.generator)
+    generator = unwrap(run.generator)
     with torch.no_grad():
         fake = generator(_to_tensor(run.dataset.sketches_bgr[chosen], run.device))
     fake_bgr = ((fake.permute(0, 2, 3, 1).cpu().numpy() + 1) * 127.5).round().clip(0, 255).astype(np.uint8)
@@ -293,130 +164,116 @@ def _open_tensorboard(folder: Path):
     return SummaryWriter(str(folder))
 
 
-class _StopRequest:
-    """SIGINT/SIGTERM ask the loop to stop after the current step; the loop then saves and exits."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        self._previous = {}
-
-    def __enter__(self) -> "_StopRequest":
-        for signal_number in (signal.SIGINT, signal.SIGTERM):
-            self._previous[signal_number] = signal.signal(signal_number, self._handle)
-        return self
-
-    def _handle(self, signal_number: int, frame: object) -> None:
-        self.requested = True
-
-    def __exit__(self, *exc_info: object) -> None:
-        for signal_number, handler in self._previous.items():
-            signal.signal(signal_number, handler)
-
-
-def _agreed_stop(run: _Run, requested: bool) -> bool:
-    """Stop only when all ranks stop at the same step (a rank leaving alone would hang the others)."""
-    if run.world_size == 1:
-        return requested
-    flag = torch.tensor([1.0 if requested else 0.0], device=run.device)
-    distributed.all_reduce(flag, op=distributed.ReduceOp.MAX)
-    return bool(flag.item() > 0)
-
-
-def _checkpoint(run: _Run, folder: Path) -> Path | None:
+def _checkpoint(run: TrainingRun, folder: Path) -> Path | None:
     """Save on rank 0 with every rank's RNG state (all ranks must call this); the path on rank 0."""
-    random_states = _random_states(run)
+    random_states = gather_random_states(run.random, run.world_size)
     return (
-        save_checkpoint(folder, run.step, _state(run, random_states), run.config.keep_last) if run.rank == 0 else None
+        save_checkpoint(folder, run.step, training_state(run, random_states), run.config.keep_last)
+        if run.rank == 0
+        else None
     )
 
 
-def _write_rank_digest(run: _Run, out: Path) -> None:
-    """Each rank records a digest of its generator weights, so identical replicas can be checked."""
-    digest = hashlib.sha256()
-    for tensor in getattr(run.generator, "module", run.generator).state_dict().values():
-        digest.update(tensor.detach().cpu().numpy().tobytes())
-    (out / "ranks").mkdir(parents=True, exist_ok=True)
-    (out / "ranks" / f"{run.rank}.json").write_text(
-        json.dumps({"step": run.step, "generator_sha256": digest.hexdigest()})
-    )
+@dataclass(frozen=True, slots=True)
+class TrainResult:
+    """How a run ended: its last checkpoint, the step reached, and whether a signal stopped it early."""
+
+    last_checkpoint: Path | None
+    step: int
+    steps: int
+    interrupted: bool
 
 
-def train(
-    config: TrainConfig, resume: bool = False, console: Console | None = None, stop_at_step: int | None = None
-) -> Path:
-    """Train (or resume) a run; returns the path of the last checkpoint.
+def _write_config(run: TrainingRun, out: Path) -> None:
+    """The resolved configuration beside the checkpoints (rank 0)."""
+    out.mkdir(parents=True, exist_ok=True)
+    resolved = {
+        "train": asdict(run.config),
+        "generator": unwrap(run.generator).config.to_dict(),
+        "world_size": run.world_size,
+        "device": str(run.device),
+        "torch": torch.__version__,
+    }
+    (out / "config.json").write_text(json.dumps(resolved, indent=1))
 
-    stop_at_step: checkpoint and return at that step, as an interruption would
-    (the schedule still follows config.steps, so a resume continues exactly).
-    """
-    console = console or Console(stderr=True)
-    rank, world_size, device = _setup_distributed()
+
+def _start(config: TrainConfig, resume: bool, console: Console) -> tuple[TrainingRun, Path | None]:
+    """Build the run, restoring the last checkpoint with --resume; (run, that checkpoint or None)."""
+    rank, world_size, device = setup_distributed()
     if config.threads:
         torch.set_num_threads(config.threads)
-    out = Path(config.out)
-    checkpoints = out / "checkpoints"
+    checkpoints = Path(config.out) / "checkpoints"
     existing = latest_checkpoint(checkpoints)
     if existing and not resume:
-        raise UsageError(f"{out} already has checkpoints: add --resume to continue it, or choose another --out")
-    dataset = load_dataset(Path(config.dataset))
-    run = _build(config, dataset, rank, world_size, device)
+        raise UsageError(f"{config.out} already has checkpoints: add --resume to continue it, or choose another --out")
+    run = _build(config, load_dataset(Path(config.dataset)), rank, world_size, device)
     if resume and existing:
-        _restore(run, existing)
+        restore(run, existing)
         console.print(f"resumed {existing.name} at step {run.step}")
-    batches = _Batches(run)
-    scaler = torch.amp.GradScaler(device.type, enabled=device.type == "cuda")
-    writer = None
-    if rank == 0:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "config.json").write_text(
-            json.dumps(
-                {
-                    "train": asdict(config),
-                    "generator": getattr(run.generator, "module", run.generator).config.to_dict(),
-                    "world_size": world_size,
-                    "device": str(device),
-                    "torch": torch.__version__,
-                },
-                indent=1,
-            )
-        )
-        writer = _open_tensorboard(out / "tensorboard")
-    last_path = existing
+    elif resume:
+        console.print(f"--resume: no checkpoint in {checkpoints}, starting from step 0")
+    return run, existing
+
+
+def _progress(console: Console, rank: int) -> Progress:
     columns = [
         TextColumn("train"),
         BarColumn(),
         TextColumn("{task.completed}/{task.total} {task.fields[losses]}"),
         TimeRemainingColumn(),
     ]
-    with _StopRequest() as stop, Progress(*columns, console=console, disable=rank != 0) as progress:
+    return Progress(*columns, console=console, disable=rank != 0)
+
+
+def _loop(run: TrainingRun, end_step: int, last_path: Path | None, console: Console) -> tuple[Path | None, bool]:
+    """Train to end_step or a stop signal; checkpoint on schedule and where it stopped. (last path, interrupted)."""
+    out, config = Path(run.config.out), run.config
+    batches = _Batches(run)
+    scaler = torch.amp.GradScaler(run.device.type, enabled=run.device.type == "cuda")
+    writer = _open_tensorboard(out / "tensorboard") if run.rank == 0 else None
+    saved_step = run.step if last_path else -1
+    with StopRequest() as stop, _progress(console, run.rank) as progress:
         task = progress.add_task("train", total=config.steps, completed=run.step, losses="")
-        started_s, started_step = time.perf_counter(), run.step
-        end_step = min(config.steps, stop_at_step or config.steps)
-        saved_step = run.step if existing else -1
-        while run.step < end_step and not _agreed_stop(run, stop.requested):
+        while run.step < end_step and not agreed_stop(stop.requested, run.world_size, run.device):
             losses = _train_step(run, batches, scaler)
-            progress.update(
-                task, completed=run.step, losses=" ".join(f"{k.split('/')[1]} {v:.3f}" for k, v in losses.items())
-            )
-            if rank == 0 and writer is not None:
-                for key, value in losses.items():
-                    writer.add_scalar(key, value, run.step)
-            if rank == 0 and run.step % config.sample_every == 0:
+            text = " ".join(f"{key.split('/')[1]} {value:.3f}" for key, value in losses.items())
+            progress.update(task, completed=run.step, losses=text)
+            for key, value in losses.items() if writer is not None else ():
+                writer.add_scalar(key, value, run.step)
+            if run.rank == 0 and run.step % config.sample_every == 0:
                 _sample_grid(run, out / "samples" / f"step_{run.step:08d}.png")
             if run.step % config.checkpoint_every == 0:
-                last_path, saved_step = _checkpoint(run, checkpoints) or last_path, run.step
+                last_path, saved_step = _checkpoint(run, out / "checkpoints") or last_path, run.step
         if saved_step != run.step:
-            last_path = _checkpoint(run, checkpoints) or last_path
-            if rank == 0:
+            last_path = _checkpoint(run, out / "checkpoints") or last_path
+            if run.rank == 0:
                 _sample_grid(run, out / "samples" / f"step_{run.step:08d}.png")
-    steps_per_s = (run.step - started_step) / max(1e-9, time.perf_counter() - started_s)
     if writer is not None:
         writer.close()
-    if world_size > 1:
-        _write_rank_digest(run, out)
+    return last_path, stop.requested and run.step < end_step
+
+
+def train(
+    config: TrainConfig, resume: bool = False, console: Console | None = None, stop_at_step: int | None = None
+) -> TrainResult:
+    """Train (or resume) a run.
+
+    stop_at_step: checkpoint and return at that step, as an interruption would
+    (the schedule still follows config.steps, so a resume continues exactly).
+    A SIGINT/SIGTERM saves where the run is and returns with `interrupted` set.
+    """
+    console = console or Console(stderr=True)
+    run, existing = _start(config, resume, console)
+    if run.rank == 0:
+        _write_config(run, Path(config.out))
+    started_s, started_step = time.perf_counter(), run.step
+    last_path, interrupted = _loop(run, min(config.steps, stop_at_step or config.steps), existing, console)
+    steps_per_s = (run.step - started_step) / max(1e-9, time.perf_counter() - started_s)
+    if run.world_size > 1:
+        write_rank_digest(run.generator, run.rank, run.step, Path(config.out))
         distributed.barrier()
         distributed.destroy_process_group()
     message = "done" if run.step >= config.steps else "stopped early, saved"
-    if rank == 0:
+    if run.rank == 0:
         console.print(f"{message}: step {run.step}/{config.steps} ({steps_per_s:.2f} steps/s), checkpoint {last_path}")
-    return last_path
+    return TrainResult(last_path, run.step, config.steps, interrupted)

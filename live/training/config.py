@@ -1,0 +1,55 @@
+"""The training configuration: the one definition `live train`'s options are derived from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from live.errors import UsageError
+
+
+def _option(default: object, help_text: str, minimum: float | None = None, flag: str | None = None) -> object:
+    return field(default=default, metadata={"help": help_text, "minimum": minimum, "flag": flag})
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a run depends on; written to RUN/config.json. Field metadata gives each CLI option's help."""
+
+    dataset: str
+    out: str
+    ngf: int = _option(16, "generator width (channels of the first layer)", 1)
+    ndf: int = _option(32, "discriminator width", 1)
+    steps: int = _option(2000, "training length in steps", 1)
+    batch_size: int = _option(1, "frames per step", 1)
+    learning_rate: float = _option(2e-4, "Adam learning rate (more than 0)")
+    beta1: float = _option(0.5, "Adam beta1", 0.0)
+    lambda_l1: float = _option(100.0, "weight of the L1 loss against the GAN loss", 0.0)
+    face_weight: float = _option(3.0, "extra L1 weight inside the face region", 1.0)
+    decay_start_fraction: float = _option(0.5, "share of the steps after which the learning rate decays to 0", 0.0)
+    augment_shift: float = _option(0.02, "random shift, as a share of the frame", 0.0)
+    augment_scale: float = _option(0.03, "random scale change, as a share", 0.0)
+    augment_rotate_deg: float = _option(2.0, "random rotation in degrees", 0.0)
+    flip: bool = _option(False, "random horizontal flips (off: a fixed scene is not symmetric)")
+    use_plate: bool = _option(
+        True, "paint the person over a background plate (off: paint the whole frame)", flag="--no-plate"
+    )
+    checkpoint_every: int = _option(200, "steps between checkpoints", 1)
+    keep_last: int = _option(3, "checkpoints kept", 1)
+    sample_every: int = _option(200, "steps between sample grids", 1)
+    seed: int = _option(0, "random seed")
+    threads: int = _option(0, "torch CPU threads (0: torch's default)", 0)
+
+    def __post_init__(self) -> None:
+        for name, value, minimum in self.numeric_limits():
+            if value < minimum:
+                raise UsageError(f"--{name.replace('_', '-')} {value}: must be {minimum:g} or more")
+        if self.learning_rate <= 0:
+            raise UsageError(f"--learning-rate {self.learning_rate}: must be more than 0")
+
+    def numeric_limits(self) -> list[tuple[str, float, float]]:
+        """(name, value, minimum) of every option that has a lower limit."""
+        return [
+            (name, getattr(self, name), spec.metadata["minimum"])
+            for name, spec in self.__dataclass_fields__.items()
+            if spec.metadata.get("minimum") is not None
+        ]
