@@ -165,11 +165,11 @@ def measure_stages(
         targets[index % len(faces)] = stages.retargeter.retarget(faces[index % len(faces)], frame_shape, index / fps)
 
     retarget_ms = time_calls(retarget, budget_s / 4)
-    size_px = stages.card.size_px
+    size_px, version = stages.card.size_px, stages.card.sketch_format_version
     sketches_bgr = [np.zeros((size_px, size_px, 3), dtype=np.uint8) for _ in targets]
 
     def sketch(index: int) -> None:
-        draw_sketch(targets[index % len(targets)], size_px, sketches_bgr[index % len(targets)])
+        draw_sketch(targets[index % len(targets)], size_px, sketches_bgr[index % len(targets)], version)
 
     sketch_ms = time_calls(sketch, budget_s / 4, min_calls=len(targets))
     return {

@@ -17,7 +17,7 @@ import numpy as np
 
 from live.errors import UsageError
 from live.formats.landmarks import LANDMARK_COUNT, LANDMARK_FORMAT_VERSION
-from live.formats.sketch import SKETCH_FORMAT_VERSION
+from live.formats.sketch import SKETCH_FORMAT_VERSION, SUPPORTED_SKETCH_VERSIONS
 
 CARD_METADATA_KEY = "live.card"
 CARD_VERSION = 1
@@ -87,7 +87,7 @@ class ModelCard:
 
     def check_compatible(self, origin: str = "model") -> None:
         """Raise UsageError when this live cannot drive the model correctly."""
-        if self.sketch_format_version != SKETCH_FORMAT_VERSION:
+        if self.sketch_format_version not in SUPPORTED_SKETCH_VERSIONS:
             raise UsageError(
                 f"{origin}: trained on sketch format v{self.sketch_format_version}, this live draws v{SKETCH_FORMAT_VERSION}; retrain it on a dataset made by this version of `live prepare`"
             )

@@ -3,7 +3,15 @@
 `draw_sketch` is the ONE function that draws sketches, for `live prepare`
 (training data) and for `live run` (inference). Any change to what it draws
 must bump SKETCH_FORMAT_VERSION: models record the version they were trained
-on and the generator refuses a mismatch.
+on, and `live run` draws that version (SUPPORTED_SKETCH_VERSIONS) or refuses the model.
+
+v1: every part as anti-aliased lines in its own colour.
+v2: v1's lines, plus the parts that carry expression drawn as filled regions in
+    their own colours, so a closed eye, an open eye and a smile with an open
+    mouth look different to the generator (a closed eye in v1 was one thin line):
+    the eye aperture (the lid contour, filled), the iris disc (clipped to the
+    aperture: a closing lid covers it), the lips (between outer and inner contour)
+    and the inner mouth (filled inner-lip contour).
 """
 
 from __future__ import annotations
@@ -13,7 +21,8 @@ import numpy as np
 
 from live.formats.mesh_topology import PART_EDGES
 
-SKETCH_FORMAT_VERSION = 1
+SKETCH_FORMAT_VERSION = 2
+SUPPORTED_SKETCH_VERSIONS = (1, 2)
 
 # One BGR colour per facial part, so the generator can tell the parts apart.
 PART_COLOURS_BGR: dict[str, tuple[int, int, int]] = {
@@ -32,11 +41,21 @@ PART_COLOURS_BGR: dict[str, tuple[int, int, int]] = {
 _SUBPIXEL_BITS = 4
 _SUBPIXEL_SCALE = float(1 << _SUBPIXEL_BITS)
 
-# Edges grouped by colour: one cv2.polylines call per colour.
-_EDGES_BY_COLOUR: list[tuple[tuple[int, int, int], np.ndarray]] = []
-for _colour in dict.fromkeys(PART_COLOURS_BGR.values()):
-    _edges = [edge for part, edges in PART_EDGES.items() if PART_COLOURS_BGR[part] == _colour for edge in edges]
-    _EDGES_BY_COLOUR.append((_colour, np.array(_edges, dtype=np.intp)))
+
+def _edges_by_colour(parts: tuple[str, ...]) -> list[tuple[tuple[int, int, int], np.ndarray]]:
+    """The parts' edges grouped by colour: one cv2.polylines call per colour."""
+    groups = []
+    for colour in dict.fromkeys(PART_COLOURS_BGR[part] for part in parts):
+        edges = [edge for part in parts if PART_COLOURS_BGR[part] == colour for edge in PART_EDGES[part]]
+        groups.append((colour, np.array(edges, dtype=np.intp)))
+    return groups
+
+
+# v1 draws every part as lines; v2 draws the irises as discs inside the eye aperture instead.
+_LINES_BY_VERSION = {
+    1: _edges_by_colour(tuple(PART_COLOURS_BGR)),
+    2: _edges_by_colour(tuple(part for part in PART_COLOURS_BGR if not part.endswith("_iris"))),
+}
 
 
 def line_thickness_px(size_px: int) -> int:
@@ -44,19 +63,86 @@ def line_thickness_px(size_px: int) -> int:
     return max(1, round(size_px / 128))
 
 
-def draw_sketch(landmarks_px: np.ndarray, size_px: int, out_bgr: np.ndarray | None = None) -> np.ndarray:
+def _loop(part: str) -> np.ndarray:
+    """The part's points in order around its closed contour (its edges chained)."""
+    neighbours: dict[int, list[int]] = {}
+    for start, end in PART_EDGES[part]:
+        neighbours.setdefault(start, []).append(end)
+        neighbours.setdefault(end, []).append(start)
+    first = min(neighbours)
+    order, previous = [first], None
+    while True:
+        current = order[-1]
+        following = next(point for point in neighbours[current] if point != previous)
+        if following == first:
+            return np.array(order, dtype=np.intp)
+        order.append(following)
+        previous = current
+
+
+# v2 filled regions (BGR): eye aperture, iris disc, lips, inner mouth.
+REGION_COLOURS_BGR: dict[str, tuple[int, int, int]] = {
+    "eye_aperture": (160, 160, 160),
+    "iris": (255, 0, 160),
+    "lips": (40, 40, 170),
+    "inner_mouth": (0, 200, 255),
+}
+_EYE_LOOPS = (_loop("right_eye"), _loop("left_eye"))
+_IRIS_POINTS = ((468, (469, 470, 471, 472)), (473, (474, 475, 476, 477)))
+_OUTER_LIPS_LOOP = _loop("outer_lips")
+_INNER_LIPS_LOOP = _loop("inner_lips")
+
+
+def _fill_regions(out_bgr: np.ndarray, landmarks_px: np.ndarray, points: np.ndarray) -> None:
+    """v2's filled regions, drawn under the lines (sub-pixel, anti-aliased edges)."""
+    cv2.fillPoly(out_bgr, [points[_OUTER_LIPS_LOOP]], REGION_COLOURS_BGR["lips"], cv2.LINE_AA, _SUBPIXEL_BITS)
+    cv2.fillPoly(out_bgr, [points[_INNER_LIPS_LOOP]], REGION_COLOURS_BGR["inner_mouth"], cv2.LINE_AA, _SUBPIXEL_BITS)
+    for eye_loop, (centre, ring) in zip(_EYE_LOOPS, _IRIS_POINTS):
+        _fill_eye(out_bgr, landmarks_px, points, eye_loop, centre, ring)
+
+
+def _fill_eye(
+    out_bgr: np.ndarray, landmarks_px: np.ndarray, points: np.ndarray, loop: np.ndarray, centre: int, ring: tuple
+) -> None:
+    """The eye aperture with the iris disc inside it, drawn in the aperture's bounding box only."""
+    x0, y0 = np.maximum(points[loop].min(axis=0) // int(_SUBPIXEL_SCALE) - 1, 0)
+    x1, y1 = np.minimum(points[loop].max(axis=0) // int(_SUBPIXEL_SCALE) + 2, out_bgr.shape[1::-1])
+    if x1 <= x0 or y1 <= y0:
+        return
+    offset = np.array([x0, y0], dtype=np.int32) * int(_SUBPIXEL_SCALE)
+    aperture = np.zeros((y1 - y0, x1 - x0), dtype=np.uint8)
+    cv2.fillPoly(aperture, [points[loop] - offset], 255, cv2.LINE_AA, _SUBPIXEL_BITS)
+    region = np.empty((y1 - y0, x1 - x0, 3), dtype=np.uint8)
+    region[:] = REGION_COLOURS_BGR["eye_aperture"]
+    radius_px = float(np.linalg.norm(landmarks_px[list(ring), :2] - landmarks_px[centre, :2], axis=1).mean())
+    centre_fixed = tuple(int(value) for value in points[centre] - offset)
+    radius_fixed = max(1, round(radius_px * _SUBPIXEL_SCALE))
+    cv2.circle(region, centre_fixed, radius_fixed, REGION_COLOURS_BGR["iris"], -1, cv2.LINE_AA, _SUBPIXEL_BITS)
+    alpha = aperture[:, :, None].astype(np.float32) / 255.0
+    box = out_bgr[y0:y1, x0:x1]
+    box[:] = (box * (1.0 - alpha) + region * alpha + 0.5).astype(np.uint8)
+
+
+def draw_sketch(
+    landmarks_px: np.ndarray, size_px: int, out_bgr: np.ndarray | None = None, version: int = SKETCH_FORMAT_VERSION
+) -> np.ndarray:
     """Draw (478, 3) landmarks, in pixels of a `size_px` square, as a BGR uint8 sketch.
 
     `out_bgr`, when given, is a (size_px, size_px, 3) uint8 buffer that is
-    cleared and drawn into (no allocation per frame).
+    cleared and drawn into (no allocation per frame). `version`: the sketch
+    format to draw (one of SUPPORTED_SKETCH_VERSIONS; a model's card names it).
     """
+    if version not in SUPPORTED_SKETCH_VERSIONS:
+        raise ValueError(f"sketch format v{version} is not one of {SUPPORTED_SKETCH_VERSIONS}")
     if out_bgr is None:
         out_bgr = np.zeros((size_px, size_px, 3), dtype=np.uint8)
     else:
         out_bgr.fill(0)
     points = np.rint(landmarks_px[:, :2] * _SUBPIXEL_SCALE).astype(np.int32)
+    if version >= 2:
+        _fill_regions(out_bgr, landmarks_px, points)
     thickness_px = line_thickness_px(size_px)
-    for colour_bgr, edges in _EDGES_BY_COLOUR:
+    for colour_bgr, edges in _LINES_BY_VERSION[version]:
         segments = points[edges]
         cv2.polylines(out_bgr, segments, False, colour_bgr, thickness_px, cv2.LINE_AA, _SUBPIXEL_BITS)
     return out_bgr

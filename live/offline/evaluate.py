@@ -27,7 +27,7 @@ from live.engines.generator import GeneratorSession, GeneratorSessionConfig
 from live.engines.landmarks import LandmarkConfig, LandmarkDetector
 from live.errors import UsageError
 from live.formats.dataset import Dataset, load_dataset, sha256_of_file
-from live.formats.sketch import face_mask
+from live.formats.sketch import SKETCH_FORMAT_VERSION, face_mask
 from live.offline.image_metrics import (
     PSNR_CAP_DB,
     consecutive_pairs,
@@ -96,6 +96,10 @@ def evaluate(config: EvalConfig, console: Console | None = None) -> EvalResult:
         if session.card.size_px != dataset.size_px:
             raise UsageError(
                 f"{model_path} renders {session.card.size_px} px but {dataset_path} holds {dataset.size_px} px frames: evaluate it on a dataset prepared with --size {session.card.size_px}"
+            )
+        if session.card.sketch_format_version != SKETCH_FORMAT_VERSION:
+            raise UsageError(
+                f"{model_path} was trained on sketch format v{session.card.sketch_format_version}, {dataset_path} holds v{SKETCH_FORMAT_VERSION} sketches: retrain it on this dataset"
             )
         generated, generator_ms = _generate(session, dataset.sketches_bgr[indices], console)
         provider = session.provider

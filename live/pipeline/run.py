@@ -98,7 +98,8 @@ def open_stages(config: PipelineConfig) -> Iterator[Stages]:
         session = stack.enter_context(GeneratorSession(config.generator))
         detector = stack.enter_context(LandmarkDetector(config.landmarks))
         retargeter = stack.enter_context(Retargeter(config.retarget, session.card))
-        neutral_bgr = neutral_face_bgr(session, session.card.neutral_landmarks_px, session.card.size_px)
+        card = session.card
+        neutral_bgr = neutral_face_bgr(session, card.neutral_landmarks_px, card.size_px, card.sketch_format_version)
         yield Stages(session, detector, retargeter, session.card, neutral_bgr)
 
 

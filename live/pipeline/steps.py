@@ -17,7 +17,7 @@ import numpy as np
 
 from live.engines.landmarks import LandmarkDetector
 from live.face.retarget import Retargeter
-from live.formats.sketch import draw_sketch
+from live.formats.sketch import SKETCH_FORMAT_VERSION, draw_sketch
 from live.pipeline.messages import Frame, Rendered, Sketched, Tracked
 from live.pipeline.ringbuffer import RingBuffer
 from live.pipeline.stats import PipelineStats
@@ -97,7 +97,8 @@ class SketchStep:
         target_px = self.retargeter.retarget(tracked.landmarks_px, frame.image_bgr.shape, frame.t_stream_s)
         retarget_ms = elapsed_ms(start_s)
         start_s = time.perf_counter()
-        sketch_bgr = draw_sketch(target_px, self.size_px, self.pool.acquire())
+        version = self.retargeter.card.sketch_format_version  # the format the model was trained on
+        sketch_bgr = draw_sketch(target_px, self.size_px, self.pool.acquire(), version)
         sketch_ms = elapsed_ms(start_s)
         self.stats.record_stage("retarget", retarget_ms)
         self.stats.record_stage("sketch", sketch_ms)
@@ -145,9 +146,11 @@ class RenderStep:
         return self.neutral_bgr
 
 
-def neutral_face_bgr(generator: Generator, neutral_landmarks_px: np.ndarray, size_px: int) -> np.ndarray:
-    """The target's neutral face: the card's neutral landmarks, sketched and generated once."""
-    return generator.generate(draw_sketch(neutral_landmarks_px, size_px))
+def neutral_face_bgr(
+    generator: Generator, neutral_landmarks_px: np.ndarray, size_px: int, sketch_version: int = SKETCH_FORMAT_VERSION
+) -> np.ndarray:
+    """The target's neutral face: the card's neutral landmarks, sketched (in the model's format) and generated once."""
+    return generator.generate(draw_sketch(neutral_landmarks_px, size_px, version=sketch_version))
 
 
 class StageLoop(Generic[Incoming, Outgoing]):
