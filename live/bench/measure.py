@@ -40,7 +40,7 @@ from live.formats.sketch import draw_sketch
 from live.io.sources import SourceConfig, open_source, source_kind
 from live.pipeline.presenter import Output
 from live.pipeline.run import PipelineConfig, Stages, open_stages, run_pipeline, run_sequential
-from live.pipeline.stats import PipelineReport, TimingSummary
+from live.pipeline.stats import PipelineReport, TimingSummary, summarise
 
 STAGE_FRAME_COUNT = 60
 WARMUP_CALLS = 2
@@ -98,14 +98,6 @@ class BenchResult:
     process_peak_rss_mb: float | None
     cold_start_first_output_s: float
     load_average: tuple[float, float]
-
-
-def summarise(samples_ms: list[float]) -> TimingSummary:
-    """count, p50, p95 and max of some durations."""
-    if not samples_ms:
-        return TimingSummary()
-    p50_ms, p95_ms = np.percentile(samples_ms, [50, 95])
-    return TimingSummary(len(samples_ms), float(p50_ms), float(p95_ms), float(max(samples_ms)))
 
 
 def _time_one(call: Callable[[int], object], index: int) -> float:

@@ -16,7 +16,7 @@ from typing import Protocol
 import numpy as np
 
 from live.pipeline.messages import Rendered
-from live.pipeline.stats import PipelineStats
+from live.pipeline.stats import Event, PipelineStats
 from live.pipeline.steps import BufferPool, elapsed_ms
 
 VIEWS = ("output", "side-by-side")
@@ -144,7 +144,7 @@ class Presenter:
         for output in self.outputs:
             if output.keep_alive:
                 output.sink.write(image_bgr)
-        self.stats.count("resent")
+        self.stats.count(Event.RESENT)
 
     def poll_keys(self) -> str | None:
         """Handle pending window keys; why to quit ("quit key", "window closed"), or None."""

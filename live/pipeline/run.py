@@ -35,7 +35,7 @@ from live.pipeline.capture import CaptureLoop
 from live.pipeline.messages import Frame, Rendered, Sketched, Tracked
 from live.pipeline.presenter import Output, Presenter, PresenterHooks
 from live.pipeline.ringbuffer import RingBuffer
-from live.pipeline.stats import PipelineReport, PipelineStats
+from live.pipeline.stats import PipelineReport, PipelineStats, Status
 from live.pipeline.steps import BufferPool, RenderStep, SketchStep, StageLoop, TrackStep, neutral_face_bgr
 from live.pipeline.threads import FailureSlot, StageError, start_stage_thread
 
@@ -129,9 +129,9 @@ def sigterm_stops(shutdown: Shutdown) -> Iterator[None]:
 
 def describe_stages(stats: PipelineStats, stages: Stages) -> None:
     """Put the execution provider and retarget status on the dashboard."""
-    stats.set_text("provider", stages.session.provider)
-    stats.set_text("provider_note", stages.session.provider_note)
-    stats.set_text("retarget_status", retarget_status(stages.retargeter))
+    stats.set_text(Status.PROVIDER, stages.session.provider)
+    stats.set_text(Status.PROVIDER_NOTE, stages.session.provider_note)
+    stats.set_text(Status.RETARGET, retarget_status(stages.retargeter))
 
 
 def retarget_status(retargeter: Retargeter) -> str:
@@ -230,8 +230,8 @@ class _PipelineRun:
             self.shutdown.request("Ctrl-C")
         finally:
             self._shut_down()
-        self.stats.set_text("end_reason", self.shutdown.reason or "stopped")
-        self.stats.set_text("retarget_status", retarget_status(self.stages.retargeter))
+        self.stats.set_text(Status.END_REASON, self.shutdown.reason or "stopped")
+        self.stats.set_text(Status.RETARGET, retarget_status(self.stages.retargeter))
         report = self.stats.snapshot()
         error = self.failures.error
         if error is not None:
@@ -258,7 +258,7 @@ class _PipelineRun:
                 self.failures.report("sinks", error)
                 self.stop.set()
             if self.dashboard is not None:
-                self.stats.set_text("retarget_status", retarget_status(self.stages.retargeter))
+                self.stats.set_text(Status.RETARGET, retarget_status(self.stages.retargeter))
                 self.dashboard.update(self.stats)
         if self.failures.error is not None:
             self.shutdown.request(f"stage {self.failures.error.stage!r} failed")
@@ -297,7 +297,7 @@ def run_sequential(
         stages = stages or stack.enter_context(open_stages(config))
         stats = PipelineStats("sequential")
         describe_stages(stats, stages)
-        stats.set_text("source_status", describe_source(source))
+        stats.set_text(Status.SOURCE, describe_source(source))
         pool = BufferPool(stages.card.size_px)
         presenter = Presenter(outputs, stats, pool)
         stack.callback(presenter.close)
@@ -316,7 +316,7 @@ def run_sequential(
             stats.record_capture(t_capture_s)
             presenter.present(render(sketch(track(Frame(index, t_capture_s, image_bgr, media_time_s(source, index))))))
             index += 1
-        stats.set_text("end_reason", "end of input")
+        stats.set_text(Status.END_REASON, "end of input")
     stats.finish()
     return stats.snapshot()
 

@@ -7,18 +7,47 @@ by the threaded pipeline, the sequential loop, the dashboard and `live bench`.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from enum import Enum
 from typing import Protocol
 
 import numpy as np
 
 STAGE_ORDER = ("capture", "landmarks", "retarget", "sketch", "generator", "sinks")
 RECENT_SAMPLE_COUNT = 120
-HISTORY_SAMPLE_COUNT = 100_000
 RATE_WINDOW_S = 2.0
+# Whole-run percentiles come from a fixed histogram (memory does not grow in an hours-long call):
+# log-spaced bins 1% wide from 1 microsecond to 1000 s; p50/p95 are exact to within 1%.
+HISTOGRAM_MIN_MS = 1e-3
+HISTOGRAM_MAX_MS = 1e6
+HISTOGRAM_BIN_RATIO = 1.01
+_HISTOGRAM_BINS = math.ceil(math.log(HISTOGRAM_MAX_MS / HISTOGRAM_MIN_MS) / math.log(HISTOGRAM_BIN_RATIO)) + 1
+
+
+class Event(str, Enum):
+    """Events the pipeline counts."""
+
+    RESENT = "resent"
+    FACE_LOST = "face_lost"
+    HELD = "held"
+    NEUTRAL = "neutral"
+    SOURCE_FAILURES = "source_failures"
+    SOURCE_REOPENS = "source_reopens"
+
+
+class Status(str, Enum):
+    """Status lines the pipeline keeps (the latest value of each)."""
+
+    SOURCE = "source_status"
+    PROVIDER = "provider"
+    PROVIDER_NOTE = "provider_note"
+    RETARGET = "retarget_status"
+    END_REASON = "end_reason"
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,26 +60,46 @@ class TimingSummary:
     max_ms: float = 0.0
 
 
+def summarise(samples_ms: Iterable[float]) -> TimingSummary:
+    """count, p50, p95 and max of a list of durations (all zeros for none)."""
+    values = np.fromiter(samples_ms, dtype=np.float64)
+    if values.size == 0:
+        return TimingSummary()
+    p50_ms, p95_ms = np.percentile(values, [50, 95])
+    return TimingSummary(int(values.size), float(p50_ms), float(p95_ms), float(values.max()))
+
+
 class TimingWindow:
-    """Samples of one duration: the recent ones for the dashboard, the whole run for the report."""
+    """Samples of one duration: the last RECENT_SAMPLE_COUNT for the dashboard, and a fixed-size histogram
+    of the whole run for the report (constant memory however long the run)."""
 
     def __init__(self) -> None:
         self._recent_ms: deque[float] = deque(maxlen=RECENT_SAMPLE_COUNT)
-        self._history_ms: deque[float] = deque(maxlen=HISTORY_SAMPLE_COUNT)
+        self._histogram = np.zeros(_HISTOGRAM_BINS, dtype=np.int64)
+        self._count = 0
+        self._max_ms = 0.0
 
     def add(self, duration_ms: float) -> None:
         """Record one sample."""
         self._recent_ms.append(duration_ms)
-        self._history_ms.append(duration_ms)
+        clamped_ms = min(max(duration_ms, HISTOGRAM_MIN_MS), HISTOGRAM_MAX_MS)
+        self._histogram[round(math.log(clamped_ms / HISTOGRAM_MIN_MS) / math.log(HISTOGRAM_BIN_RATIO))] += 1
+        self._count += 1
+        self._max_ms = max(self._max_ms, duration_ms)
 
     def summary(self, recent: bool) -> TimingSummary:
-        """p50/p95/max of the recent window or of the whole run."""
-        samples = self._recent_ms if recent else self._history_ms
-        if not samples:
+        """p50/p95/max of the recent window (count: the whole run's) or of the whole run."""
+        if recent:
+            return replace(summarise(self._recent_ms), count=self._count)
+        if self._count == 0:
             return TimingSummary()
-        values = np.fromiter(samples, dtype=np.float64, count=len(samples))
-        p50_ms, p95_ms = np.percentile(values, [50, 95])
-        return TimingSummary(len(self._history_ms), float(p50_ms), float(p95_ms), float(values.max()))
+        cumulative = np.cumsum(self._histogram)
+        p50_ms, p95_ms = (self._histogram_quantile_ms(cumulative, share) for share in (0.5, 0.95))
+        return TimingSummary(self._count, p50_ms, p95_ms, self._max_ms)
+
+    def _histogram_quantile_ms(self, cumulative: np.ndarray, share: float) -> float:
+        index = int(np.searchsorted(cumulative, share * self._count))
+        return min(HISTOGRAM_MIN_MS * HISTOGRAM_BIN_RATIO**index, self._max_ms)
 
 
 class RateMeter:
@@ -142,16 +191,10 @@ class PipelineStats:
         self._latency = TimingWindow()
         self._input = RateMeter()
         self._output = RateMeter()
-        self._counts = {"resent": 0, "face_lost": 0, "held": 0, "neutral": 0, "source_failures": 0, "source_reopens": 0}
+        self._counts = dict.fromkeys(Event, 0)
         self._buffers: list[DropCounter] = []
-        self._extra_drops: dict[str, int] = {}
-        self._text = {
-            "source_status": "starting",
-            "provider": "",
-            "provider_note": "",
-            "retarget_status": "",
-            "end_reason": "",
-        }
+        self._text = dict.fromkeys(Status, "")
+        self._text[Status.SOURCE] = "starting"
         self._last_index = -1
         self._out_of_order = 0
         self._notes: list[str] = []
@@ -180,22 +223,15 @@ class PipelineStats:
                 self._out_of_order += 1
             self._last_index = index
 
-    def record_drop(self, where: str) -> None:
-        """A frame lost outside the ring buffers (e.g. the sequential loop cannot drop)."""
+    def count(self, event: Event) -> None:
+        """Count one event."""
         with self._lock:
-            self._extra_drops[where] = self._extra_drops.get(where, 0) + 1
+            self._counts[Event(event)] += 1
 
-    def count(self, event: str) -> None:
-        """Count an event: resent, face_lost, held, neutral, source_failures, source_reopens."""
+    def set_text(self, key: Status, value: str) -> None:
+        """Set a status line."""
         with self._lock:
-            self._counts[event] += 1
-
-    def set_text(self, key: str, value: str) -> None:
-        """Set a status line: source_status, provider, provider_note, retarget_status, end_reason."""
-        with self._lock:
-            if key not in self._text:
-                raise KeyError(f"unknown status {key!r}")
-            self._text[key] = value
+            self._text[Status(key)] = value
 
     def add_note(self, note: str) -> None:
         """A line for the final summary (e.g. why frames were not dropped)."""
@@ -214,8 +250,6 @@ class PipelineStats:
             now_s = time.perf_counter()
             end_s = self._end_s if self._end_s is not None else now_s
             drops = {buffer.name: buffer.dropped_count for buffer in self._buffers}
-            for where, count in self._extra_drops.items():
-                drops[where] = drops.get(where, 0) + count
             ordered = sorted(
                 self._timings, key=lambda name: STAGE_ORDER.index(name) if name in STAGE_ORDER else len(STAGE_ORDER)
             )
@@ -225,24 +259,24 @@ class PipelineStats:
                 duration_s=end_s - self._start_s,
                 frames_captured=self._input.count,
                 frames_written=self._output.count,
-                frames_resent=self._counts["resent"],
+                frames_resent=self._counts[Event.RESENT],
                 drops=drops,
                 stage_ms={name: self._timings[name].summary(recent) for name in ordered},
                 latency_ms=self._latency.summary(recent),
                 input_fps=self._input.recent_rate(now_s) if recent else self._input.overall_rate(),
                 output_fps=self._output.recent_rate(now_s) if recent else self._output.overall_rate(),
                 first_output_s=first_output_s,
-                face_lost_frames=self._counts["face_lost"],
-                held_frames=self._counts["held"],
-                neutral_frames=self._counts["neutral"],
-                source_failures=self._counts["source_failures"],
-                source_reopens=self._counts["source_reopens"],
-                source_status=self._text["source_status"],
-                provider=self._text["provider"],
-                provider_note=self._text["provider_note"],
-                retarget_status=self._text["retarget_status"],
+                face_lost_frames=self._counts[Event.FACE_LOST],
+                held_frames=self._counts[Event.HELD],
+                neutral_frames=self._counts[Event.NEUTRAL],
+                source_failures=self._counts[Event.SOURCE_FAILURES],
+                source_reopens=self._counts[Event.SOURCE_REOPENS],
+                source_status=self._text[Status.SOURCE],
+                provider=self._text[Status.PROVIDER],
+                provider_note=self._text[Status.PROVIDER_NOTE],
+                retarget_status=self._text[Status.RETARGET],
                 last_index=self._last_index,
                 out_of_order_outputs=self._out_of_order,
-                end_reason=self._text["end_reason"],
+                end_reason=self._text[Status.END_REASON],
                 notes=tuple(self._notes),
             )

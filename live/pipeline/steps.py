@@ -20,7 +20,7 @@ from live.face.retarget import Retargeter
 from live.formats.sketch import SKETCH_FORMAT_VERSION, draw_sketch
 from live.pipeline.messages import Frame, Rendered, Sketched, Tracked
 from live.pipeline.ringbuffer import RingBuffer
-from live.pipeline.stats import PipelineStats
+from live.pipeline.stats import Event, PipelineStats
 
 NO_FACE_HOLD_S = 0.5
 GET_TIMEOUT_S = 0.25  # a stage re-checks the stop event this often even if no buffer is closed
@@ -75,7 +75,7 @@ class TrackStep:
         duration_ms = elapsed_ms(start_s)
         self.stats.record_stage("landmarks", duration_ms)
         if landmarks_px is None:
-            self.stats.count("face_lost")
+            self.stats.count(Event.FACE_LOST)
         return Tracked(frame, landmarks_px, duration_ms)
 
 
@@ -140,9 +140,9 @@ class RenderStep:
 
     def _fallback(self, t_stream_s: float) -> np.ndarray:
         if self._last_good_bgr is not None and t_stream_s - self._last_face_s <= self.hold_s:
-            self.stats.count("held")
+            self.stats.count(Event.HELD)
             return self._last_good_bgr
-        self.stats.count("neutral")
+        self.stats.count(Event.NEUTRAL)
         return self.neutral_bgr
 
 
