@@ -26,6 +26,7 @@ from rich.table import Table
 from live.engines.generator import GeneratorSession, GeneratorSessionConfig
 from live.engines.landmarks import LandmarkConfig, LandmarkDetector
 from live.errors import UsageError
+from live.formats.card_file import update_card_metrics
 from live.formats.dataset import Dataset, load_dataset, sha256_of_file
 from live.formats.sketch import SKETCH_FORMAT_VERSION, face_mask
 from live.offline.image_metrics import (
@@ -273,14 +274,6 @@ def card_metrics(report: dict) -> dict:
 
 def store_in_card(model_path: Path, report: dict) -> None:
     """Write card_metrics(report) into the ONNX model's card (and NAME.md); needs onnx."""
-    try:
-        import onnx  # noqa: F401  (update_card_metrics needs it; checked here for a clear message)
-
-        from live.training.export_run import update_card_metrics
-    except ImportError as error:
-        raise UsageError(
-            f"--store-in-card needs onnx and torch ({error}): pip install 'live[train]', or drop --store-in-card"
-        ) from error
     update_card_metrics(Path(model_path), card_metrics(report))
 
 

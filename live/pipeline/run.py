@@ -34,6 +34,7 @@ from live.io.sources import Source, describe_source, media_time_s
 from live.pipeline.capture import CaptureLoop
 from live.pipeline.messages import Frame, Rendered, Sketched, Tracked
 from live.pipeline.presenter import Output, Presenter, PresenterHooks
+from live.pipeline.report_text import summary_lines
 from live.pipeline.ringbuffer import RingBuffer
 from live.pipeline.stats import PipelineReport, PipelineStats, Status
 from live.pipeline.steps import BufferPool, RenderStep, SketchStep, StageLoop, TrackStep, neutral_face_bgr
@@ -283,8 +284,6 @@ class _PipelineRun:
         self.stats.finish()
 
     def _overlay_lines(self) -> list[str]:
-        from live.ui.dashboard import summary_lines
-
         return summary_lines(self.stats.snapshot(recent=True))
 
 

@@ -97,24 +97,3 @@ def export_run(run_folder: Path, out: Path, metrics: dict | None = None, notes: 
         difference = export_onnx(generator, card, out, check)
     out.with_suffix(".md").write_text(card_markdown(card, parity_difference=difference))
     return card, difference
-
-
-def update_card_metrics(model_path: Path, metrics: dict) -> ModelCard:
-    """Store eval numbers in an exported model's card (ONNX metadata and NAME.md); needs onnx."""
-    import onnx
-
-    from live.formats.card import CARD_METADATA_KEY
-
-    model = onnx.load(str(model_path))
-    entries = {entry.key: entry for entry in model.metadata_props}
-    if CARD_METADATA_KEY not in entries:
-        raise UsageError(f"{model_path} has no live model card: export it with `live export`")
-    data = json.loads(entries[CARD_METADATA_KEY].value)
-    data.setdefault("metrics", {}).update(metrics)
-    card = ModelCard.from_json(json.dumps(data), str(model_path))
-    entries[CARD_METADATA_KEY].value = card.to_json()
-    temporary = model_path.with_name(model_path.name + ".partial")
-    onnx.save(model, str(temporary))
-    temporary.replace(model_path)
-    model_path.with_suffix(".md").write_text(card_markdown(card))
-    return card

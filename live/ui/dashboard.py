@@ -10,33 +10,11 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from live.pipeline.report_text import drops_text, milliseconds_text, summary_lines
 from live.pipeline.stats import PipelineReport, PipelineStats
 
 REFRESH_INTERVAL_S = 0.25
 LINE_INTERVAL_S = 5.0
-
-
-def _ms(value: float) -> str:
-    return f"{value:.1f}"
-
-
-def drops_text(report: PipelineReport) -> str:
-    """'frames 3, sketches 1' or 'none'."""
-    dropped = [f"{name} {count}" for name, count in report.drops.items() if count]
-    return ", ".join(dropped) if dropped else "none"
-
-
-def summary_lines(report: PipelineReport) -> list[str]:
-    """A few short lines for the window's stats overlay and the non-terminal log."""
-    latency = report.latency_ms
-    stages = " ".join(f"{name} {_ms(timing.p50_ms)}" for name, timing in report.stage_ms.items())
-    return [
-        f"in {report.input_fps:.1f} fps  out {report.output_fps:.1f} fps  latency p50 {_ms(latency.p50_ms)} p95 {_ms(latency.p95_ms)} ms",
-        f"stages p50 ms: {stages}",
-        f"dropped: {drops_text(report)}  face lost {report.face_lost_frames}  held {report.held_frames}  neutral {report.neutral_frames}",
-        f"{report.provider}  {report.source_status}",
-        report.retarget_status,
-    ]
 
 
 def stage_table(report: PipelineReport, title: str) -> Table:
@@ -45,14 +23,20 @@ def stage_table(report: PipelineReport, title: str) -> Table:
     for column in ("stage", "count", "p50 ms", "p95 ms", "max ms"):
         table.add_column(column, justify="left" if column == "stage" else "right")
     for name, timing in report.stage_ms.items():
-        table.add_row(name, str(timing.count), _ms(timing.p50_ms), _ms(timing.p95_ms), _ms(timing.max_ms))
+        table.add_row(
+            name,
+            str(timing.count),
+            milliseconds_text(timing.p50_ms),
+            milliseconds_text(timing.p95_ms),
+            milliseconds_text(timing.max_ms),
+        )
     latency = report.latency_ms
     table.add_row(
         Text("capture -> output", style="bold"),
         str(latency.count),
-        _ms(latency.p50_ms),
-        _ms(latency.p95_ms),
-        _ms(latency.max_ms),
+        milliseconds_text(latency.p50_ms),
+        milliseconds_text(latency.p95_ms),
+        milliseconds_text(latency.max_ms),
     )
     return table
 
@@ -75,7 +59,8 @@ def facts_table(report: PipelineReport, final: bool) -> Table:
         ("first output", first_output),
         (
             "face lost",
-            f"{report.face_lost_frames} frames ({report.held_frames} held last output, {report.neutral_frames} neutral face)",
+            f"{report.face_lost_frames} frames "
+            f"({report.held_frames} held last output, {report.neutral_frames} neutral face)",
         ),
         ("camera failures", f"{report.source_failures} ({report.source_reopens} reopen attempts)"),
         ("keep-alive resends", str(report.frames_resent)),

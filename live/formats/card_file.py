@@ -1,0 +1,35 @@
+"""Rewriting the model card stored inside an exported ONNX file (needs the `onnx` package, not torch)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from live.errors import UsageError
+from live.formats.card import CARD_METADATA_KEY, ModelCard
+from live.formats.card_text import card_markdown
+
+
+def update_card_metrics(model_path: Path, metrics: dict) -> ModelCard:
+    """Store eval numbers in an exported model's card (ONNX metadata and NAME.md), replacing the file atomically."""
+    try:
+        import onnx
+    except ImportError as error:
+        raise UsageError(f"storing metrics in the card needs onnx ({error}): pip install 'onnx==1.22.0'") from error
+    model = onnx.load(str(model_path))
+    entries = {entry.key: entry for entry in model.metadata_props}
+    if CARD_METADATA_KEY not in entries:
+        raise UsageError(f"{model_path} has no live model card: export it with `live export`")
+    data = json.loads(entries[CARD_METADATA_KEY].value)
+    data.setdefault("metrics", {}).update(metrics)
+    card = ModelCard.from_json(json.dumps(data), str(model_path))
+    entries[CARD_METADATA_KEY].value = card.to_json()
+    temporary = model_path.with_name(model_path.name + ".partial")
+    try:
+        onnx.save(model, str(temporary))
+        temporary.replace(model_path)
+        model_path.with_suffix(".md").write_text(card_markdown(card))
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise UsageError(f"cannot update the card of {model_path}: {error.strerror or error}") from error
+    return card
