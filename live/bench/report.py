@@ -7,7 +7,6 @@ other programs on the machine slow every phase down.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import platform
 from pathlib import Path
@@ -19,6 +18,7 @@ from rich.table import Table
 
 from live.bench.measure import BenchResult
 from live.engines.generator import default_intra_op_threads
+from live.formats.dataset import sha256_of_file
 from live.pipeline.stats import PipelineReport, TimingSummary
 
 # name -> (comparison, target); the issue's targets for a 2-core machine at 256x256.
@@ -55,15 +55,6 @@ def machine_info() -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
     }
-
-
-def file_sha256(path: Path) -> str:
-    """Hex SHA-256 of a file."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def timing_json(timing: TimingSummary | None) -> dict[str, float] | None:
@@ -155,7 +146,7 @@ def result_json(result: BenchResult) -> dict[str, Any]:
         "model": {
             "path": str(config.model_path),
             "size_px": result.size_px,
-            "sha256": file_sha256(config.model_path),
+            "sha256": sha256_of_file(config.model_path),
             "provider": result.provider,
         },
         "settings": {

@@ -13,11 +13,8 @@ import contextlib
 import ctypes
 import functools
 import io
-import os
 import re
 import sys
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import onnxruntime
@@ -35,7 +32,6 @@ PROVIDERS: dict[str, str] = {
 # TensorRT builds its engine for minutes on first use: only on request, never under auto.
 AUTO_ORDER = ("cuda", "directml", "coreml")
 _WINDOWS = sys.platform == "win32"
-_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 _SOURCE_LOCATION = re.compile(r"\S+\.(cc|cpp|h):\d+ (.*?\) )?")
 
 
@@ -121,37 +117,6 @@ def device_problem(device: str) -> str | None:
         }[device]
         return f"this onnxruntime has no {PROVIDERS[device]} ({hint})"
     return None
-
-
-def describe_devices() -> list[tuple[str, str]]:
-    """(device, status line) for every device, for troubleshooting output."""
-    rows = []
-    for device in DEVICES[1:]:
-        problem = device_problem(device)
-        rows.append((device, f"not usable: {problem}" if problem else f"usable ({PROVIDERS[device]})"))
-    usable = [device for device in AUTO_ORDER if device_problem(device) is None]
-    rows.insert(0, ("auto", f"would use {usable[0] if usable else 'cpu'} (tries {', '.join(AUTO_ORDER)}, then cpu)"))
-    return rows
-
-
-@contextlib.contextmanager
-def captured_stderr() -> Iterator[list[str]]:
-    """Capture C-level writes to file descriptor 2 (ORT logs there); the text lands in the yielded list.
-
-    Process-wide while active: create sessions before starting worker threads.
-    """
-    captured: list[str] = []
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile(mode="w+b") as temporary:
-        os.dup2(temporary.fileno(), 2)
-        try:
-            yield captured
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            temporary.seek(0)
-            captured.append(_ANSI_ESCAPE.sub("", temporary.read().decode(errors="replace")))
 
 
 def ort_error_reason(log_text: str) -> str:

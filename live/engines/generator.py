@@ -6,8 +6,7 @@ GPU); `auto` tries CUDA, DirectML and CoreML and falls back to CPU, saying why
 in `provider_note`. ORT's own fallback to CPU is never accepted silently: the
 providers of the created session are compared with the ones asked for.
 
-Probing devices lives in live.engines.devices (DEVICES and describe_devices are
-re-exported here). The CUDA and TensorRT paths (probes, IO binding with CPU buffers, which ORT
+Probing devices lives in live.engines.devices (DEVICES is re-exported here). The CUDA and TensorRT paths (probes, IO binding with CPU buffers, which ORT
 copies to and from the GPU) follow ORT's documentation but are untested here
 (no GPU on the development machine).
 """
@@ -26,16 +25,15 @@ from live.engines.devices import (
     AUTO_ORDER,
     DEVICES,
     PROVIDERS,
-    captured_stderr,
     clean_ort_message,
-    describe_devices,
     device_problem,
     ort_error_reason,
 )
 from live.errors import UsageError
+from live.engines.stderr_capture import captured_stderr
 from live.formats.card import INPUT_NAME, OUTPUT_NAME, ModelCard, read_card_from_metadata
 
-__all__ = ["DEVICES", "GeneratorSession", "GeneratorSessionConfig", "default_intra_op_threads", "describe_devices"]
+__all__ = ["DEVICES", "GeneratorSession", "GeneratorSessionConfig", "default_intra_op_threads"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from live.engines.stderr_capture import captured_stderr
 from live.formats.landmarks import LANDMARK_COUNT
 
 # mediapipe 0.10.14 (pinned) calls a protobuf API that protobuf 4 marks deprecated, on every
@@ -38,8 +39,6 @@ def _quiet_face_mesh(config: LandmarkConfig):
     """Build MediaPipe's face mesh and run it once on a blank image, keeping its start-up log
     lines (TFLite delegate, feedback-tensor warnings) off the user's terminal. Call before
     worker threads start: the stderr capture is process-wide. On failure the log is re-emitted."""
-    from live.engines.devices import captured_stderr
-
     failure: Exception | None = None
     with captured_stderr() as log:
         try:
@@ -72,7 +71,6 @@ class LandmarkDetector:
 
     def __init__(self, config: LandmarkConfig = LandmarkConfig()) -> None:
         self.config = config
-        self.last_face_count = 0
         self._mesh = _quiet_face_mesh(config)
 
     def detect_all(self, image_bgr: np.ndarray) -> list[np.ndarray]:
@@ -95,7 +93,6 @@ class LandmarkDetector:
             points *= np.array([width_px, height_px, width_px], dtype=np.float32)
             faces.append(points)
         faces.sort(key=face_box_area_px, reverse=True)
-        self.last_face_count = len(faces)
         return faces
 
     def detect(self, image_bgr: np.ndarray) -> np.ndarray | None:

@@ -15,6 +15,7 @@ from typing import Protocol
 
 import numpy as np
 
+from live.io.sinks import Sink
 from live.pipeline.messages import Rendered
 from live.pipeline.stats import Event, PipelineStats
 from live.pipeline.steps import BufferPool, elapsed_ms
@@ -22,15 +23,6 @@ from live.pipeline.steps import BufferPool, elapsed_ms
 VIEWS = ("output", "side-by-side")
 SIDE_BY_SIDE_HEIGHT_PX = 360
 QUIT_KEYS = (ord("q"), ord("Q"), 27)
-
-
-class Sink(Protocol):
-    """A frame consumer (live.io.sinks): window, virtual camera or file."""
-
-    name: str
-
-    def write(self, image_bgr: np.ndarray) -> None: ...
-    def close(self) -> None: ...
 
 
 class PreviewSink(Sink, Protocol):

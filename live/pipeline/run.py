@@ -1,11 +1,9 @@
 """The real-time pipeline, wired in one place.
 
-    capture thread  --frames-->  track thread  --tracked-->  sketch thread  --sketches-->
+    capture thread  --frames-->  landmarks thread (landmarks, retarget, sketch)  --sketches-->
     generator thread  --rendered-->  main thread (sinks: window, virtual camera, file)
 
-(with `separate_sketch_thread=False`, the default, retarget + sketch run on the
-track thread and the `tracked` buffer does not exist). Buffers drop their
-oldest item when the consumer falls behind (each drop counted), so latency
+Buffers drop their oldest item when the consumer falls behind (each drop counted), so latency
 stays bounded while stages overlap; with `lossless=True` they block instead
 (offline runs: every frame is rendered). The sinks run on the main thread,
 which re-sends the last frame to virtual cameras whenever no new one arrives.
@@ -32,12 +30,20 @@ from live.face.retarget import RetargetConfig, Retargeter
 from live.formats.card import ModelCard
 from live.io.sources import Source, describe_source, media_time_s
 from live.pipeline.capture import CaptureLoop
-from live.pipeline.messages import Frame, Rendered, Sketched, Tracked
+from live.pipeline.messages import Frame, Rendered, Sketched
 from live.pipeline.presenter import Output, Presenter, PresenterHooks
 from live.pipeline.report_text import summary_lines
 from live.pipeline.ringbuffer import RingBuffer
 from live.pipeline.stats import PipelineReport, PipelineStats, Status
-from live.pipeline.steps import BufferPool, RenderStep, SketchStep, StageLoop, TrackStep, neutral_face_bgr
+from live.pipeline.steps import (
+    NO_FACE_HOLD_S,
+    BufferPool,
+    RenderStep,
+    SketchStep,
+    StageLoop,
+    TrackStep,
+    neutral_face_bgr,
+)
 from live.pipeline.threads import FailureSlot, StageError, start_stage_thread
 
 SHUTDOWN_BUDGET_S = 1.0
@@ -50,7 +56,6 @@ class PipelineConfig:
     pace: deliver video files and folders at their own frame rate (cameras are never paced).
     lossless: buffers wait instead of dropping (offline runs where every frame must be rendered).
     buffer_capacity: items each buffer holds before dropping the oldest (1 = always the newest).
-    separate_sketch_thread: retarget + sketch on their own thread instead of the track thread.
     no_face_hold_s: how long the last good output is held when the face is lost.
     max_frames: stop after this many captured frames (0: no limit).
     keep_alive_fps: the rate at which the last frame is re-sent to virtual cameras.
@@ -62,8 +67,7 @@ class PipelineConfig:
     pace: bool = True
     lossless: bool = False
     buffer_capacity: int = 1
-    separate_sketch_thread: bool = False
-    no_face_hold_s: float = 0.5
+    no_face_hold_s: float = NO_FACE_HOLD_S
     max_frames: int = 0
     keep_alive_fps: float = 30.0
 
@@ -199,14 +203,7 @@ class _PipelineRun:
         rendered: RingBuffer[Rendered] = self._buffer("rendered")
         capture = CaptureLoop(self.source, frames, stop, stats, config.pace, config.max_frames)
         self._thread("capture", capture.run, frames, self.source.close)
-        if config.separate_sketch_thread:
-            tracked: RingBuffer[Tracked] = self._buffer("tracked")
-            self._thread("landmarks", StageLoop(frames, track, tracked, stop).run, tracked)
-            self._thread("sketch", StageLoop(tracked, sketch, sketches, stop).run, sketches)
-        else:
-            self._thread(
-                "landmarks", StageLoop(frames, lambda frame: sketch(track(frame)), sketches, stop).run, sketches
-            )
+        self._thread("landmarks", StageLoop(frames, lambda frame: sketch(track(frame)), sketches, stop).run, sketches)
         self._thread("generator", StageLoop(sketches, render, rendered, stop).run, rendered)
         stats.watch_buffers(self.buffers)
         return rendered

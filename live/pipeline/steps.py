@@ -41,14 +41,12 @@ class BufferPool:
     def __init__(self, size_px: int) -> None:
         self.shape = (size_px, size_px, 3)
         self._free: deque[np.ndarray] = deque()
-        self.allocated_count = 0
 
     def acquire(self) -> np.ndarray:
         """A free buffer, or a new one."""
         try:
             return self._free.pop()
         except IndexError:
-            self.allocated_count += 1
             return np.zeros(self.shape, dtype=np.uint8)
 
     def release(self, buffer: np.ndarray | None) -> None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+from live.pipeline.stats import PipelineReport
+
 
 class StageError(Exception):
     """A pipeline stage raised: the message names the stage and the cause (exit code 1)."""
@@ -19,7 +21,7 @@ class StageError(Exception):
         super().__init__(f"stage {stage!r} failed: {type(cause).__name__}: {cause}")
         self.stage = stage
         self.cause = cause
-        self.report: object | None = None  # the run's PipelineReport, attached by the pipeline
+        self.report: PipelineReport | None = None  # the run's statistics so far, attached by the pipeline
 
 
 class FailureSlot:
