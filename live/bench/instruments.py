@@ -15,6 +15,7 @@ import time
 import cv2
 import numpy as np
 
+from live.closing import Closing
 from live.io.sinks import VirtualCameraSink, parse_output
 from live.io.sources import Source, SourceConfig, open_source
 
@@ -22,7 +23,7 @@ RSS_SAMPLE_EVERY = 15
 DISCARD_BACKEND = "live-bench-discard"
 
 
-class LoopingSource:
+class LoopingSource(Closing):
     """The bench's input: a video file or image folder played again from its start until `duration_s`
     after the first read. `fps` is the rate a paced run delivers it at (0: the file's own)."""
 
@@ -60,12 +61,6 @@ class LoopingSource:
             self._inner.close()
             self._inner = None
 
-    def __enter__(self) -> "LoopingSource":
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
 
 class DiscardingCamera:
     """A pyvirtualcam backend standing in for the device: converts each BGR frame to I420 (the work the
@@ -97,7 +92,7 @@ def process_cpu_s() -> float:
     return times.user + times.system
 
 
-class MeasuringSink:
+class MeasuringSink(Closing):
     """The bench's virtual camera, noting the first write, CPU time between first and last write, and RSS."""
 
     def __init__(self, size_px: int, fps: float) -> None:
@@ -134,12 +129,6 @@ class MeasuringSink:
     def close(self) -> None:
         """Close the virtual camera; idempotent."""
         self._camera.close()
-
-    def __enter__(self) -> "MeasuringSink":
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
 
 def _psutil_process() -> object | None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from live.closing import Closing
 from live.engines.stderr_capture import captured_stderr
 from live.formats.landmarks import LANDMARK_COUNT
 
@@ -66,7 +67,7 @@ def face_box_area_px(landmarks_px: np.ndarray) -> float:
     return float(span[0] * span[1])
 
 
-class LandmarkDetector:
+class LandmarkDetector(Closing):
     """MediaPipe face mesh with iris refinement; `detect` returns (478, 3) pixels or None."""
 
     def __init__(self, config: LandmarkConfig = LandmarkConfig()) -> None:
@@ -105,9 +106,3 @@ class LandmarkDetector:
         if self._mesh is not None:
             self._mesh.close()
             self._mesh = None
-
-    def __enter__(self) -> "LandmarkDetector":
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()

@@ -7,11 +7,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from live.closing import Closing
 from live.errors import UsageError
 from live.io.compose import add_badge, resize_into
 
 
-class FrameFolderSink:
+class FrameFolderSink(Closing):
     """`--output DIR/`: frames written as DIR/000000.png, 000001.png, ... at the output size.
 
     The folder is created if missing; it must not already hold frames, so a run never mixes
@@ -50,9 +51,3 @@ class FrameFolderSink:
     def close(self) -> None:
         """Nothing is buffered; safe to call twice."""
         self._closed = True
-
-    def __enter__(self) -> FrameFolderSink:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()

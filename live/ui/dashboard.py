@@ -10,6 +10,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from live.closing import Closing
 from live.pipeline.report_text import drops_text, milliseconds_text, summary_lines
 from live.pipeline.stats import PipelineReport, PipelineStats
 
@@ -80,7 +81,7 @@ def final_summary(report: PipelineReport) -> Group:
     return Group(facts_table(report, final=True), stage_table(report, "timings over the whole run"))
 
 
-class Dashboard:
+class Dashboard(Closing):
     """Live view of a run: rich.live.Live on a terminal, else one line every LINE_INTERVAL_S."""
 
     def __init__(self, console: Console | None = None) -> None:
@@ -113,9 +114,6 @@ class Dashboard:
         if self._live is not None:
             self._live.stop()
             self._live = None
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
 
 def print_final_summary(report: PipelineReport, console: Console | None = None) -> None:
