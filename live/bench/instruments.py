@@ -37,6 +37,7 @@ class LoopingSource(Closing):
         self.fps = fps or self._inner.fps
         self._duration_s = duration_s
         self._deadline_s: float | None = None
+        self.skipped: list[str] = []  # frames that could not be decoded (the bench's clip has none)
 
     def read(self) -> np.ndarray | None:
         """The next frame (the first again after the last), or None once the time is up."""
@@ -95,13 +96,11 @@ def process_cpu_s() -> float:
 class MeasuringSink(Closing):
     """The bench's virtual camera, noting the first write, CPU time between first and last write, and RSS."""
 
-    def __init__(self, size_px: int, fps: float) -> None:
+    def __init__(self, frame_size_px: tuple[int, int], fps: float) -> None:
         import pyvirtualcam
 
         pyvirtualcam.register_backend(DISCARD_BACKEND, DiscardingCamera)
-        self._camera = VirtualCameraSink(
-            parse_output("vcam", fps=fps, vcam_backend=DISCARD_BACKEND), (size_px, size_px)
-        )
+        self._camera = VirtualCameraSink(parse_output("vcam", fps=fps, vcam_backend=DISCARD_BACKEND), frame_size_px)
         self.name = self._camera.name
         self.first_write: tuple[float, float] | None = None  # (perf_counter, process CPU seconds)
         self.first_write_wall_s: float | None = None  # time.time() of the first write
@@ -158,3 +157,31 @@ def peak_rss_mb() -> float | None:
         return None
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 2**20 if sys.platform == "darwin" else peak / 1024.0  # bytes on macOS, KiB on Linux
+
+
+PASTE_BACK_FRAME_SIZE_PX = (1280, 720)
+
+
+def paste_back_call(stages, sketches_bgr: list[np.ndarray], frame_size_px: tuple[int, int] = PASTE_BACK_FRAME_SIZE_PX):
+    """A call(index) that pastes generated head crops into the target's plate scaled to frame_size_px, at the
+    usual crop scaled alike (the paste-back stage as a 1280x720 target would need it)."""
+    from live.face.alignment import transform_from_parameters, transform_parameters
+    from live.pipeline.paste_back import PasteBack
+
+    card, session = stages.card, stages.session
+    width_px, height_px = card.plate_size_px
+    scale_x, scale_y = frame_size_px[0] / width_px, frame_size_px[1] / height_px
+    plate_bgr = cv2.resize(session.plate_bgr, frame_size_px, interpolation=cv2.INTER_LINEAR)
+    centre_x, centre_y, side_px, angle = transform_parameters(session.neutral_transform, card.size_px)
+    transform = transform_from_parameters(
+        np.array([centre_x * scale_x, centre_y * scale_y, side_px * scale_y, angle]), card.size_px
+    )
+    paste_back = PasteBack(plate_bgr, card.size_px)
+    plate_crop_bgr = paste_back.plate_crop(transform)
+    crops_bgr = [session.generate(sketch, plate_bgr=plate_crop_bgr) for sketch in sketches_bgr[:8]]
+    output_bgr = np.empty_like(plate_bgr)
+
+    def paste(index: int) -> None:
+        paste_back.paste(crops_bgr[index % len(crops_bgr)], plate_crop_bgr, transform, output_bgr)
+
+    return paste
