@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("live.commands.train", "train a pix2pix generator on a dataset"),
     "export": ("live.commands.export", "export a training run to ONNX with its model card"),
     "eval": ("live.commands.eval", "measure a model's quality on held-out frames"),
+    "drive-eval": ("live.commands.drive_eval", "measure how well a model follows driver clips (expression, pose)"),
     "bench": ("live.commands.bench", "measure speed: stages, pipeline vs sequential loop, latency"),
 }
 

@@ -205,3 +205,18 @@ def drive_table(reports: list[dict]) -> Table:
 
 def _text(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
+
+
+def median_report(reports: list[dict]) -> dict:
+    """A report-shaped row holding the median of every figure over the drivers (None where none has it)."""
+
+    def median(values: list) -> float | None:
+        present = [value for value in values if value is not None]
+        return _rounded(float(np.median(present))) if present else None
+
+    row: dict = {"driver": "median", "frames": sum(report["frames"] for report in reports)}
+    for key in ("correlation", "ceiling_clamp_on", "ceiling_clamp_off"):
+        row[key] = {name: median([report.get(key, {}).get(name) for report in reports]) for name in MEASURE_NAMES}
+    for key in ("faces_found", "jitter_ratio", "outside_training"):
+        row[key] = median([report[key] for report in reports])
+    return row

@@ -1,0 +1,44 @@
+"""`live drive-eval MODEL.onnx CLIP [CLIP ...] [--retarget full] [--no-shape-clamp] [--json OUT.json]`.
+
+How well the avatar follows each driver clip (live.offline.expression): Pearson
+correlations driver vs output for eye opening, mouth opening, smile, yaw and
+pitch, the same for the retargeted landmarks (clamp on / off), faces found on the
+output, jitter ratio and the share of frames outside the training range. With
+several clips, a last row gives the median of each column.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from rich.console import Console
+
+from live.errors import UsageError
+from live.face.retarget import RETARGET_MODES, RetargetConfig
+from live.offline.expression import DriveConfig, drive_table, evaluate_drive, median_report
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", type=Path, metavar="MODEL.onnx", help="a model written by `live export`")
+    parser.add_argument("clips", type=Path, nargs="+", metavar="CLIP", help="driver videos (one face each)")
+    parser.add_argument("--retarget", choices=RETARGET_MODES, default="full", help="as `live run --retarget`")
+    parser.add_argument("--no-shape-clamp", action="store_true", help="as `live run --no-shape-clamp`")
+    parser.add_argument("--json", type=Path, metavar="OUT.json", help="write every figure to this JSON file")
+    parser.add_argument("--device", default="cpu", help="ONNX Runtime device (default cpu)")
+
+
+def run(args: argparse.Namespace) -> int:
+    missing = [str(clip) for clip in args.clips if not clip.is_file()]
+    if missing:
+        raise UsageError(f"no such driver clip: {', '.join(missing)}; give video files")
+    retarget = RetargetConfig(mode=args.retarget, shape_clamp=not args.no_shape_clamp)
+    reports = [evaluate_drive(DriveConfig(args.model, clip, retarget, args.device)) for clip in args.clips]
+    rows = reports + ([median_report(reports)] if len(reports) > 1 else [])
+    Console(width=200).print(drive_table(rows))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"drivers": reports, "median": rows[-1]}, indent=1, allow_nan=False) + "\n")
+        print(f"wrote {args.json}")
+    return 0

@@ -1,0 +1,134 @@
+"""Expression transfer on real MediaPipe landmarks: blinks and smiles survive retargeting and the shape clamp.
+
+Target: jwp_intro (one fixed square crop, as `live prepare` crops), with its shape space
+and its coverage (expression range) in the card, as `live export` writes them. Drivers:
+jwp_office (the same man, another recording) and CREMA-D actor 1001 smiling (another man).
+Also: `live drive-eval` on the shipped avatar, and the best-lag correlation itself.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from live.cli import main as live_main
+from live.engines.landmarks import LandmarkConfig, LandmarkDetector
+from live.face.expression import eye_openings, measure_series
+from live.face.expression_transfer import ExpressionRange
+from live.face.pose import pose_angles_deg, pose_range_deg
+from live.face.retarget import RetargetConfig, Retargeter
+from live.face.shape_space import ShapeSpace
+from live.formats.card import ModelCard
+from live.offline.coverage import coverage_report
+from live.offline.expression import best_lag_correlation
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+DATA = REPOSITORY / "data"
+SIZE_PX = 256
+FPS = 30.0
+DRIVERS = ("jwp_office.mp4", "cremad_1001_HAP.flv")
+
+
+def track(path: Path) -> tuple[list[np.ndarray | None], tuple[int, ...]]:
+    capture = cv2.VideoCapture(str(path))
+    faces: list[np.ndarray | None] = []
+    with LandmarkDetector(LandmarkConfig()) as detector:
+        while True:
+            ok, image_bgr = capture.read()
+            if not ok:
+                break
+            faces.append(detector.detect(image_bgr))
+            shape = image_bgr.shape
+    capture.release()
+    return faces, shape
+
+
+@pytest.fixture(scope="module")
+def tracked() -> dict[str, tuple[list[np.ndarray | None], tuple[int, ...]]]:
+    return {name: track(DATA / name) for name in ("jwp_intro.mp4", *DRIVERS)}
+
+
+@pytest.fixture(scope="module")
+def card(tracked: dict) -> ModelCard:
+    """jwp_intro as a card: square crop, median neutral, pose range, shape space and coverage of its frames."""
+    faces = np.stack([face for face in tracked["jwp_intro.mp4"][0] if face is not None])
+    lows, highs = faces[:, :, :2].min(axis=1), faces[:, :, :2].max(axis=1)
+    centre = np.median((lows + highs) / 2, axis=0)
+    side_px = float(np.median((highs - lows).max(axis=1))) * 1.6
+    offset = np.array([centre[0] - side_px / 2, centre[1] - side_px / 2, 0.0], dtype=np.float32)
+    cropped = (faces - offset) * np.float32(SIZE_PX / side_px)
+    return ModelCard(
+        name="jwp",
+        size_px=SIZE_PX,
+        neutral_landmarks_px=np.median(cropped, axis=0),
+        pose_range_deg=pose_range_deg(np.array([pose_angles_deg(face) for face in cropped])),
+        shape_space=ShapeSpace.fit(cropped, 0.999).to_dict(),
+        expression_range=coverage_report(cropped),
+    )
+
+
+def retargeted(card: ModelCard, config: RetargetConfig, faces: list, shape: tuple) -> list[np.ndarray | None]:
+    out: list[np.ndarray | None] = []
+    with Retargeter(config, card) as retargeter:
+        for index, face in enumerate(faces):
+            if face is None:
+                retargeter.no_face()
+                out.append(None)
+                continue
+            target = retargeter.retarget(face, shape, index / FPS)
+            out.append(None if retargeter.calibrating else target)
+    return out
+
+
+def correlation(faces: list, targets: list, name: str) -> float:
+    driver = measure_series([face if target is not None else None for face, target in zip(faces, targets)])[name]
+    return best_lag_correlation(driver, measure_series(targets)[name], max_lag=0)
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_shape_clamp_keeps_blinks_smiles_and_mouth(tracked: dict, card: ModelCard, driver: str) -> None:
+    faces, shape = tracked[driver]
+    targets = retargeted(card, RetargetConfig(), faces, shape)
+    for name in ("eye", "mouth", "smile"):
+        r = correlation(faces, targets, name)
+        print(f"{driver} {name}: driver vs retargeted r = {r:.3f} (shape clamp on)")
+        assert r >= 0.9, f"{driver}: the retargeted {name} no longer follows the driver (r = {r:.2f})"
+
+
+def test_full_blink_closes_the_targets_eyes_within_its_range(tracked: dict, card: ModelCard) -> None:
+    faces, shape = tracked["jwp_office.mp4"]  # blinks after the calibration second (CREMA-D's blink is inside it)
+    targets = retargeted(card, RetargetConfig(smoothing=False), faces, shape)
+    limits = ExpressionRange.from_card(card.expression_range, card.neutral_landmarks_px)
+    openings = np.array([eye_openings(t).mean() if t is not None else np.nan for t in targets])
+    driver = np.array([eye_openings(f).mean() if t is not None else np.nan for f, t in zip(faces, targets)])
+    closed = int(np.nanargmin(driver))
+    print(f"driver's most closed eye {driver[closed]:.3f} -> target {openings[closed]:.3f} (range {limits})")
+    assert openings[closed] <= limits.eye_low + 0.25 * (np.nanmedian(openings) - limits.eye_low)
+    all_eyes = np.concatenate([eye_openings(t) for t in targets if t is not None])
+    slack = 0.05 * (limits.eye_high - limits.eye_low)  # the lids are moved in the face's plane, measured in 3D
+    assert all_eyes.min() >= limits.eye_low - slack and all_eyes.max() <= limits.eye_high + slack
+
+
+def test_best_lag_correlation_finds_a_delayed_copy() -> None:
+    signal = np.sin(np.linspace(0, 12, 120)) + np.random.default_rng(0).normal(0, 0.1, 120)
+    delayed = np.concatenate([np.full(2, np.nan), signal[:-2]])
+    assert best_lag_correlation(signal, delayed) > 0.99
+    assert best_lag_correlation(signal, delayed, max_lag=0) < best_lag_correlation(signal, delayed)
+    assert best_lag_correlation(signal, -signal) < 0
+
+
+def test_drive_eval_reports_every_figure(tmp_path: Path) -> None:
+    out = tmp_path / "drive.json"
+    clip = DATA / "cremad_1001_HAP.flv"
+    assert live_main(["drive-eval", str(REPOSITORY / "models" / "jwp.onnx"), str(clip), "--json", str(out)]) == 0
+    report = json.loads(out.read_text())["drivers"][0]
+    assert report["frames"] == int(cv2.VideoCapture(str(clip)).get(cv2.CAP_PROP_FRAME_COUNT))
+    for key in ("correlation", "ceiling_clamp_on", "ceiling_clamp_off"):
+        assert set(report[key]) == {"eye", "mouth", "smile", "yaw", "pitch"}
+        assert all(value is None or -1 <= value <= 1 for value in report[key].values())
+    assert 0 < report["faces_found"] <= 1 and report["jitter_ratio"] > 0 and 0 <= report["outside_training"] <= 1
+    assert report["ceiling_clamp_on"]["mouth"] >= 0.9, "the mouth of the smiling driver reaches the sketch"
