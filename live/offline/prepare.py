@@ -25,6 +25,7 @@ from live.face.pose import pose_angles_deg
 from live.formats.dataset import DATASET_FORMAT_VERSION, MANIFEST_NAME, sha256_of_file
 from live.formats.landmarks import LANDMARK_FORMAT_VERSION
 from live.formats.sketch import SKETCH_FORMAT_VERSION, draw_sketch
+from live.offline.coverage import coverage_lines, coverage_report
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +83,8 @@ def prepare_dataset(config: PrepareConfig, console: Console | None = None) -> di
     manifest = _manifest(config, videos, frames, landmarks_array)
     (config.out / MANIFEST_NAME).write_text(json.dumps(manifest, indent=1))
     console.print(_summary_table(videos))
+    for line in coverage_lines(coverage_report(landmarks_array)):
+        console.print(line, highlight=False, markup=False)
     return manifest
 
 

@@ -14,6 +14,7 @@ from live.face.shape_space import ShapeSpace
 from live.formats.card import ModelCard
 from live.formats.card_text import card_markdown
 from live.formats.dataset import load_dataset, sha256_of_file
+from live.offline.coverage import coverage_report
 from live.training.checkpoints import latest_checkpoint, load_checkpoint
 from live.training.networks import GeneratorConfig, UnetGenerator
 from live.training.onnx_export import export_onnx
@@ -89,7 +90,9 @@ def export_run(run_folder: Path, out: Path, metrics: dict | None = None, notes: 
     if notes:
         card.training["notes"] = notes
     card = dataclasses.replace(
-        card, shape_space=ShapeSpace.fit(dataset.landmarks_px[dataset.indices("train")], SHAPE_VARIANCE_KEPT).to_dict()
+        card,
+        shape_space=ShapeSpace.fit(dataset.landmarks_px[dataset.indices("train")], SHAPE_VARIANCE_KEPT).to_dict(),
+        expression_range=coverage_report(dataset.landmarks_px[dataset.indices("train")]),
     )
     validation = dataset.indices("val")
     check = [dataset.sketches_bgr[i] for i in (validation if validation.size else dataset.indices("train"))[:4]]
