@@ -25,6 +25,14 @@ class TrainConfig:
     beta1: float = _option(0.5, "Adam beta1", 0.0)
     lambda_l1: float = _option(100.0, "weight of the L1 loss against the GAN loss", 0.0)
     face_weight: float = _option(3.0, "extra L1 weight inside the face region", 1.0)
+    region_weight: float = _option(1.0, "L1 weight on the eyes and the mouth, times the face weight", 1.0)
+    discriminator_scales: int = _option(
+        1, "1: pix2pix's PatchGAN; 2-3: pix2pixHD's multi-scale discriminator with feature matching", 1
+    )
+    lambda_feature_matching: float = _option(10.0, "weight of discriminator feature matching (2+ scales)", 0.0)
+    balance_expressions: bool = _option(
+        False, "draw training frames balanced over eyes closed / mouth open / smiling / head turned"
+    )
     decay_start_fraction: float = _option(0.5, "share of the steps after which the learning rate decays to 0", 0.0)
     augment_shift: float = _option(0.02, "random shift, as a share of the frame", 0.0)
     augment_scale: float = _option(0.03, "random scale change, as a share", 0.0)

@@ -16,12 +16,12 @@ import cv2
 import numpy as np
 import torch
 import torch.distributed as distributed
-import torch.nn.functional as functional
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from live.errors import UsageError
 from live.formats.dataset import Dataset, load_dataset
+from live.offline.coverage import sample_weights
 from live.training.augment import face_weight_maps, random_affine
 from live.training.checkpoints import latest_checkpoint, save_checkpoint
 from live.training.config import TrainConfig
@@ -33,7 +33,9 @@ from live.training.distributed import (
     unwrap,
     write_rank_digest,
 )
-from live.training.networks import GeneratorConfig, PatchDiscriminator, UnetGenerator
+from live.training.losses import build_discriminator, expression_weight_maps, generator_adversarial_losses
+from live.training.losses import discriminator_loss as adversarial_discriminator_loss
+from live.training.networks import GeneratorConfig, UnetGenerator
 from live.training.run_state import TrainingRun, restore, training_state
 
 
@@ -51,7 +53,7 @@ def background_plate(dataset: Dataset) -> torch.Tensor:
 def _build(config: TrainConfig, dataset: Dataset, rank: int, world_size: int, device: torch.device) -> TrainingRun:
     torch.manual_seed(config.seed)
     generator = UnetGenerator(generator_config_for(config, dataset.size_px), background_plate(dataset)).to(device)
-    discriminator = PatchDiscriminator(config.ndf).to(device)
+    discriminator = build_discriminator(config.discriminator_scales, config.ndf).to(device)
     if world_size > 1:
         generator = torch.nn.parallel.DistributedDataParallel(generator)
         discriminator = torch.nn.parallel.DistributedDataParallel(discriminator)
@@ -100,10 +102,18 @@ class _Batches:
         self.weights = face_weight_maps(
             run.dataset.landmarks_px[indices], run.dataset.size_px, run.config.face_weight
         ).to(run.device)
+        self.weights *= expression_weight_maps(
+            run.dataset.landmarks_px[indices], run.dataset.size_px, run.config.region_weight
+        ).to(run.device)
+        self.probabilities = torch.from_numpy(sample_weights(run.dataset.landmarks_px[indices]))
 
     def sample(self, run: TrainingRun) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """sketch, real image, L1 weights and background plate, all under the same random affine."""
-        chosen = torch.randint(len(self.indices), (run.config.batch_size,), generator=run.random)
+        chosen = (
+            torch.multinomial(self.probabilities, run.config.batch_size, replacement=True, generator=run.random)
+            if run.config.balance_expressions
+            else torch.randint(len(self.indices), (run.config.batch_size,), generator=run.random)
+        )
         plate = unwrap(run.generator).plate.expand(len(chosen), -1, -1, -1)
         stacked = torch.cat([self.sketches[chosen], self.images[chosen], self.weights[chosen], plate], dim=1)
         stacked = random_affine(stacked, run.config, run.random)
@@ -115,20 +125,14 @@ def _train_step(run: TrainingRun, batches: _Batches, scaler: torch.amp.GradScale
     autocast = torch.autocast(run.device.type, enabled=run.device.type == "cuda")
     with autocast:
         fake = run.generator(sketch, plate)
-        prediction_fake = run.discriminator(sketch, fake.detach())
-        prediction_real = run.discriminator(sketch, real)
-        discriminator_loss = 0.5 * (
-            functional.mse_loss(prediction_fake, torch.zeros_like(prediction_fake))
-            + functional.mse_loss(prediction_real, torch.ones_like(prediction_real))
-        )
+        discriminator_loss = adversarial_discriminator_loss(run.discriminator, sketch, real, fake)
     run.discriminator_optimizer.zero_grad(set_to_none=True)
     scaler.scale(discriminator_loss).backward()
     scaler.step(run.discriminator_optimizer)
     with autocast:
-        prediction = run.discriminator(sketch, fake)
-        gan_loss = functional.mse_loss(prediction, torch.ones_like(prediction))
+        gan_loss, matching_loss = generator_adversarial_losses(run.discriminator, sketch, real, fake)
         l1_loss = (weight * (fake - real).abs()).mean() / weight.mean()
-        generator_loss = gan_loss + run.config.lambda_l1 * l1_loss
+        generator_loss = gan_loss + run.config.lambda_feature_matching * matching_loss + run.config.lambda_l1 * l1_loss
     run.generator_optimizer.zero_grad(set_to_none=True)
     scaler.scale(generator_loss).backward()
     scaler.step(run.generator_optimizer)
@@ -136,7 +140,8 @@ def _train_step(run: TrainingRun, batches: _Batches, scaler: torch.amp.GradScale
     for scheduler in run.schedulers:
         scheduler.step()
     run.step += 1
-    return {"loss/discriminator": discriminator_loss.item(), "loss/gan": gan_loss.item(), "loss/l1": l1_loss.item()}
+    losses = {"loss/discriminator": discriminator_loss.item(), "loss/gan": gan_loss.item(), "loss/l1": l1_loss.item()}
+    return losses | ({"loss/feature_matching": matching_loss.item()} if run.config.discriminator_scales > 1 else {})
 
 
 def _sample_grid(run: TrainingRun, path: Path, count: int = 4) -> None:
