@@ -27,6 +27,7 @@ from live.face.pose import (
 from live.face.retarget import RetargetConfig, Retargeter, centre_square_to_model
 from live.face.smoothing import OneEuroFilter, OneEuroParameters
 from live.formats.card import ModelCard
+from live.io.calibration_file import CalibrationFile, load_calibration
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 FPS = 30.0
@@ -302,6 +303,7 @@ def test_calibration_status_file_and_recalibration(card: ModelCard, media: dict,
     frames_px, shape = media["jwp_office"]
     path = tmp_path / "me.json"
     config = RetargetConfig(mode="full", smoothing=False, calibration_path=str(path))
+    calibration = CalibrationFile(config.calibration_path)
     with Retargeter(config, card) as first:
         assert first.calibrating and first.calibration_status.startswith(
             "calibrating: look at the camera with a relaxed face"
@@ -310,6 +312,8 @@ def test_calibration_status_file_and_recalibration(card: ModelCard, media: dict,
         assert np.allclose(before, card.neutral_landmarks_px)  # the target's neutral until calibrated
         for index in range(1, CALIBRATED_FROM):
             first.retarget(frames_px[index], shape, index / FPS)
+        assert not path.exists(), "the tracking thread writes no file"
+        calibration.write_new(first)  # the main thread does
         assert not first.calibrating and path.exists()
         expected = first.retarget(frames_px[100], shape, 100 / FPS)
         first.recalibrate()
@@ -318,10 +322,12 @@ def test_calibration_status_file_and_recalibration(card: ModelCard, media: dict,
         first.no_face()
         assert "0.0/1.0 s" in first.calibration_status
     with Retargeter(config, card) as second:  # loads the saved file: no wait
+        calibration.load_into(second)
         assert not second.calibrating and str(path) in second.calibration_status
         assert np.allclose(second.retarget(frames_px[100], shape, 0.0), expected, atol=0.01)
     doubled = (shape[0] * 2, shape[1] * 2, 3)
     with Retargeter(config, card) as third:  # a camera of twice the resolution
+        calibration.load_into(third)
         assert np.allclose(third.retarget(frames_px[100] * 2, doubled, 0.0), expected, atol=0.02)
 
 
@@ -337,10 +343,10 @@ def test_bad_calibration_file_is_a_usage_error(card: ModelCard, tmp_path: Path, 
     path = tmp_path / "bad.json"
     path.write_text(text)
     with pytest.raises(UsageError) as error:
-        Retargeter(RetargetConfig(mode="full", calibration_path=str(path)), card)
+        CalibrationFile(path).load_into(Retargeter(RetargetConfig(mode="full"), card))
     assert "\n" not in str(error.value) and str(path) in str(error.value)
     with pytest.raises(UsageError):
-        Retargeter(RetargetConfig(), card).load_calibration(tmp_path / "missing.json")
+        load_calibration(tmp_path / "missing.json")
     with pytest.raises(UsageError):
         RetargetConfig(mode="sideways")
 

@@ -1,23 +1,21 @@
 """The driver's neutral face: a robust mean over the first second of tracked frames.
 
-Used by the retarget stage (live/retarget.py) as the reference the driver's
-pose change and expression are measured against. Saved as JSON so that a
-session can start already calibrated (`live run --calibration FILE`).
+Used by the retarget stage (live/face/retarget.py) as the reference the driver's
+pose change and expression are measured against. `DriverNeutral` is the
+calibration state machine (waiting -> calibrated, and back on a recalibration
+request); files are live/io/calibration_file.py's job (`live run --calibration FILE`).
 """
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
+import queue
+import threading
 
 import numpy as np
 
-from live.errors import UsageError
 from live.face.pose import estimate_pose
-from live.formats.landmarks import LANDMARK_COUNT, LANDMARK_FORMAT_VERSION
+from live.face.regions import FaceReference, face_reference
 
-CALIBRATION_FORMAT = "live.calibration"
-CALIBRATION_VERSION = 1
 CALIBRATION_HINT = "calibrating: look at the camera with a relaxed face"
 
 
@@ -65,48 +63,6 @@ class NeutralCalibration:
         return neutral_px
 
 
-def save_calibration(path: str | Path, neutral_px: np.ndarray, frame_shape: tuple[int, ...]) -> None:
-    """Write the driver's neutral (pixels of a frame of `frame_shape`) as JSON."""
-    height_px, width_px = frame_shape[:2]
-    data = {
-        "format": CALIBRATION_FORMAT,
-        "version": CALIBRATION_VERSION,
-        "landmark_format_version": LANDMARK_FORMAT_VERSION,
-        "frame_width_px": int(width_px),
-        "frame_height_px": int(height_px),
-        "neutral_landmarks_px": np.round(neutral_px.astype(np.float64), 3).tolist(),
-    }
-    try:
-        Path(path).write_text(json.dumps(data) + "\n", encoding="utf-8")
-    except OSError as error:
-        raise UsageError(
-            f"cannot write calibration {path}: {error.strerror}; pass a writable --calibration path"
-        ) from error
-
-
-def load_calibration(path: str | Path) -> tuple[np.ndarray, tuple[int, int]]:
-    """The saved neutral (478, 3) pixels and its frame's (height_px, width_px); UsageError if unusable."""
-    fix = "delete it or pass another --calibration file to calibrate afresh"
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as error:
-        raise UsageError(f"cannot read calibration {path}: {error.strerror}; {fix}") from error
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise UsageError(f"calibration {path} is not valid JSON ({error}); {fix}") from error
-    if not isinstance(data, dict) or data.get("format") != CALIBRATION_FORMAT:
-        raise UsageError(f"{path} is not a live calibration file; {fix}")
-    if data.get("version") != CALIBRATION_VERSION or data.get("landmark_format_version") != LANDMARK_FORMAT_VERSION:
-        raise UsageError(f"calibration {path} was written by another version of live; {fix}")
-    try:
-        neutral_px = np.asarray(data["neutral_landmarks_px"], dtype=np.float32)
-        frame_size = (int(data["frame_height_px"]), int(data["frame_width_px"]))
-    except (KeyError, TypeError, ValueError) as error:
-        raise UsageError(f"calibration {path} is incomplete or malformed ({error}); {fix}") from error
-    if neutral_px.shape != (LANDMARK_COUNT, 3) or not np.isfinite(neutral_px).all() or min(frame_size) <= 0:
-        raise UsageError(f"calibration {path} does not hold {LANDMARK_COUNT} finite landmarks of a real frame; {fix}")
-    return neutral_px, frame_size
-
-
 def neutral_for_frame(
     neutral_px: np.ndarray, calibrated_shape: tuple[int, int], frame_shape: tuple[int, ...]
 ) -> np.ndarray:
@@ -119,3 +75,75 @@ def neutral_for_frame(
     old_centre = np.array([old_width_px / 2, old_height_px / 2, 0.0], dtype=np.float32)
     new_centre = np.array([width_px / 2, height_px / 2, 0.0], dtype=np.float32)
     return ((neutral_px - old_centre) * np.float32(scale) + new_centre).astype(np.float32)
+
+
+class DriverNeutral:
+    """The calibration state machine of one driver.
+
+    Threads: `request_recalibration()` may be called from any thread (it sets an
+    Event); `take_new()` from any thread (a thread-safe queue hands each finished
+    calibration over, e.g. to the main thread that writes the file). Everything
+    else belongs to the thread that retargets.
+    """
+
+    def __init__(self, duration_s: float, labels: np.ndarray) -> None:
+        self.duration_s = duration_s
+        self.source = ""
+        self._labels = labels
+        self._collector = NeutralCalibration(duration_s)
+        self._requested = threading.Event()
+        self._finished: queue.SimpleQueue[tuple[np.ndarray, tuple[int, int]]] = queue.SimpleQueue()
+        self._neutral_px: np.ndarray | None = None
+        self._frame_size = (0, 0)
+        self._reference: FaceReference | None = None
+        self._reference_shape: tuple[int, ...] = ()
+
+    @property
+    def calibrated(self) -> bool:
+        """True once a neutral is known (calibrated or loaded)."""
+        return self._neutral_px is not None
+
+    @property
+    def collected_s(self) -> float:
+        """Seconds of tracked frames collected towards the next neutral."""
+        return self._collector.collected_s
+
+    def request_recalibration(self) -> None:
+        """Forget the neutral at the next frame and calibrate again (any thread)."""
+        self._requested.set()
+
+    def restart_collection(self) -> None:
+        """Tracking lost: an unfinished calibration starts over."""
+        self._collector.reset()
+
+    def use(self, neutral_px: np.ndarray, frame_shape: tuple[int, ...], source: str = "") -> None:
+        """Take a known neutral ((478, 3) pixels of a frame of frame_shape) instead of calibrating."""
+        self._neutral_px = np.asarray(neutral_px, dtype=np.float32)
+        self._frame_size = (int(frame_shape[0]), int(frame_shape[1]))
+        self._reference, self.source = None, source
+        self._collector.reset()
+
+    def take_new(self) -> tuple[np.ndarray, tuple[int, int]] | None:
+        """The next calibration finished since the last call ((478, 3) neutral, frame (height, width)), or None."""
+        try:
+            return self._finished.get_nowait()
+        except queue.Empty:
+            return None
+
+    def reference(self, landmarks_px: np.ndarray, frame_shape: tuple[int, ...], t_s: float) -> FaceReference | None:
+        """The driver's neutral measured for this frame's size; None while calibrating (the frame is collected)."""
+        if self._requested.is_set():
+            self._requested.clear()
+            self._neutral_px, self._reference, self.source = None, None, ""
+            self._collector.reset()
+        if self._neutral_px is None:
+            neutral_px = self._collector.add(landmarks_px, t_s)
+            if neutral_px is None:
+                return None
+            self.use(neutral_px, frame_shape)
+            self._finished.put((neutral_px, self._frame_size))
+        if self._reference is None or self._reference_shape != tuple(frame_shape[:2]):
+            neutral_px = neutral_for_frame(self._neutral_px, self._frame_size, frame_shape)
+            self._reference = face_reference(neutral_px, self._labels)
+            self._reference_shape = tuple(frame_shape[:2])
+        return self._reference

@@ -72,3 +72,26 @@ class OneEuroFilter:
         self._previous_speed = speed
         self._previous_t_s = t_s
         return smoothed.copy()
+
+
+class PoseExpressionSmoothing:
+    """The retargeter's two One Euro filters: head pose (heavier) and expression (fast mouth motion is not
+    held back by the head's smoothing). `enabled=False` passes everything through."""
+
+    def __init__(self, pose: OneEuroParameters, expression: OneEuroParameters, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self._pose = OneEuroFilter(pose)
+        self._expression = OneEuroFilter(expression)
+
+    def pose(self, values: np.ndarray, t_s: float) -> np.ndarray:
+        """Smoothed pose vector (rotation vector, shift, log scale)."""
+        return self._pose.filter(values, t_s) if self.enabled else values
+
+    def expression(self, values: np.ndarray, t_s: float) -> np.ndarray:
+        """Smoothed (478, 3) expression displacements."""
+        return self._expression.filter(values, t_s) if self.enabled else values
+
+    def reset(self) -> None:
+        """Start over (tracking lost, a gap, a new calibration)."""
+        self._pose.reset()
+        self._expression.reset()

@@ -28,6 +28,7 @@ from live.engines.generator import GeneratorSession, GeneratorSessionConfig
 from live.engines.landmarks import LandmarkConfig, LandmarkDetector
 from live.face.retarget import RetargetConfig, Retargeter
 from live.formats.card import ModelCard
+from live.io.calibration_file import CalibrationFile
 from live.io.sources import Source, describe_source, media_time_s
 from live.pipeline.capture import CaptureLoop
 from live.pipeline.messages import Frame, Rendered, Sketched
@@ -87,6 +88,12 @@ class Stages:
     retargeter: Retargeter
     card: ModelCard
     neutral_bgr: np.ndarray
+    calibration_file: CalibrationFile | None = None
+
+    def save_new_calibration(self) -> None:
+        """Write a calibration the retargeter finished (main thread: no file IO on the tracking thread)."""
+        if self.calibration_file is not None:
+            self.calibration_file.write_new(self.retargeter)
 
     def close(self) -> None:
         """Release MediaPipe and ONNX Runtime; idempotent."""
@@ -103,9 +110,11 @@ def open_stages(config: PipelineConfig) -> Iterator[Stages]:
         session = stack.enter_context(GeneratorSession(config.generator))
         detector = stack.enter_context(LandmarkDetector(config.landmarks))
         retargeter = stack.enter_context(Retargeter(config.retarget, session.card))
+        calibration_file = CalibrationFile(config.retarget.calibration_path)
+        calibration_file.load_into(retargeter)
         card = session.card
         neutral_bgr = neutral_face_bgr(session, card.neutral_landmarks_px, card.size_px, card.sketch_format_version)
-        yield Stages(session, detector, retargeter, session.card, neutral_bgr)
+        yield Stages(session, detector, retargeter, session.card, neutral_bgr, calibration_file)
 
 
 class Shutdown:
@@ -245,6 +254,7 @@ class _PipelineRun:
                 item = rendered.get(timeout_s)
                 if item is not None:
                     self.presenter.present(item)
+                    self.stages.save_new_calibration()
                 elif rendered.finished:
                     self.shutdown.request("end of input")
                 else:
@@ -311,6 +321,7 @@ def run_sequential(
             stats.record_stage("capture", (t_capture_s - start_s) * 1000.0)
             stats.record_capture(t_capture_s)
             presenter.present(render(sketch(track(Frame(index, t_capture_s, image_bgr, media_time_s(source, index))))))
+            stages.save_new_calibration()
             index += 1
         stats.set_text(Status.END_REASON, "end of input")
     stats.finish()
