@@ -17,6 +17,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from live.commands.web_options import add_web_arguments, web_config, with_sink_notes
 from live.engines.generator import DEVICES, GeneratorSessionConfig
 from live.engines.landmarks import LandmarkConfig
 from live.errors import UsageError
@@ -55,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--output",
         action="append",
         metavar="OUTPUT",
-        help="window, vcam, or a file (.mp4, .avi); repeat for several (default: window)",
+        help="window, vcam, web (a browser page), or a file (.mp4, .avi); repeat for several (default: window)",
     )
     parser.add_argument(
         "--vcam-size",
@@ -69,6 +70,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-badge", action="store_true", help="remove the 'AI' badge from file and virtual camera outputs"
     )
+    add_web_arguments(parser)
     parser.add_argument("--device", choices=DEVICES, default="auto", help="where the generator runs (default auto)")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads for one generator run (0: automatic)")
     parser.add_argument(
@@ -166,6 +168,8 @@ def sink_configs(args: argparse.Namespace) -> list[object]:
 
     vcam_size_px = parse_size(args.vcam_size)
     changes = {"vcam_size_px": vcam_size_px, "vcam_device": args.vcam_device, "badge": not args.no_badge}
+    if hasattr(args, "web_port"):
+        changes["web"] = web_config(args)
     return [dataclasses.replace(parse_output(text), **changes) for text in args.output or ["window"]]
 
 
@@ -178,7 +182,7 @@ def open_outputs(stack: ExitStack, configs: list[object], size_px: int) -> list[
         sink = open_sink(config, (size_px, size_px))
         stack.callback(sink.close)
         kind = config.kind  # type: ignore[attr-defined]
-        outputs.append(Output(sink, keep_alive=kind == "vcam", preview=kind == "window"))
+        outputs.append(Output(sink, keep_alive=kind == "vcam", preview=kind == "window", capture_times=kind == "web"))
     return outputs
 
 
@@ -199,12 +203,13 @@ def run(args: argparse.Namespace) -> int:
         if args.no_badge:
             print(DISCLOSURE_REMINDER, file=sys.stderr)
         try:
-            with Dashboard(console) as dashboard:
+            sink_lines = [output.sink.status_lines for output in outputs if hasattr(output.sink, "status_lines")]
+            with Dashboard(console, status_lines=sink_lines) as dashboard:
                 report = run_pipeline(config, source, outputs, stages, dashboard)
         except StageError as error:
             if isinstance(error.report, PipelineReport):
-                print_final_summary(error.report, console)
+                print_final_summary(with_sink_notes(error.report, outputs), console)
             print(f"live run: error: {error}", file=sys.stderr)
             return 1
-    print_final_summary(report, console)
+    print_final_summary(with_sink_notes(report, outputs), console)
     return 0

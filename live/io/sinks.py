@@ -20,6 +20,7 @@ import numpy as np
 from live.errors import UsageError
 from live.io.compose import add_badge, resize_into
 from live.io.frame_folder import FrameFolderSink
+from live.io.web_sink import WebConfig, WebSink
 
 VIDEO_CODECS = {".mp4": "mp4v", ".avi": "MJPG"}
 VCAM_INSTALL_HINT = (
@@ -53,6 +54,7 @@ class SinkConfig:
     vcam_device: str | None = None
     badge: bool = True
     vcam_backend: str | None = None
+    web: WebConfig = WebConfig()  # --output web: address, port, viewers
 
 
 def parse_output(
@@ -66,14 +68,14 @@ def parse_output(
 ) -> SinkConfig:
     """A SinkConfig from `--output TEXT`: window, vcam, or a path ending .mp4/.avi."""
     options = dict(fps=fps, vcam_size_px=vcam_size_px, vcam_device=vcam_device, vcam_backend=vcam_backend, badge=badge)
-    if text in ("window", "vcam"):
+    if text in ("window", "vcam", "web"):
         return SinkConfig(kind=text, **options)
     path = Path(text).expanduser()
     if path.suffix.lower() in VIDEO_CODECS:
         return SinkConfig(kind="file", path=path, **options)
     if text.endswith(("/", "\\")):
         return SinkConfig(kind="frames", path=path, **options)
-    raise UsageError(f"unknown output {text!r}: use window, vcam, a .mp4/.avi path or a folder ending with /")
+    raise UsageError(f"unknown output {text!r}: use window, vcam, web, a .mp4/.avi path or a folder ending with /")
 
 
 class FileSink:
@@ -291,6 +293,7 @@ SINK_KINDS: dict[str, type] = {
     "vcam": VirtualCameraSink,
     "file": FileSink,
     "frames": FrameFolderSink,
+    "web": WebSink,
 }
 
 

@@ -42,12 +42,15 @@ class Output:
     preview: gets the selected view and the stats overlay, and is polled for keys (the window).
     side_by_side_height_px: when non-zero, this output always gets driver | sketch | output at
         that height (the demo's file); otherwise the avatar alone.
+    capture_times: new frames go to `sink.write_captured(image_bgr, t_capture_s)` (the web output
+        measures the latency from capture to each viewer's display).
     """
 
     sink: Sink
     keep_alive: bool = False
     preview: bool = False
     side_by_side_height_px: int = 0
+    capture_times: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +89,11 @@ class Presenter:
         """Write a new frame everywhere; record sink time and capture-to-output latency."""
         start_s = time.perf_counter()
         for output in self.outputs:
-            output.sink.write(self.output_image(output, rendered))
+            image_bgr = self.output_image(output, rendered)
+            if output.capture_times:
+                output.sink.write_captured(image_bgr, rendered.frame.t_capture_s)  # type: ignore[attr-defined]
+            else:
+                output.sink.write(image_bgr)
         done_s = time.perf_counter()
         self.stats.record_stage("sinks", elapsed_ms(start_s))
         self.stats.record_output(rendered.frame.index, rendered.frame.t_capture_s, done_s)

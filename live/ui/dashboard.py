@@ -4,6 +4,7 @@ seconds otherwise, and a final summary table always."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -42,8 +43,8 @@ def stage_table(report: PipelineReport, title: str) -> Table:
     return table
 
 
-def facts_table(report: PipelineReport, final: bool) -> Table:
-    """Counts, rates and status lines as two columns."""
+def facts_table(report: PipelineReport, final: bool, output_lines: Sequence[str] = ()) -> Table:
+    """Counts, rates and status lines as two columns (output_lines: the sinks' own, e.g. web viewers)."""
     title = "run summary" if final else "live run (q or Ctrl-C to stop)"
     table = Table(title=title, title_justify="left", show_header=False, box=None, padding=(0, 1))
     table.add_column(style="bold")
@@ -68,6 +69,7 @@ def facts_table(report: PipelineReport, final: bool) -> Table:
         ("provider", f"{report.provider} ({report.provider_note})" if report.provider_note else report.provider),
         ("retarget", report.retarget_status),
     ]
+    rows += [("output", line) for line in output_lines]
     if final:
         rows = [("mode", report.mode), ("ended", report.end_reason), ("duration", f"{report.duration_s:.2f} s")] + rows
         rows += [("note", note) for note in report.notes]
@@ -84,8 +86,9 @@ def final_summary(report: PipelineReport) -> Group:
 class Dashboard(Closing):
     """Live view of a run: rich.live.Live on a terminal, else one line every LINE_INTERVAL_S."""
 
-    def __init__(self, console: Console | None = None) -> None:
+    def __init__(self, console: Console | None = None, status_lines: Sequence[Callable[[], list[str]]] = ()) -> None:
         self.console = console or Console()
+        self._status_lines = list(status_lines)  # the sinks' status_lines (web viewers), shown live
         self._live: Live | None = None
         self._next_refresh_s = 0.0
         self._next_line_s = time.perf_counter() + LINE_INTERVAL_S
@@ -102,7 +105,9 @@ class Dashboard(Closing):
         if self._live is not None and now_s >= self._next_refresh_s:
             self._next_refresh_s = now_s + REFRESH_INTERVAL_S
             report = stats.snapshot(recent=True)
-            self._live.update(Group(facts_table(report, final=False), stage_table(report, "last frames")), refresh=True)
+            output_lines = [line for status_lines in self._status_lines for line in status_lines()]
+            facts = facts_table(report, final=False, output_lines=output_lines)
+            self._live.update(Group(facts, stage_table(report, "last frames")), refresh=True)
         elif self._live is None and now_s >= self._next_line_s:
             self._next_line_s = now_s + LINE_INTERVAL_S
             self.console.print(

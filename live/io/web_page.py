@@ -1,0 +1,124 @@
+"""The page `--output web` serves: the avatar's video at its native size on a transparent page, nothing else
+(an OBS browser source points at it directly). `?stats=1` overlays FPS and latency.
+
+The page offers a receive-only video track and a data channel ("clock") to the server. For every frame the
+server hands to its encoder it sends {pts, age_ms} (the frame's RTP media time and its age since capture) on
+the channel; the page notes `performance.now() - age_ms` as the frame's capture time in its own clock (no clock
+sync needed: only the channel's one-way delay, well under a millisecond on a LAN, is unaccounted for). Each
+displayed frame's `rtpTimestamp` (requestVideoFrameCallback) is the pts plus the sender's random origin, which
+the page finds by intersecting the candidate origins of successive frames (and learns again after 30 misses).
+The latency is the frame's expected display time minus its capture time. The page sends each latency back
+({latency_ms}) for the run's summary and keeps them in `window.liveViewer` for tests. It reconnects on its
+own when the run restarts.
+"""
+
+PAGE_HTML = """<!doctype html>
+<html><head><meta charset="utf-8"><title>live avatar</title>
+<style>
+html, body { margin: 0; padding: 0; background: transparent; overflow: hidden; }
+video { display: block; }
+#stats { position: fixed; left: 4px; top: 4px; font: 12px monospace; color: #fff; white-space: pre;
+         background: rgba(0, 0, 0, 0.6); padding: 2px 4px; display: none; }
+</style></head>
+<body><video id="video" autoplay muted playsinline></video><div id="stats"></div>
+<script>
+"use strict";
+const params = new URLSearchParams(location.search);
+const video = document.getElementById("video");
+const statsBox = document.getElementById("stats");
+const viewer = window.liveViewer = { state: "new", error: null, latencies_ms: [], presented: 0, origin: null };
+const captured = new Map();  // pts -> capture time in this page's clock (ms)
+let candidates = null;
+let agreeing = 0;
+let misses = 0;
+let channel = null;
+
+function onClock(message) {
+  const clock = JSON.parse(message.data);
+  captured.set(clock.pts, performance.now() - clock.age_ms);
+  if (captured.size > 300) captured.delete(captured.keys().next().value);
+}
+
+function captureTimeOf(rtpTimestamp) {
+  if (viewer.origin === null) {
+    if (captured.size === 0) return undefined;
+    const here = new Set();
+    for (const pts of captured.keys()) here.add((rtpTimestamp - pts) >>> 0);
+    candidates = candidates === null ? here : new Set([...candidates].filter((origin) => here.has(origin)));
+    agreeing = candidates.size ? agreeing + 1 : 0;
+    if (candidates.size === 1 && agreeing >= 3) viewer.origin = [...candidates][0];
+    if (candidates.size === 0) candidates = null;
+    return undefined;
+  }
+  const captureTime = captured.get((rtpTimestamp - viewer.origin) >>> 0);
+  misses = captureTime === undefined ? misses + 1 : 0;
+  if (misses > 30) { viewer.origin = null; candidates = null; agreeing = 0; misses = 0; }  // learn it again
+  return captureTime;
+}
+
+function onFrame(now, metadata) {
+  viewer.presented = metadata.presentedFrames;
+  if (metadata.rtpTimestamp !== undefined) {
+    const captureTime = captureTimeOf(metadata.rtpTimestamp >>> 0);
+    if (captureTime !== undefined) {
+      const latency = metadata.expectedDisplayTime - captureTime;
+      viewer.latencies_ms.push(latency);
+      if (viewer.latencies_ms.length > 20000) viewer.latencies_ms.shift();
+      if (channel && channel.readyState === "open") channel.send(JSON.stringify({ latency_ms: latency }));
+    }
+  }
+  video.requestVideoFrameCallback(onFrame);
+}
+video.requestVideoFrameCallback(onFrame);
+
+function showStats() {
+  const recent = viewer.latencies_ms.slice(-60).sort((a, b) => a - b);
+  const p50 = recent.length ? recent[Math.floor(recent.length / 2)].toFixed(0) : "-";
+  const fps = ((viewer.presented - (showStats.last || 0)) * 2).toFixed(0);
+  showStats.last = viewer.presented;
+  statsBox.textContent = `${fps} fps  latency ${p50} ms  ${video.videoWidth}x${video.videoHeight}`;
+}
+if (params.get("stats") === "1") { statsBox.style.display = "block"; setInterval(showStats, 500); }
+
+function retry(reason) {
+  viewer.error = reason;
+  setTimeout(connect, 2000);
+}
+
+async function iceGathered(pc) {
+  if (pc.iceGatheringState === "complete") return;
+  await new Promise((resolve) => {
+    pc.addEventListener("icegatheringstatechange", () => { if (pc.iceGatheringState === "complete") resolve(); });
+    setTimeout(resolve, 3000);
+  });
+}
+
+async function connect() {
+  const pc = new RTCPeerConnection({ iceServers: [] });
+  let retried = false;
+  const again = (reason) => { if (!retried) { retried = true; pc.close(); retry(reason); } };
+  pc.addTransceiver("video", { direction: "recvonly" });
+  channel = pc.createDataChannel("clock");
+  channel.onmessage = onClock;
+  pc.ontrack = (event) => { video.srcObject = event.streams[0] || new MediaStream([event.track]); };
+  pc.onconnectionstatechange = () => {
+    viewer.state = pc.connectionState;
+    if (["failed", "closed", "disconnected"].includes(pc.connectionState)) again("connection " + pc.connectionState);
+  };
+  try {
+    await pc.setLocalDescription(await pc.createOffer());
+    await iceGathered(pc);
+    const response = await fetch("offer" + location.search, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ sdp: pc.localDescription.sdp, type: pc.localDescription.type }),
+    });
+    if (!response.ok) { again("server answered " + response.status); return; }
+    await pc.setRemoteDescription(await response.json());
+  } catch (error) {
+    again(String(error));
+  }
+}
+connect();
+</script></body></html>
+"""
