@@ -24,7 +24,7 @@ from live.face.retarget import RetargetConfig, Retargeter
 from live.face.shape_space import ShapeSpace
 from live.formats.card import ModelCard
 from live.offline.coverage import coverage_report
-from live.offline.expression import best_lag_correlation
+from live.offline.expression import STRIP_TILE_PX, best_lag_correlation
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 DATA = REPOSITORY / "data"
@@ -124,7 +124,19 @@ def test_best_lag_correlation_finds_a_delayed_copy() -> None:
 def test_drive_eval_reports_every_figure(tmp_path: Path) -> None:
     out = tmp_path / "drive.json"
     clip = DATA / "cremad_1001_HAP.flv"
-    assert live_main(["drive-eval", str(REPOSITORY / "models" / "jwp.onnx"), str(clip), "--json", str(out)]) == 0
+    strip = tmp_path / "strip.png"
+    command = [
+        "drive-eval",
+        str(REPOSITORY / "models" / "jwp.onnx"),
+        str(clip),
+        "--json",
+        str(out),
+        "--strip",
+        str(strip),
+    ]
+    assert live_main(command) == 0
+    image = cv2.imread(str(strip))
+    assert image is not None and image.shape[1] == 8 * STRIP_TILE_PX, "driver | avatar at four moments"
     report = json.loads(out.read_text())["drivers"][0]
     assert report["frames"] == int(cv2.VideoCapture(str(clip)).get(cv2.CAP_PROP_FRAME_COUNT))
     for key in ("correlation", "ceiling_clamp_on", "ceiling_clamp_off"):

@@ -17,7 +17,15 @@ from rich.console import Console
 
 from live.errors import UsageError
 from live.face.retarget import RETARGET_MODES, RetargetConfig
-from live.offline.expression import DriveConfig, drive_table, evaluate_drive, median_report
+from live.offline.expression import (
+    DriveConfig,
+    drive,
+    drive_table,
+    evaluate_drive,
+    median_report,
+    strip_row,
+    write_strip,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,6 +35,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-shape-clamp", action="store_true", help="as `live run --no-shape-clamp`")
     parser.add_argument("--json", type=Path, metavar="OUT.json", help="write every figure to this JSON file")
     parser.add_argument("--device", default="cpu", help="ONNX Runtime device (default cpu)")
+    parser.add_argument(
+        "--strip",
+        type=Path,
+        metavar="OUT.png",
+        help="write driver | avatar at each driver's neutral, closed-eye, smile and open-mouth frames",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -34,11 +48,22 @@ def run(args: argparse.Namespace) -> int:
     if missing:
         raise UsageError(f"no such driver clip: {', '.join(missing)}; give video files")
     retarget = RetargetConfig(mode=args.retarget, shape_clamp=not args.no_shape_clamp)
-    reports = [evaluate_drive(DriveConfig(args.model, clip, retarget, args.device)) for clip in args.clips]
-    rows = reports + ([median_report(reports)] if len(reports) > 1 else [])
-    Console(width=200).print(drive_table(rows))
+    reports, rows = [], []
+    for clip in args.clips:
+        config = DriveConfig(args.model, clip, retarget, args.device)
+        record = drive(config, keep_images=args.strip is not None)
+        reports.append(evaluate_drive(config, record))
+        if args.strip is not None:
+            rows.append(strip_row(record))
+    if args.strip is not None:
+        write_strip(rows, [clip.name for clip in args.clips], args.strip)
+        print(f"wrote {args.strip}")
+    table_rows = reports + ([median_report(reports)] if len(reports) > 1 else [])
+    Console(width=200).print(drive_table(table_rows))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"drivers": reports, "median": rows[-1]}, indent=1, allow_nan=False) + "\n")
+        args.json.write_text(
+            json.dumps({"drivers": reports, "median": table_rows[-1]}, indent=1, allow_nan=False) + "\n"
+        )
         print(f"wrote {args.json}")
     return 0

@@ -20,11 +20,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import cv2
 import numpy as np
 from rich.table import Table
 
 from live.engines.generator import GeneratorSessionConfig
 from live.engines.landmarks import LandmarkConfig, LandmarkDetector
+from live.errors import UsageError
 from live.face.expression import MEASURE_NAMES, measure_series
 from live.face.pose import STABLE_POINT_INDICES
 from live.face.retarget import RetargetConfig, Retargeter
@@ -36,6 +38,8 @@ from live.pipeline.stats import PipelineStats
 from live.pipeline.steps import BufferPool, RenderStep, SketchStep, TrackStep
 
 MAX_LAG_FRAMES = 3
+STRIP_MOMENTS = ("neutral", "eyes closed", "smile", "mouth open")
+STRIP_TILE_PX = 160
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,10 +61,21 @@ class DriveRecord:
     output: list[np.ndarray | None]
     frame_times_s: list[float]
     outside_share: float
-    output_bgr: list[np.ndarray]
-    frames_bgr: list[np.ndarray]
+    output_bgr: list[np.ndarray]  # with keep_images: a face tile of each output (face_tile)
+    frames_bgr: list[np.ndarray]  # and of each driver frame
     frame_shape: tuple[int, ...] = ()
     card: ModelCard | None = None
+
+
+def face_tile(image_bgr: np.ndarray, face: np.ndarray | None, tile_px: int = STRIP_TILE_PX) -> np.ndarray:
+    """A square tile around the face (1.6x its landmarks' box), or the whole image when there is no face."""
+    if face is None:
+        return cv2.resize(image_bgr, (tile_px, tile_px), interpolation=cv2.INTER_AREA)
+    low, high = face[:, :2].min(axis=0), face[:, :2].max(axis=0)
+    centre, side = (low + high) / 2, float((high - low).max()) * 1.6
+    scale = tile_px / side
+    matrix = np.array([[scale, 0, tile_px / 2 - scale * centre[0]], [0, scale, tile_px / 2 - scale * centre[1]]])
+    return cv2.warpAffine(image_bgr, matrix, (tile_px, tile_px), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
 
 
 def drive(config: DriveConfig, keep_images: bool = False) -> DriveRecord:
@@ -88,8 +103,8 @@ def drive(config: DriveConfig, keep_images: bool = False) -> DriveRecord:
             record.output.append(None if calibrating else checker.detect(rendered.output_bgr))
             record.frame_times_s.append(sketched.frame.t_stream_s)
             if keep_images:
-                record.frames_bgr.append(image_bgr)
-                record.output_bgr.append(rendered.output_bgr.copy())
+                record.frames_bgr.append(face_tile(image_bgr, sketched.landmarks_px))
+                record.output_bgr.append(face_tile(rendered.output_bgr, record.output[-1]))
             pool.release(sketched.sketch_bgr)
             index += 1
         record.frame_shape, record.card = tuple(image_bgr_shape), stages.card
@@ -220,3 +235,34 @@ def median_report(reports: list[dict]) -> dict:
     for key in ("faces_found", "jitter_ratio", "outside_training"):
         row[key] = median([report[key] for report in reports])
     return row
+
+
+def strip_row(record: DriveRecord) -> np.ndarray:
+    """Driver | output tiles at the driver's most neutral, most closed-eye, widest-smile and widest-mouth frames
+    (among rendered frames); needs drive(..., keep_images=True)."""
+    series = measure_series([d if t is not None else None for d, t in zip(record.driver, record.target)])
+    medians = {name: np.nanmedian(values) for name, values in series.items()}
+    distance = sum(np.abs(series[name] - medians[name]) / (np.nanstd(series[name]) + 1e-9) for name in medians)
+    picks = [np.nanargmin(distance), np.nanargmin(series["eye"]), np.nanargmax(series["smile"])]
+    picks.append(np.nanargmax(series["mouth"]))
+    tiles = []
+    for index in picks:
+        tiles += [record.frames_bgr[index], record.output_bgr[index]]
+    return np.hstack(tiles)
+
+
+def write_strip(rows: list[np.ndarray], names: list[str], path: Path) -> None:
+    """Rows of strip_row, each labelled with its driver, under a header naming the moments."""
+    width = rows[0].shape[1]
+    header = np.full((24, width, 3), 255, dtype=np.uint8)
+    for column, moment in enumerate(STRIP_MOMENTS):
+        x = column * width // len(STRIP_MOMENTS) + 4
+        cv2.putText(header, f"{moment}: driver | avatar", (x, 17), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1)
+    labelled = [header]
+    for row, name in zip(rows, names):
+        row = row.copy()
+        cv2.putText(row, name, (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
+        labelled.append(row)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(path), np.vstack(labelled)):
+        raise UsageError(f"cannot write {path}: give a writable .png path")
