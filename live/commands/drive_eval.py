@@ -4,7 +4,8 @@ How well the avatar follows each driver clip (live.offline.expression): Pearson
 correlations driver vs output for eye opening, mouth opening, smile, yaw and
 pitch, the same for the retargeted landmarks (clamp on / off), faces found on the
 output, jitter ratio and the share of frames outside the training range. With
-several clips, a last row gives the median of each column.
+several clips, a last row gives the median of each column. --dataset adds the
+self-reenactment figures on a dataset's own frames (live.offline.expression_dataset).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from live.offline.expression import (
     strip_row,
     write_strip,
 )
+from live.offline.expression_dataset import dataset_correlations
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,6 +37,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-shape-clamp", action="store_true", help="as `live run --no-shape-clamp`")
     parser.add_argument("--json", type=Path, metavar="OUT.json", help="write every figure to this JSON file")
     parser.add_argument("--device", default="cpu", help="ONNX Runtime device (default cpu)")
+    parser.add_argument(
+        "--dataset",
+        type=Path,
+        metavar="DATASET",
+        help="also correlate real vs generated on this dataset's train and val frames (their own sketches)",
+    )
     parser.add_argument(
         "--strip",
         type=Path,
@@ -58,12 +66,20 @@ def run(args: argparse.Namespace) -> int:
     if args.strip is not None:
         write_strip(rows, [clip.name for clip in args.clips], args.strip)
         print(f"wrote {args.strip}")
+    own_frames = {}
+    if args.dataset is not None:
+        for split in ("train", "val"):
+            own_frames[split] = dataset_correlations(args.model, args.dataset, split, args.device)
+            print(f"{split} frames of {args.dataset} (own sketches): {own_frames[split]['correlation']}")
     table_rows = reports + ([median_report(reports)] if len(reports) > 1 else [])
     Console(width=200).print(drive_table(table_rows))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(
-            json.dumps({"drivers": reports, "median": table_rows[-1]}, indent=1, allow_nan=False) + "\n"
+            json.dumps(
+                {"drivers": reports, "median": table_rows[-1], "own_frames": own_frames}, indent=1, allow_nan=False
+            )
+            + "\n"
         )
         print(f"wrote {args.json}")
     return 0
