@@ -2,7 +2,8 @@
 
 Measure speed side by side in one run: the generator alone (and pix2pix's unet_256 when torch is
 installed), landmarks / retarget / sketch alone, the threaded pipeline against a sequential loop
-of the same stages, and the pipeline paced at 30 fps (latency, drops, CPU, memory, first output).
+of the same stages, and the pipeline paced at 30 fps (latency, drops, CPU, memory, first output); then the
+web output beside the virtual camera in one paced run, watched by a headless Chromium (latency, encode, CPU).
 Takes about 4x --seconds. Prints a table; --json writes every figure with the machine's description.
 """
 
@@ -18,6 +19,7 @@ from rich.console import Console
 
 from live.bench.measure import BenchConfig, run_bench
 from live.bench.report import print_bench_table, result_json
+from live.bench.web_cost import measure_web_beside_vcam, web_table
 from live.engines.generator import DEVICES
 from live.engines.landmarks import LandmarkConfig
 from live.errors import UsageError
@@ -80,9 +82,15 @@ def run(args: argparse.Namespace) -> int:
     config = bench_config(args)
     console = Console()
     console = console if console.is_terminal else Console(width=NON_TERMINAL_WIDTH)  # logs keep whole rows
-    result = run_bench(config, progress=lambda text: print(f"live bench: {text}", file=sys.stderr, flush=True))
-    data = result_json(result)
+
+    def progress(text: str) -> None:
+        print(f"live bench: {text}", file=sys.stderr, flush=True)
+
+    data = result_json(run_bench(config, progress=progress))
+    progress("web output beside the virtual camera, paced (a headless Chromium watches)")
+    data["web_beside_vcam"] = measure_web_beside_vcam(config)
     print_bench_table(data, console)
+    console.print(web_table(data["web_beside_vcam"]))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(data, indent=1, allow_nan=False) + "\n")

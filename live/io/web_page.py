@@ -100,7 +100,10 @@ async function connect() {
   pc.addTransceiver("video", { direction: "recvonly" });
   channel = pc.createDataChannel("clock");
   channel.onmessage = onClock;
-  pc.ontrack = (event) => { video.srcObject = event.streams[0] || new MediaStream([event.track]); };
+  pc.ontrack = (event) => {
+    if ("jitterBufferTarget" in event.receiver) event.receiver.jitterBufferTarget = 0;  // play as soon as decoded
+    video.srcObject = event.streams[0] || new MediaStream([event.track]);
+  };
   pc.onconnectionstatechange = () => {
     viewer.state = pc.connectionState;
     if (["failed", "closed", "disconnected"].includes(pc.connectionState)) again("connection " + pc.connectionState);

@@ -13,6 +13,7 @@ import secrets
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -133,6 +134,7 @@ class WebServer:
         self.history: list[ViewerCounts] = []
         self.refused = 0
         self.addresses: list[tuple[str, int]] = []
+        self.on_connected: Callable[[], None] = lambda: None  # called on the loop thread
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
@@ -214,6 +216,7 @@ class WebServer:
         async def on_state() -> None:
             if peer.connectionState == "connected":
                 counts.connected = True
+                self.on_connected()
             elif peer.connectionState in ("failed", "closed"):
                 await self._close_viewer(viewer)
 

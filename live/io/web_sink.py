@@ -121,6 +121,8 @@ class WebSink(Closing):
         self.frame_size_px = frame_size_px
         self.token = None if is_loopback(web.host) else secrets.token_urlsafe(16)
         self._server = WebServer(web.host, web.port, self.token, web.max_viewers, web.connect_timeout_s)
+        self._viewer_connected = threading.Event()
+        self._server.on_connected = self._viewer_connected.set
         self._loop = asyncio.new_event_loop()
         self._executor = ThreadPoolExecutor(ENCODER_THREADS, thread_name_prefix="web-encoder")
         self._loop.set_default_executor(self._executor)
@@ -178,6 +180,10 @@ class WebSink(Closing):
     def serving(self) -> bool:
         """True until close() has stopped the loop thread."""
         return self._thread.is_alive()
+
+    def wait_for_viewer(self, timeout_s: float) -> bool:
+        """Wait until a viewer has connected (at any time so far); False at the timeout."""
+        return self._viewer_connected.wait(timeout_s)
 
     def _announce(self) -> None:
         print(f"live: web output at {self.url} (OBS: add a Browser source with this URL)", file=sys.stderr)
