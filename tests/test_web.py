@@ -17,6 +17,8 @@ import numpy as np
 import pytest
 from headless_browser import HeadlessChromium, chromium_path
 
+from live.bench.measure import BenchConfig
+from live.bench.web_cost import measure_web_beside_vcam, web_table
 from live.cli import main
 from live.engines.generator import GeneratorSessionConfig
 from live.face.retarget import RetargetConfig
@@ -155,6 +157,7 @@ def test_chromium_plays_the_avatar_with_its_latency_and_the_run_closes_the_peers
         target=lambda: reports.append(run_pipeline(pipeline_config(tiny_model_path), source, outputs, stages))
     )
     with HeadlessChromium(sink.url + "?stats=1") as browser:
+        assert sink.wait_for_viewer(BROWSER_TIMEOUT_S)
         run.start()
         try:
             shown_bgr, sent_bgr, latencies_ms = watch(browser, probe, frame_size_px)
@@ -238,3 +241,13 @@ def test_live_run_output_web_on_the_lan_warns_and_reports_its_viewers(
     assert code == 0, captured.err
     assert "warning: --web-host 0.0.0.0" in captured.err and "?token=" in captured.err
     assert "web: 0 viewer(s) now" in captured.out
+
+
+def test_bench_measures_the_web_output_beside_the_virtual_camera(tiny_model_path: Path) -> None:
+    data = measure_web_beside_vcam(BenchConfig(tiny_model_path, str(CLIP), seconds_per_phase=3.0, device="cpu"))
+    assert "skipped" not in data, data
+    web, vcam = data["web"], data["vcam"]
+    assert web["frames_sent"] > 0 and web["encode_ms"]["count"] > 0 and web["latency_ms"]["count"] > 0
+    assert web["cpu_percent"] > 0 and web["cpu_ms_per_frame"] > 0 and web["write_ms"]["count"] > 0
+    assert vcam["latency_ms"]["count"] > 0 and vcam["write_ms"]["count"] >= web["write_ms"]["count"]
+    assert "web output beside the virtual camera" in str(web_table(data).title)

@@ -47,11 +47,10 @@ class ViewerCounts:
 
 @dataclass(frozen=True, slots=True)
 class PublishedFrame:
-    """A composed frame handed to the viewers: its own copy, the capture time and its pts (90 kHz)."""
+    """A composed frame handed to the viewers: its own copy and its capture time (perf_counter s)."""
 
     image_bgr: np.ndarray
     t_capture_s: float
-    pts: int
 
 
 class FrameTrack(MediaStreamTrack):
@@ -68,6 +67,7 @@ class FrameTrack(MediaStreamTrack):
         self._slot: PublishedFrame | None = None
         self._ready = asyncio.Event()
         self._handed_out_s: float | None = None
+        self._origin_s = time.perf_counter()
         self._last_pts = -1
         self.clock_channel: object | None = None
 
@@ -90,7 +90,9 @@ class FrameTrack(MediaStreamTrack):
             if self.readyState != "live":
                 raise MediaStreamError
         frame, self._slot = self._slot, None
-        pts = max(frame.pts, self._last_pts + 1)
+        # Media time = when the frame goes to the encoder, not its capture: the browser then sees only the
+        # encoder's and the network's jitter (not the pipeline's) and buffers less before showing it.
+        pts = max(round((time.perf_counter() - self._origin_s) * VIDEO_CLOCK_HZ), self._last_pts + 1)
         self._last_pts = pts
         video_frame = av.VideoFrame.from_ndarray(frame.image_bgr, format="bgr24")
         video_frame.pts, video_frame.time_base = pts, Fraction(1, VIDEO_CLOCK_HZ)

@@ -128,7 +128,6 @@ class WebSink(Closing):
         self._loop.set_default_executor(self._executor)
         self._thread = threading.Thread(target=self._run_loop, name="web sink", daemon=True)
         self._thread.start()
-        self._start_s = time.perf_counter()
         self._pending: tuple[np.ndarray, float] | None = None
         self._pending_lock = threading.Lock()
         self._closed = False
@@ -215,14 +214,13 @@ class WebSink(Closing):
             self._loop.call_soon_threadsafe(self._publish_pending)
 
     def _publish_pending(self) -> None:
-        from live.io.web_server import VIDEO_CLOCK_HZ, PublishedFrame
+        from live.io.web_server import PublishedFrame
 
         with self._pending_lock:
             pending, self._pending = self._pending, None
         if pending is not None:
             image_bgr, t_capture_s = pending
-            pts = max(0, round((t_capture_s - self._start_s) * VIDEO_CLOCK_HZ))
-            self._server.publish(PublishedFrame(image_bgr, t_capture_s, pts))
+            self._server.publish(PublishedFrame(image_bgr, t_capture_s))
 
     def figures(self) -> WebFigures:
         """The figures so far (also after close)."""
