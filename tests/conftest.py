@@ -17,17 +17,23 @@ DATA = REPOSITORY / "data"
 TINY_SIZE_PX = 64
 
 
-def _neutral_landmarks_px(size_px: int) -> np.ndarray:
-    """Real MediaPipe landmarks of a shipped portrait, mapped onto a size_px square around the face."""
+def _portrait_head(size_px: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A shipped portrait as a target: its real MediaPipe landmarks in its aligned head crop of size_px,
+    the crop's plate->crop transform, and the portrait itself as the plate."""
     from live.engines.landmarks import LandmarkConfig, LandmarkDetector
+    from live.face.alignment import apply_transform, crop_transform
 
+    plate_bgr = cv2.imread(str(DATA / "grace_hopper.jpg"))
     with LandmarkDetector(LandmarkConfig(static_image_mode=True)) as detector:
-        landmarks_px = detector.detect(cv2.imread(str(DATA / "grace_hopper.jpg")))
+        landmarks_px = detector.detect(plate_bgr)
     assert landmarks_px is not None, "no face found in grace_hopper.jpg"
-    low, high = landmarks_px[:, :2].min(axis=0), landmarks_px[:, :2].max(axis=0)
-    side_px = 1.6 * float((high - low).max())
-    origin = np.array([*((low + high) / 2 - side_px / 2), 0.0], dtype=np.float32)
-    return ((landmarks_px - origin) * np.float32(size_px / side_px)).astype(np.float32)
+    transform = crop_transform(landmarks_px, size_px)
+    return apply_transform(transform, landmarks_px), transform, plate_bgr
+
+
+def _neutral_landmarks_px(size_px: int) -> np.ndarray:
+    """Real MediaPipe landmarks of a shipped portrait, in its aligned head crop of size_px."""
+    return _portrait_head(size_px)[0]
 
 
 _ALLOWED_ROOTS = tuple(
@@ -61,24 +67,34 @@ def tiny_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real 64 px generator (UnetGenerator ngf=4, random weights) exported by export_onnx with its card."""
     import torch
 
-    from live.formats.card import ModelCard
+    from live.face.alignment import HEAD_TEMPLATE
+    from live.formats.card import ModelCard, encode_plate
     from live.training.networks import GeneratorConfig, UnetGenerator
     from live.training.onnx_export import export_onnx
 
     torch.manual_seed(0)
     config = GeneratorConfig(size_px=TINY_SIZE_PX, ngf=4)
+    neutral_px, transform, plate_bgr = _portrait_head(TINY_SIZE_PX)
+    plate_base64, plate_sha256 = encode_plate(plate_bgr)
     card = ModelCard(
         name="tiny-test",
         size_px=TINY_SIZE_PX,
-        neutral_landmarks_px=_neutral_landmarks_px(TINY_SIZE_PX),
+        neutral_landmarks_px=neutral_px,
         pose_range_deg={"yaw": [-25.0, 25.0], "pitch": [-15.0, 15.0], "roll": [-10.0, 10.0]},
         architecture=config.to_dict(),
         provenance={"purpose": "tests: random weights, not a trained model"},
+        template=HEAD_TEMPLATE.to_dict(),
+        plate_size_px=[plate_bgr.shape[1], plate_bgr.shape[0]],
+        neutral_transform=transform.tolist(),
+        plate_sha256=plate_sha256,
     )
     path = tmp_path_factory.mktemp("models") / "tiny.onnx"
-    sketches_bgr = [
-        np.random.default_rng(seed).integers(0, 256, (TINY_SIZE_PX, TINY_SIZE_PX, 3), dtype=np.uint8)
+    inputs_bgr = [
+        tuple(
+            np.random.default_rng(seed + k).integers(0, 256, (TINY_SIZE_PX, TINY_SIZE_PX, 3), dtype=np.uint8)
+            for k in range(2)
+        )
         for seed in range(2)
     ]
-    export_onnx(UnetGenerator(config), card, path, sketches_bgr)
+    export_onnx(UnetGenerator(config), card, path, inputs_bgr, plate_base64)
     return path

@@ -22,7 +22,7 @@ def test_shipped_model_card_is_complete() -> None:
     assert MODEL.stat().st_size <= 25 * 1024 * 1024
     session = onnxruntime.InferenceSession(str(MODEL), providers=["CPUExecutionProvider"])
     card = read_card_from_metadata(session.get_modelmeta().custom_metadata_map, str(MODEL))
-    assert card.size_px == 256
+    assert card.size_px == 256 and card.plate_size_px == [640, 480]  # 256 px head crop in jwp_intro's own frame
     assert "Jon Peirce" in card.provenance["consent"]
     sources = {source["name"]: source["sha256"] for source in card.provenance["sources"]}
     assert sources == {"jwp_intro.mp4": "f0c7ef7c6bdcdb37f099fbaa001d8901c927d8135851bc2542b55b21490f433c"}
@@ -59,7 +59,7 @@ def test_demo_runs_a_few_frames(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         count += 1
     capture.release()
     assert ok and count == 40, "an unpaced demo is lossless: every one of the 40 frames (all with a face) is written"
-    assert frame.shape[0] == 256 and frame.shape[1] > 3 * 256, "driver | sketch | avatar side by side"
+    assert frame.shape[0] == 480 and frame.shape[1] > 3 * 480, "driver | sketch | avatar side by side, native height"
     strip = cv2.imread(str(tmp_path / "demo_strip.png"))
     assert strip is not None and strip.shape[1] == frame.shape[1]
 

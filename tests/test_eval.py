@@ -17,7 +17,8 @@ from live.engines.landmarks import LandmarkConfig, LandmarkDetector
 from live.formats.card import read_card_from_metadata
 from live.formats.dataset import load_dataset
 from live.formats.sketch import face_mask
-from live.offline.evaluate import card_metrics, output_metrics
+from live.offline.eval_report import card_metrics
+from live.offline.evaluate import output_metrics
 from live.offline.image_metrics import (
     PSNR_CAP_DB,
     consecutive_pairs,
@@ -137,23 +138,31 @@ def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _export_untrained(dataset_path: Path, out: Path, size_px: int) -> Path:
     import torch
 
-    from live.formats.card import ModelCard
+    from live.formats.card import ModelCard, encode_plate
     from live.training.networks import GeneratorConfig, UnetGenerator
     from live.training.onnx_export import export_onnx
 
-    manifest = load_dataset(dataset_path).manifest
+    dataset = load_dataset(dataset_path)
+    manifest = dataset.manifest
     torch.manual_seed(0)
     config = GeneratorConfig(size_px=size_px, ngf=4)
-    scale = size_px / manifest["size_px"]
+    scale = size_px / manifest.size_px
+    plate_base64, plate_sha256 = encode_plate(dataset.plates_bgr[0])
+    neutral_transform = np.asarray(manifest.videos[0].neutral_transform) * scale
     card = ModelCard(
         name=out.stem,
         size_px=size_px,
-        neutral_landmarks_px=np.asarray(manifest["neutral_landmarks_px"], dtype=np.float32) * np.float32(scale),
-        pose_range_deg=manifest["pose_range_deg"],
+        neutral_landmarks_px=np.asarray(manifest.neutral_landmarks_px, dtype=np.float32) * np.float32(scale),
+        pose_range_deg=manifest.pose_range_deg,
         architecture=config.to_dict(),
-        provenance={"consent": manifest["consent"], "purpose": "tests: random weights"},
+        provenance={"consent": manifest.consent, "purpose": "tests: random weights"},
+        template=manifest.template,
+        plate_size_px=list(manifest.videos[0].frame_size_px),
+        neutral_transform=neutral_transform.tolist(),
+        plate_sha256=plate_sha256,
     )
-    export_onnx(UnetGenerator(config), card, out, [np.zeros((size_px, size_px, 3), dtype=np.uint8)])
+    zeros = np.zeros((size_px, size_px, 3), dtype=np.uint8)
+    export_onnx(UnetGenerator(config), card, out, [(zeros, zeros)], plate_base64)
     return out
 
 
@@ -200,6 +209,7 @@ def test_eval_writes_json_strip_and_card(
         "split",
         "frames",
         "size_px",
+        "frame_size_px",
         "provider",
         "model",
         "nearest_frame_baseline",
@@ -231,9 +241,10 @@ def test_eval_writes_json_strip_and_card(
     assert baseline["face_found_rate"] == 1.0 and baseline["akd_frames"] == frames and baseline["akd_px"] < 3
     assert baseline["psnr_db_frame"] > report["model"]["psnr_db_frame"]  # random weights lose to the lookup
 
+    width_px, height_px = report["frame_size_px"]
+    assert (width_px, height_px) == dataset.manifest.videos[0].frame_size_px  # the target's own size
     strip = cv2.imread(str(out_strip))
-    tile_px = max(SIZE_PX, 128)
-    assert strip.shape[1] == 4 * tile_px and strip.shape[0] > min(6, frames) * tile_px
+    assert strip.shape[1] == height_px + 3 * width_px and strip.shape[0] > min(6, frames) * height_px
 
     session = onnxruntime.InferenceSession(str(model), providers=["CPUExecutionProvider"])
     card = read_card_from_metadata(session.get_modelmeta().custom_metadata_map, str(model))
@@ -241,6 +252,23 @@ def test_eval_writes_json_strip_and_card(
     assert 0 <= card.metrics["export_parity_max_abs_difference"] < 1e-3
     assert card.metrics["eval"]["psnr_db_face"] == report["model"]["psnr_db_face"]
     assert "psnr_db_face" in model.with_suffix(".md").read_text()
+
+
+def test_native_eval_scores_a_copy_of_the_real_frames_perfectly(tiny_dataset: Path, tiny_model: Path) -> None:
+    from live.offline.evaluate import EvalConfig, evaluate
+
+    dataset = load_dataset(tiny_dataset)
+    validation = dataset.indices("val")
+    perfect = tiny_dataset.parent / "perfect"
+    perfect.mkdir(exist_ok=True)
+    for index in validation:
+        frame_index = dataset.manifest.frames[index].frame_index
+        cv2.imwrite(str(perfect / f"{frame_index:06d}.png"), dataset.native_frame(index))
+    result = evaluate(EvalConfig(tiny_model, tiny_dataset, device="cpu", compare=(("copy", perfect),)))
+    copy = result.report["compared"]["copy"]
+    assert copy["psnr_db_frame"] == copy["psnr_db_face"] == PSNR_CAP_DB
+    assert result.real_bgr.shape[1:3] == dataset.plates_bgr[0].shape[:2]
+    assert result.generated_bgr.shape == result.real_bgr.shape
 
 
 def test_perfect_output_beats_the_nearest_frame_baseline(tiny_dataset: Path) -> None:
@@ -251,7 +279,7 @@ def test_perfect_output_beats_the_nearest_frame_baseline(tiny_dataset: Path) -> 
         train[nearest_landmark_frames(dataset.landmarks_px[validation], dataset.landmarks_px[train])]
     ]
     masks = [face_mask(landmarks, SIZE_PX) for landmarks in dataset.landmarks_px[validation]]
-    frame_indices = np.array([dataset.manifest["frames"][i]["frame_index"] for i in validation])
+    frame_indices = np.array([dataset.manifest.frames[i].frame_index for i in validation])
     pairs = consecutive_pairs(dataset.video_indices[validation], frame_indices)
     assert pairs
     with LandmarkDetector(LandmarkConfig(static_image_mode=True)) as detector:

@@ -9,7 +9,7 @@ import onnxruntime
 import pytest
 
 import live.engines.generator as generator_module
-from live.engines.generator import DEVICES, GeneratorSession, GeneratorSessionConfig
+from live.engines.generator import GeneratorSession, GeneratorSessionConfig
 from live.errors import UsageError
 
 SIZE_PX = 64
@@ -37,16 +37,42 @@ def test_generates_deterministic_bgr_images_on_cpu(tiny_model_path: Path) -> Non
 
 
 def test_io_binding_matches_a_plain_ort_run(tiny_model_path: Path) -> None:
-    sketch_bgr = random_sketch(3)
+    sketch_bgr, plate_bgr = random_sketch(3), random_sketch(4)
     plain = onnxruntime.InferenceSession(str(tiny_model_path), providers=["CPUExecutionProvider"])
-    expected = plain.run(["image"], {"sketch": sketch_bgr[None]})[0][0]
+    expected = plain.run(["image"], {"sketch": sketch_bgr[None], "plate": plate_bgr[None]})[0][0]
     out_bgr = np.zeros((SIZE_PX, SIZE_PX, 3), dtype=np.uint8)
     with GeneratorSession(GeneratorSessionConfig(tiny_model_path, device="cpu", intra_op_threads=1)) as session:
-        result = session.generate(sketch_bgr, out_bgr=out_bgr)
+        result = session.generate(sketch_bgr, out_bgr=out_bgr, plate_bgr=plate_bgr)
+        neutral = session.generate(sketch_bgr)  # over the plate in the usual crop
         with pytest.raises(ValueError, match="sketch must be"):
             session.generate(np.zeros((SIZE_PX, SIZE_PX + 1, 3), dtype=np.uint8))
+        with pytest.raises(ValueError, match="plate must be"):
+            session.generate(sketch_bgr, plate_bgr=np.zeros((SIZE_PX, SIZE_PX, 4), dtype=np.uint8))
+        plate_crop = session.neutral_plate_crop_bgr
+        assert session.plate_bgr.shape[1::-1] == tuple(session.card.plate_size_px)
     assert result is out_bgr
     assert np.array_equal(out_bgr, expected)
+    assert np.array_equal(neutral, plain.run(["image"], {"sketch": sketch_bgr[None], "plate": plate_crop[None]})[0][0])
+
+
+def test_an_old_format_model_is_refused_with_one_line_saying_what_to_do(tiny_model_path: Path, tmp_path: Path) -> None:
+    import json
+
+    import onnx
+
+    from live.formats.card import CARD_METADATA_KEY
+
+    model = onnx.load(str(tiny_model_path))
+    entry = next(entry for entry in model.metadata_props if entry.key == CARD_METADATA_KEY)
+    card = json.loads(entry.value)
+    card["card_version"] = 1
+    entry.value = json.dumps(card)
+    old = tmp_path / "old.onnx"
+    onnx.save(model, str(old))
+    with pytest.raises(UsageError) as caught:
+        GeneratorSession(GeneratorSessionConfig(old, device="cpu"))
+    message = str(caught.value)
+    assert "\n" not in message and "old (format 1)" in message and "retrain it" in message
 
 
 def test_auto_says_why_it_runs_on_cpu_without_c_level_spam(
@@ -92,9 +118,9 @@ def test_model_without_card_is_refused(tmp_path: Path) -> None:
     with torch.no_grad():
         torch.onnx.export(
             wrapper,
-            (torch.zeros(1, SIZE_PX, SIZE_PX, 3, dtype=torch.uint8),),
+            (torch.zeros(1, SIZE_PX, SIZE_PX, 3, dtype=torch.uint8),) * 2,
             str(path),
-            input_names=["sketch"],
+            input_names=["sketch", "plate"],
             output_names=["image", "image_float"],
             opset_version=17,
             dynamo=False,
@@ -121,5 +147,3 @@ def test_unknown_device_and_closed_session(tiny_model_path: Path) -> None:
     session.close()
     with pytest.raises(RuntimeError, match="closed"):
         session.generate(random_sketch())
-
-

@@ -163,7 +163,7 @@ def test_every_input_frame_is_written_or_counted_as_dropped(
     if not pace and not lossless:
         assert report.drops["frames"] > 0  # decoding outruns the landmarks: the capture buffer drops, counted
     assert set(report.drops) == {"frames", "sketches", "rendered"}
-    assert {"capture", "landmarks", "retarget", "sketch", "generator", "sinks"} <= set(report.stage_ms)
+    assert {"capture", "landmarks", "retarget", "sketch", "generator", "paste_back", "sinks"} <= set(report.stage_ms)
     assert report.latency_ms.count == report.frames_written and report.latency_ms.p50_ms > 0
     assert report.face_lost_frames == 0
     written = read_video(video_path)
@@ -181,7 +181,7 @@ def test_sequential_loop_returns_the_same_statistics(
     assert report.mode == "sequential"
     assert report.frames_captured == report.frames_written == CLIP_FRAMES
     assert report.dropped_total == 0 and report.out_of_order_outputs == 0
-    assert list(report.stage_ms) == ["capture", "landmarks", "retarget", "sketch", "generator", "sinks"]
+    assert list(report.stage_ms) == ["capture", "landmarks", "retarget", "sketch", "generator", "paste_back", "sinks"]
     assert len(vcam.sent) == CLIP_FRAMES and vcam.closed
 
 

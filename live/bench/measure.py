@@ -32,7 +32,14 @@ from pathlib import Path
 import numpy as np
 import onnxruntime
 
-from live.bench.instruments import LoopingSource, MeasuringSink, peak_rss_mb, reset_peak_rss
+from live.bench.instruments import (
+    PASTE_BACK_FRAME_SIZE_PX,
+    LoopingSource,
+    MeasuringSink,
+    paste_back_call,
+    peak_rss_mb,
+    reset_peak_rss,
+)
 from live.engines.generator import GeneratorSessionConfig, _session_options
 from live.engines.landmarks import LandmarkConfig
 from live.errors import UsageError
@@ -235,7 +242,7 @@ def run_unthrottled(config: BenchConfig, sequential: bool) -> PipelineReport:
     pipeline_config = config.pipeline(pace=False)
     with ExitStack() as stack:
         stages = stack.enter_context(open_stages(pipeline_config))
-        sink = stack.enter_context(MeasuringSink(stages.card.size_px, config.paced_fps))
+        sink = stack.enter_context(MeasuringSink(tuple(stages.card.plate_size_px), config.paced_fps))
         source = stack.enter_context(LoopingSource(config.source_text, config.seconds_per_phase))
         outputs = [Output(sink, keep_alive=True)]
         if sequential:
@@ -251,7 +258,7 @@ def run_paced(config: BenchConfig) -> PacedRun:
     with ExitStack() as stack:
         source = stack.enter_context(LoopingSource(config.source_text, config.seconds_per_phase, config.paced_fps))
         stages = stack.enter_context(open_stages(pipeline_config))
-        sink = stack.enter_context(MeasuringSink(stages.card.size_px, config.paced_fps))
+        sink = stack.enter_context(MeasuringSink(tuple(stages.card.plate_size_px), config.paced_fps))
         report = run_pipeline(pipeline_config, source, [Output(sink, keep_alive=True)], stages)
     first_output_s = None if sink.first_write is None else sink.first_write[0] - start_s
     rss_mb = None if sink.rss_max_bytes is None else sink.rss_max_bytes / 2**20
@@ -276,6 +283,10 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda text
         stages_ms, sketches_bgr = measure_stages(stages, frames_bgr, fps, config.seconds_per_phase / 2)
         progress("generator alone" + (", alternating with the reference" if reference_path else ""))
         generator_ms, reference_ms = measure_generators(stages, sketches_bgr, reference_path, config)
+        width_px, height_px = PASTE_BACK_FRAME_SIZE_PX
+        progress(f"paste-back alone at {width_px}x{height_px}")
+        paste_ms = time_calls(paste_back_call(stages, sketches_bgr), config.seconds_per_phase / 4)
+        stages_ms[f"paste_back {width_px}x{height_px}"] = summarise(paste_ms)
     del frames_bgr, sketches_bgr
     process_peak_rss_mb = peak_rss_mb()
     progress("threaded pipeline, unthrottled")

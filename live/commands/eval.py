@@ -9,7 +9,9 @@ from pathlib import Path
 from rich.console import Console
 
 from live.engines.generator import DEVICES
-from live.offline.evaluate import SPLITS, EvalConfig, evaluate, results_table, store_in_card, write_strip
+from live.errors import UsageError
+from live.offline.eval_report import results_table, store_in_card, write_strip
+from live.offline.evaluate import SPLITS, EvalConfig, evaluate
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,10 +35,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="store a summary in the model card (rewrites MODEL.onnx and MODEL.md; needs onnx)",
     )
     parser.add_argument("--device", choices=DEVICES, default="auto", help="ONNX Runtime device (default auto)")
+    parser.add_argument(
+        "--compare",
+        action="append",
+        default=[],
+        metavar="NAME=FOLDER",
+        help="also score other outputs of the same frames (FOLDER/NNNNNN.png by frame number, the video's size)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    config = EvalConfig(model_path=args.model, dataset_path=args.dataset, split=args.split, device=args.device)
+    compare = []
+    for text in args.compare:
+        name, separator, folder = text.partition("=")
+        if not separator or not name or not Path(folder).is_dir():
+            raise UsageError(f"--compare {text!r}: give NAME=FOLDER with an existing folder of NNNNNN.png frames")
+        compare.append((name, Path(folder)))
+    config = EvalConfig(args.model, args.dataset, args.split, args.device, tuple(compare))
     result = evaluate(config)
     Console().print(results_table(result.report))
     if args.json:

@@ -22,17 +22,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="",
         help='required: who consented, to what, when ("Jane Doe, avatar for her own calls, 2026-11-22")',
     )
-    parser.add_argument("--size", type=int, default=256, help="side of the square frames in pixels (default 256)")
     parser.add_argument(
-        "--margin", type=float, default=2.2, help="crop side / face box side (default 2.2: hair and shoulders)"
+        "--size", type=int, default=256, help="side of the square head crop in pixels (default 256; 512 for a GPU)"
     )
 
 
 def run(args: argparse.Namespace) -> int:
-    config = PrepareConfig(
-        videos=tuple(args.videos), out=args.out, consent=args.consent, size_px=args.size, margin=args.margin
-    )
+    config = PrepareConfig(videos=tuple(args.videos), out=args.out, consent=args.consent, size_px=args.size)
     manifest = prepare_dataset(config)
-    counts = manifest["counts"]
+    counts = manifest.counts
     print(f"wrote {args.out}: {counts['frames']} frames ({counts['train']} train, {counts['val']} val)")
     return 0

@@ -18,6 +18,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import onnxruntime
 
@@ -29,9 +30,16 @@ from live.engines.devices import (
     device_problem,
     ort_error_reason,
 )
-from live.errors import UsageError
 from live.engines.stderr_capture import captured_stderr
-from live.formats.card import INPUT_NAME, OUTPUT_NAME, ModelCard, read_card_from_metadata
+from live.errors import UsageError
+from live.formats.card import (
+    INPUT_NAME,
+    OUTPUT_NAME,
+    PLATE_INPUT_NAME,
+    ModelCard,
+    read_card_from_metadata,
+    read_plate_from_metadata,
+)
 
 __all__ = ["DEVICES", "GeneratorSession", "GeneratorSessionConfig", "default_intra_op_threads"]
 
@@ -85,7 +93,12 @@ def _check_model_file(path: Path) -> None:
 
 
 class GeneratorSession:
-    """One ONNX Runtime session of a generator: `generate(sketch_bgr) -> image_bgr`."""
+    """One ONNX Runtime session of a generator: `generate(sketch_bgr, plate_bgr) -> image_bgr`.
+
+    The generator paints the head over `plate_bgr`, the target's own frame (`plate_bgr` of the session,
+    native size) warped into the current head crop. `plate_bgr` is the native plate, `neutral_transform`
+    the card's usual plate->crop transform and `neutral_plate_crop_bgr` the plate in that crop (used when
+    generate() is given no plate)."""
 
     def __init__(self, config: GeneratorSessionConfig) -> None:
         if config.device not in DEVICES:
@@ -105,11 +118,24 @@ class GeneratorSession:
         self.provider: str = self._session.get_providers()[0]
         metadata = self._session.get_modelmeta().custom_metadata_map
         self.card: ModelCard = read_card_from_metadata(metadata, str(path))
+        self.plate_bgr: np.ndarray = read_plate_from_metadata(metadata, self.card, str(path))
         self._check_tensors(path)
         size_px = self.card.size_px
+        self.neutral_transform = np.asarray(self.card.neutral_transform, dtype=np.float64)
+        self.neutral_plate_crop_bgr = cv2.warpAffine(
+            self.plate_bgr,
+            self.neutral_transform,
+            (size_px, size_px),
+            flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
         self._input_bgr = np.zeros((1, size_px, size_px, 3), dtype=np.uint8)
+        self._plate_input_bgr = self.neutral_plate_crop_bgr[None].copy()
         self._binding = self._session.io_binding()
         self._binding.bind_input(INPUT_NAME, "cpu", 0, np.uint8, self._input_bgr.shape, self._input_bgr.ctypes.data)
+        self._binding.bind_input(
+            PLATE_INPUT_NAME, "cpu", 0, np.uint8, self._plate_input_bgr.shape, self._plate_input_bgr.ctypes.data
+        )
 
     def _open(self, path: Path, options: onnxruntime.SessionOptions, device: str) -> onnxruntime.InferenceSession:
         """A session on `device`; UsageError when ORT cannot load the file or falls back to another provider."""
@@ -156,19 +182,23 @@ class GeneratorSession:
         size_px = self.card.size_px
         inputs = {tensor.name: tensor for tensor in self._session.get_inputs()}
         outputs = {tensor.name for tensor in self._session.get_outputs()}
-        sketch = inputs.get(INPUT_NAME)
-        if (
-            sketch is None
-            or sketch.type != "tensor(uint8)"
-            or list(sketch.shape) != [1, size_px, size_px, 3]
-            or OUTPUT_NAME not in outputs
-        ):
-            raise UsageError(
-                f"{path}: tensors do not match its card (need uint8 input {INPUT_NAME!r} [1, {size_px}, {size_px}, 3] and output {OUTPUT_NAME!r}); re-export it"
-            )
+        for name in (INPUT_NAME, PLATE_INPUT_NAME):
+            tensor = inputs.get(name)
+            if (
+                tensor is None
+                or tensor.type != "tensor(uint8)"
+                or list(tensor.shape) != [1, size_px, size_px, 3]
+                or OUTPUT_NAME not in outputs
+            ):
+                raise UsageError(
+                    f"{path}: tensors do not match its card (need uint8 inputs {INPUT_NAME!r} and {PLATE_INPUT_NAME!r} [1, {size_px}, {size_px}, 3] and output {OUTPUT_NAME!r}); re-export it"
+                )
 
-    def generate(self, sketch_bgr: np.ndarray, out_bgr: np.ndarray | None = None) -> np.ndarray:
-        """The generator's (S, S, 3) uint8 BGR image for an (S, S, 3) uint8 BGR sketch.
+    def generate(
+        self, sketch_bgr: np.ndarray, out_bgr: np.ndarray | None = None, plate_bgr: np.ndarray | None = None
+    ) -> np.ndarray:
+        """The generator's (S, S, 3) uint8 BGR head crop for an (S, S, 3) uint8 BGR sketch, painted over
+        `plate_bgr` (the plate in this crop; None: neutral_plate_crop_bgr).
 
         The result is written straight into `out_bgr` (C-contiguous (S, S, 3) uint8) when given,
         else into a new array owned by the caller; ORT allocates nothing else per frame.
@@ -183,6 +213,10 @@ class GeneratorSession:
         elif out_bgr.shape != expected_shape or out_bgr.dtype != np.uint8 or not out_bgr.flags.c_contiguous:
             raise ValueError(f"out_bgr must be C-contiguous {expected_shape} uint8")
         np.copyto(self._input_bgr[0], sketch_bgr)
+        plate = self.neutral_plate_crop_bgr if plate_bgr is None else plate_bgr
+        if plate.shape != expected_shape or plate.dtype != np.uint8:
+            raise ValueError(f"plate must be {expected_shape} uint8, got {plate.shape} {plate.dtype}")
+        np.copyto(self._plate_input_bgr[0], plate)
         self._binding.bind_output(OUTPUT_NAME, "cpu", 0, np.uint8, self._input_bgr.shape, out_bgr.ctypes.data)
         self._session.run_with_iobinding(self._binding)
         self._binding.synchronize_outputs()

@@ -9,10 +9,13 @@ normalisation happens inside the graph.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import cv2
 import numpy as np
 
 from live.errors import UsageError
@@ -20,10 +23,12 @@ from live.formats.landmarks import LANDMARK_COUNT, LANDMARK_FORMAT_VERSION
 from live.formats.sketch import SKETCH_FORMAT_VERSION, SUPPORTED_SKETCH_VERSIONS
 
 CARD_METADATA_KEY = "live.card"
-CARD_VERSION = 1
-IO_FORMAT = "uint8-nhwc-bgr"
+CARD_VERSION = 2  # 2: aligned head crop pasted back into a native-size plate (issue 9)
+IO_FORMAT = "uint8-nhwc-bgr-sketch-plate"
 INPUT_NAME = "sketch"
+PLATE_INPUT_NAME = "plate"
 OUTPUT_NAME = "image"
+PLATE_METADATA_KEY = "live.plate_png_base64"
 
 
 @dataclass(frozen=True)
@@ -33,7 +38,14 @@ class ModelCard:
     neutral_landmarks_px: the target's neutral face, (478, 3) pixels of the
         model's size_px square (a robust median over the training frames).
     pose_range_deg: {"yaw": [min, max], "pitch": [...], "roll": [...]} seen in training.
-    crop: per source video, the square crop taken from it ({"source", "x_px", "y_px", "side_px"}).
+    size_px: the side of the generator's square: the aligned head crop.
+    crop: per source video, its size and usual crop ({"source", "frame_size_px", "neutral_transform"}).
+    template: the head template the crop is aligned to (live.face.alignment.HeadTemplate.to_dict()).
+    coverage: what the crop covers ({"side_over_face_height", "includes"}).
+    plate_size_px: [width, height] of the plate, the target's own frame: the size of the output.
+    neutral_transform: 2x3 plate->crop similarity of the target's usual head position; the retargeter
+        works in that crop's pixels, and its output is placed into the plate through it.
+    plate_sha256: digest of the plate PNG stored beside the card (ONNX metadata PLATE_METADATA_KEY).
     shape_space: PCA of the training shapes (live/shape_space.py); the retargeter keeps
         sketches inside it. Empty for cards without one.
     expression_range: the eye and mouth openings seen in training ({"eye": {"low", "high"}, "mouth": {...}},
@@ -55,6 +67,11 @@ class ModelCard:
     metrics: dict[str, Any] = field(default_factory=dict)
     shape_space: dict[str, Any] = field(default_factory=dict)
     expression_range: dict[str, Any] = field(default_factory=dict)
+    template: dict[str, Any] = field(default_factory=dict)
+    coverage: dict[str, Any] = field(default_factory=dict)
+    plate_size_px: list[int] = field(default_factory=list)
+    neutral_transform: list[list[float]] = field(default_factory=list)
+    plate_sha256: str = ""
 
     def to_json(self) -> str:
         """Serialise for the ONNX metadata."""
@@ -71,12 +88,19 @@ class ModelCard:
             raise UsageError(
                 f"{origin}: its model card is not valid JSON ({error}); re-export it with `live export`"
             ) from error
+        if data.get("card_version") == 1:
+            raise UsageError(
+                f"{origin}: an old (format 1) model that renders a fixed crop, this live pastes an aligned head crop into the target's own frame (format {CARD_VERSION}): retrain it (live prepare, train, export; tools/train_default.sh for the default avatar)"
+            )
         if data.get("card_version") != CARD_VERSION:
             raise UsageError(
                 f"{origin}: model card version {data.get('card_version')!r}, this live reads {CARD_VERSION}; re-export it with this version of `live export`"
             )
         known = set(cls.__dataclass_fields__)
-        missing = sorted({"name", "size_px", "neutral_landmarks_px", "pose_range_deg"} - set(data))
+        missing = sorted(
+            {"name", "size_px", "neutral_landmarks_px", "pose_range_deg", "plate_size_px", "neutral_transform"}
+            - set(data)
+        )
         if missing:
             raise UsageError(f"{origin}: model card lacks {', '.join(missing)}; re-export it with `live export`")
         data = {key: value for key, value in data.items() if key in known}
@@ -111,3 +135,28 @@ def read_card_from_metadata(metadata: dict[str, str], origin: str) -> ModelCard:
             f"{origin} has no live model card in its metadata: export it with `live export` (an ONNX file from elsewhere cannot be driven)"
         )
     return ModelCard.from_json(text, origin)
+
+
+def encode_plate(plate_bgr: np.ndarray) -> tuple[str, str]:
+    """(base64 PNG text for the ONNX metadata, its sha256) of a plate."""
+    ok, png = cv2.imencode(".png", plate_bgr)
+    if not ok:
+        raise ValueError("cannot encode the plate as PNG")
+    data = png.tobytes()
+    return base64.b64encode(data).decode("ascii"), hashlib.sha256(data).hexdigest()
+
+
+def read_plate_from_metadata(metadata: dict[str, str], card: ModelCard, origin: str) -> np.ndarray:
+    """The model's plate (the target's own frame, native size, BGR), checked against the card."""
+    text = metadata.get(PLATE_METADATA_KEY)
+    if text is None:
+        raise UsageError(f"{origin} has no plate in its metadata: re-export it with `live export`")
+    data = base64.b64decode(text.encode("ascii"))
+    plate = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if plate is None or hashlib.sha256(data).hexdigest() != card.plate_sha256:
+        raise UsageError(f"{origin}: its plate is damaged (does not match the card): re-export it with `live export`")
+    if [plate.shape[1], plate.shape[0]] != list(card.plate_size_px):
+        raise UsageError(
+            f"{origin}: its plate is {plate.shape[1]}x{plate.shape[0]}, the card says {card.plate_size_px}"
+        )
+    return plate

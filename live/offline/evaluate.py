@@ -1,14 +1,14 @@
-"""`live eval`: self-reenactment of a model on a dataset's held-out frames.
+"""`live eval`: self-reenactment of a model on a dataset's held-out frames, at the target's own size.
 
-Each evaluation frame's own stored sketch (drawn by draw_sketch from its own
-landmarks) drives the generator, and the output is compared with the real
-frame: L1, PSNR, SSIM over the whole frame and over the face region
-(live.formats.sketch.face_mask of the real frame's landmarks), AKD (the keypoint
-metric of FOMM and TPSMM: mean distance between landmarks found on the
-generated and on the real frame, MediaPipe in static-image mode on both),
-the rate of outputs with a face, and temporal flicker. A nearest-frame
-baseline (the training frame whose landmarks are nearest, copied unchanged)
-gets the same metrics, so a model is judged against "just look it up".
+Each evaluation frame's own stored sketch (drawn from its own landmarks in its aligned head crop)
+drives the generator over the plate warped into that crop; the crop is pasted back into the plate at
+the frame's transform (live.pipeline.paste_back), exactly as `live run` does, and the result is compared
+with the real frame as recorded: L1, PSNR, SSIM over the whole frame and over the face region
+(live.formats.sketch.face_mask of the real frame's landmarks), AKD (mean distance between MediaPipe
+landmarks found on the output and on the real frame, static-image mode on both), the rate of outputs
+with a face, and temporal flicker. A nearest-frame baseline (the training frame whose landmarks are
+nearest in the aligned crop, its stored crop pasted where the evaluated frame's head is) gets the same metrics, so a model is judged against
+"just look it up"; `compare` adds other outputs of the same frames (e.g. an older model's).
 """
 
 from __future__ import annotations
@@ -21,12 +21,11 @@ import cv2
 import numpy as np
 from rich.console import Console
 from rich.progress import Progress
-from rich.table import Table
 
 from live.engines.generator import GeneratorSession, GeneratorSessionConfig
 from live.engines.landmarks import LandmarkConfig, LandmarkDetector
 from live.errors import UsageError
-from live.formats.card_file import update_card_metrics
+from live.face.alignment import apply_transform, invert_transform
 from live.formats.dataset import Dataset, load_dataset, sha256_of_file
 from live.formats.sketch import SKETCH_FORMAT_VERSION, face_mask
 from live.offline.image_metrics import (
@@ -39,6 +38,7 @@ from live.offline.image_metrics import (
     psnr_db,
     ssim,
 )
+from live.pipeline.paste_back import PasteBack
 
 SPLITS = ("train", "val")
 DEFINITIONS = {
@@ -49,91 +49,108 @@ DEFINITIONS = {
     "akd_px": "mean distance in model pixels between the 478 MediaPipe landmarks of output and real frame (static_image_mode on both), over akd_frames frames where both have a face",
     "face_found_rate": "fraction of outputs on which MediaPipe (static_image_mode) finds a face",
     "flicker_0_255": "mean absolute change between consecutive frames (same video, frame_index + 1); flicker_ratio = output's / real frames'",
-    "nearest_frame_baseline": "the training frame whose landmarks (x, y) are nearest on average, copied unchanged",
+    "nearest_frame_baseline": "the training frame whose landmarks (x, y) in the aligned crop are nearest on average, its crop pasted unchanged at the evaluated frame's crop",
 }
 
 
 @dataclass(frozen=True, slots=True)
 class EvalConfig:
-    """model_path: an ONNX file from `live export`; dataset_path: a `live prepare` folder; split: "val" or "train"."""
+    """model_path: an ONNX file from `live export`; dataset_path: a `live prepare` folder; split: "val"
+    (frames recorded at their own size are kept for it); compare: (name, folder) pairs of other outputs of the
+    same frames, named by the frame's number in its video (NNNNNN.png), at the video's size."""
 
     model_path: Path
     dataset_path: Path
     split: str = "val"
     device: str = "auto"
+    compare: tuple[tuple[str, Path], ...] = ()
 
 
 @dataclass(frozen=True)
 class EvalResult:
-    """The JSON-ready report and the images behind it, indexed like the evaluation frames."""
+    """The JSON-ready report and the images behind it (the target's own size), indexed like the evaluation frames."""
 
     report: dict
     sketches_bgr: np.ndarray
     real_bgr: np.ndarray
     generated_bgr: np.ndarray
     nearest_bgr: np.ndarray
+    compared_bgr: dict[str, np.ndarray]
 
 
-def evaluate(config: EvalConfig, console: Console | None = None) -> EvalResult:
-    """Run the model and the nearest-frame baseline on one split; UsageError on bad input."""
-    console = console or Console(stderr=True)
+def _check(config: EvalConfig) -> tuple[Dataset, np.ndarray, np.ndarray]:
     model_path, dataset_path = Path(config.model_path), Path(config.dataset_path)
     if not model_path.is_file():
         raise UsageError(f"model {model_path} does not exist: export one with `live export RUN --out {model_path}`")
-    if config.split not in SPLITS:
-        raise UsageError(f"--split {config.split!r}: use one of {', '.join(SPLITS)}")
+    if config.split != "val":
+        raise UsageError(f"--split {config.split!r}: only val frames are kept at their own size; use --split val")
     dataset = load_dataset(dataset_path)
-    indices = dataset.indices(config.split)
+    indices, train = dataset.indices("val"), dataset.indices("train")
     if indices.size == 0:
-        raise UsageError(
-            f"{dataset_path} has no {config.split!r} frames: re-run `live prepare` with more footage, or pick another --split"
-        )
-    train = dataset.indices("train")
-    if train.size == 0 or (config.split == "train" and train.size < 2):
+        raise UsageError(f"{dataset_path} has no 'val' frames: re-run `live prepare` with more footage")
+    if train.size == 0:
         raise UsageError(
             f"{dataset_path} has too few training frames for the nearest-frame baseline: re-run `live prepare` with more footage"
         )
-    with GeneratorSession(GeneratorSessionConfig(model_path, config.device)) as session:
-        if session.card.size_px != dataset.size_px:
-            raise UsageError(
-                f"{model_path} renders {session.card.size_px} px but {dataset_path} holds {dataset.size_px} px frames: evaluate it on a dataset prepared with --size {session.card.size_px}"
-            )
-        if session.card.sketch_format_version != SKETCH_FORMAT_VERSION:
-            raise UsageError(
-                f"{model_path} was trained on sketch format v{session.card.sketch_format_version}, {dataset_path} holds v{SKETCH_FORMAT_VERSION} sketches: retrain it on this dataset"
-            )
-        generated, generator_ms = _generate(session, dataset.sketches_bgr[indices], console)
-        provider = session.provider
-    exclude = np.searchsorted(train, indices) if config.split == "train" else None
-    nearest = train[nearest_landmark_frames(dataset.landmarks_px[indices], dataset.landmarks_px[train], exclude)]
-    real = dataset.images_bgr[indices]
-    baseline = dataset.images_bgr[nearest]
-    found = _detect_faces({"real": real, "model": generated, "baseline": baseline}, console)
-    masks = [face_mask(landmarks, dataset.size_px) for landmarks in dataset.landmarks_px[indices]]
-    pairs = consecutive_pairs(dataset.video_indices[indices], _frame_indices(dataset, indices))
-    real_flicker = flicker_0_255(real, pairs)
-    baseline_metrics = output_metrics(real, baseline, masks, found["real"], found["baseline"], pairs, real_flicker)
-    baseline_metrics["landmark_distance_px"] = _rounded(
-        float(
-            np.mean(
-                [
-                    np.linalg.norm(dataset.landmarks_px[i, :, :2] - dataset.landmarks_px[j, :, :2], axis=1).mean()
-                    for i, j in zip(indices, nearest)
-                ]
-            )
+    return dataset, indices, train
+
+
+def _check_session(session: GeneratorSession, config: EvalConfig, dataset: Dataset) -> None:
+    if session.card.size_px != dataset.size_px:
+        raise UsageError(
+            f"{config.model_path} renders {session.card.size_px} px but {config.dataset_path} holds {dataset.size_px} px crops: evaluate it on a dataset prepared with --size {session.card.size_px}"
         )
+    if session.card.sketch_format_version != SKETCH_FORMAT_VERSION:
+        raise UsageError(
+            f"{config.model_path} was trained on sketch format v{session.card.sketch_format_version}, {config.dataset_path} holds v{SKETCH_FORMAT_VERSION} sketches: retrain it on this dataset"
+        )
+
+
+def evaluate(config: EvalConfig, console: Console | None = None) -> EvalResult:
+    """Run the model and the nearest-frame baseline on the validation frames; UsageError on bad input."""
+    console = console or Console(stderr=True)
+    dataset, indices, train = _check(config)
+    with GeneratorSession(GeneratorSessionConfig(Path(config.model_path), config.device)) as session:
+        _check_session(session, config, dataset)
+        crops, generator_ms = _generate(session, dataset, indices, console)
+        provider = session.provider
+    nearest = train[nearest_landmark_frames(dataset.landmarks_px[indices], dataset.landmarks_px[train], None)]
+    pastes = [PasteBack(plate, dataset.size_px) for plate in dataset.plates_bgr]
+    videos = dataset.video_indices
+    real = np.stack([dataset.native_frame(i) for i in indices])
+    generated = np.stack(
+        [pastes[videos[i]].paste(crop, dataset.plate_crop(i), dataset.transforms[i]) for crop, i in zip(crops, indices)]
     )
+    baseline = np.stack(
+        [
+            pastes[videos[i]].paste(dataset.images_bgr[j], dataset.plate_crop(i), dataset.transforms[i])
+            for i, j in zip(indices, nearest)
+        ]
+    )
+    compared = {name: _read_outputs(Path(folder), dataset, indices) for name, folder in config.compare}
+    found = _detect_faces({"real": real, "model": generated, "baseline": baseline, **compared}, console)
+    masks = [_native_face_mask(dataset, i) for i in indices]
+    pairs = consecutive_pairs(videos[indices], _frame_indices(dataset, indices))
+    real_flicker = flicker_0_255(real, pairs)
+
+    def metrics(name: str, images: np.ndarray) -> dict:
+        return output_metrics(real, images, masks, found["real"], found[name], pairs, real_flicker)
+
+    baseline_metrics = metrics("baseline", baseline)
+    baseline_metrics["landmark_distance_px"] = _landmark_distance_px(dataset, indices, nearest)
     report = {
-        "model_path": str(model_path),
-        "model_sha256": sha256_of_file(model_path),
-        "dataset": str(dataset_path),
+        "model_path": str(config.model_path),
+        "model_sha256": sha256_of_file(Path(config.model_path)),
+        "dataset": str(config.dataset_path),
         "split": config.split,
         "frames": int(indices.size),
         "size_px": dataset.size_px,
+        "frame_size_px": [int(real.shape[2]), int(real.shape[1])],
         "provider": provider,
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "model": output_metrics(real, generated, masks, found["real"], found["model"], pairs, real_flicker),
+        "model": metrics("model", generated),
         "nearest_frame_baseline": baseline_metrics,
+        "compared": {name: {"folder": str(folder), **metrics(name, compared[name])} for name, folder in config.compare},
         "real_frames": {
             "face_found_rate": _rounded(_found_rate(found["real"])),
             "flicker_0_255": _rounded(real_flicker),
@@ -143,23 +160,53 @@ def evaluate(config: EvalConfig, console: Console | None = None) -> EvalResult:
         "landmarks": "MediaPipe face mesh, static_image_mode=True, on real, generated and baseline frames alike",
         "definitions": DEFINITIONS,
     }
-    return EvalResult(report, dataset.sketches_bgr[indices], real, generated, baseline)
+    return EvalResult(report, dataset.sketches_bgr[indices], real, generated, baseline, compared)
+
+
+def _landmark_distance_px(dataset: Dataset, indices: np.ndarray, nearest: np.ndarray) -> float | None:
+    """Mean distance (crop pixels) between each frame's landmarks and its nearest training frame's."""
+    distances = [
+        np.linalg.norm(dataset.landmarks_px[i, :, :2] - dataset.landmarks_px[j, :, :2], axis=1).mean()
+        for i, j in zip(indices, nearest)
+    ]
+    return _rounded(float(np.mean(distances)))
+
+
+def _native_face_mask(dataset: Dataset, index: int) -> np.ndarray:
+    """The face region of a frame at its video's size (the crop's landmarks taken back into the frame)."""
+    height_px, width_px = dataset.plates_bgr[dataset.video_indices[index]].shape[:2]
+    landmarks = apply_transform(invert_transform(dataset.transforms[index]), dataset.landmarks_px[index])
+    return face_mask(landmarks, max(height_px, width_px))[:height_px, :width_px]
+
+
+def _read_outputs(folder: Path, dataset: Dataset, indices: np.ndarray) -> np.ndarray:
+    images = []
+    for index in indices:
+        path = folder / f"{dataset.manifest.frames[index].frame_index:06d}.png"
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise UsageError(f"--compare: cannot read {path}: give a folder with one PNG per frame, NNNNNN.png")
+        images.append(image)
+    return np.stack(images)
 
 
 def _frame_indices(dataset: Dataset, indices: np.ndarray) -> np.ndarray:
-    frames = dataset.manifest["frames"]
-    return np.array([frames[i]["frame_index"] for i in indices], dtype=np.int64)
+    frames = dataset.manifest.frames
+    return np.array([frames[i].frame_index for i in indices], dtype=np.int64)
 
 
-def _generate(session: GeneratorSession, sketches_bgr: np.ndarray, console: Console) -> tuple[np.ndarray, list[float]]:
-    """The generator's output for every sketch and the milliseconds each call took."""
-    generated = np.empty_like(sketches_bgr)
+def _generate(
+    session: GeneratorSession, dataset: Dataset, indices: np.ndarray, console: Console
+) -> tuple[np.ndarray, list[float]]:
+    """The generator's head crop for every frame's sketch over its plate crop, and the milliseconds each call took."""
+    generated = np.empty_like(dataset.sketches_bgr[indices])
     timings_ms = []
     with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("generating", total=len(sketches_bgr))
-        for k, sketch_bgr in enumerate(sketches_bgr):
+        task = progress.add_task("generating", total=len(indices))
+        for k, index in enumerate(indices):
+            plate_bgr = dataset.plate_crop(index)
             start_s = time.perf_counter()
-            session.generate(sketch_bgr, out_bgr=generated[k])
+            session.generate(dataset.sketches_bgr[index], out_bgr=generated[k], plate_bgr=plate_bgr)
             timings_ms.append((time.perf_counter() - start_s) * 1000.0)
             progress.advance(task)
     return generated, timings_ms
@@ -227,85 +274,3 @@ def output_metrics(
         "flicker_0_255": _rounded(flicker),
         "flicker_ratio": _rounded(flicker / real_flicker) if flicker is not None and real_flicker else None,
     }
-
-
-def results_table(report: dict) -> Table:
-    """metric | model | nearest-frame baseline, for the terminal."""
-    table = Table(
-        title=f"live eval: {report['frames']} {report['split']} frames at {report['size_px']} px ({report['provider']})"
-    )
-    for column, justify in (("metric", "left"), ("model", "right"), ("nearest-frame baseline", "right")):
-        table.add_column(column, justify=justify)
-    model, baseline = report["model"], report["nearest_frame_baseline"]
-    for key in model:
-        table.add_row(key, _text(model[key]), _text(baseline.get(key)))
-    table.add_row("landmark_distance_px (to nearest training frame)", "", _text(baseline["landmark_distance_px"]))
-    real = report["real_frames"]
-    table.caption = (
-        f"real frames: face found {_text(real['face_found_rate'])}, flicker {_text(real['flicker_0_255'])} over {real['flicker_pairs']} pairs; "
-        f"generator p50 {report['generator_ms_p50']:.1f} ms"
-    )
-    return table
-
-
-def _text(value: object) -> str:
-    if value is None:
-        return "-"
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
-def card_metrics(report: dict) -> dict:
-    """The compact summary stored in the model card under metrics["eval"]."""
-    model, baseline = report["model"], report["nearest_frame_baseline"]
-    keys = ("psnr_db_frame", "psnr_db_face", "ssim_bgr_mean_frame", "ssim_bgr_mean_face")
-    return {
-        "eval": {
-            "split": report["split"],
-            "frames": report["frames"],
-            "date": report["date"],
-            **{key: model[key] for key in keys},
-            "akd_px": model["akd_px"],
-            "face_found_rate": model["face_found_rate"],
-            "flicker_ratio": model["flicker_ratio"],
-            **{f"baseline_{key}": baseline[key] for key in keys},
-        }
-    }
-
-
-def store_in_card(model_path: Path, report: dict) -> None:
-    """Write card_metrics(report) into the ONNX model's card (and NAME.md); needs onnx."""
-    update_card_metrics(Path(model_path), card_metrics(report))
-
-
-def write_strip(result: EvalResult, path: Path, rows: int = 6) -> None:
-    """PNG with rows of sketch | real | generated | nearest-frame for `rows` evenly spaced frames."""
-    count = len(result.real_bgr)
-    picks = np.unique(np.linspace(0, count - 1, min(rows, count)).round().astype(int))
-    tile_px = max(result.real_bgr.shape[1], 128)
-    lines = [_header(tile_px)]
-    for k in picks:
-        tiles = [result.sketches_bgr[k], result.real_bgr[k], result.generated_bgr[k], result.nearest_bgr[k]]
-        lines.append(
-            np.hstack([cv2.resize(tile, (tile_px, tile_px), interpolation=cv2.INTER_NEAREST) for tile in tiles])
-        )
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(path), np.vstack(lines)):
-        raise UsageError(f"cannot write {path}: give --strip a writable path ending in .png")
-
-
-def _header(tile_px: int) -> np.ndarray:
-    band = np.zeros((max(16, tile_px // 10), 4 * tile_px, 3), dtype=np.uint8)
-    scale = tile_px / 300
-    for column, label in enumerate(("sketch", "real", "generated", "nearest frame")):
-        cv2.putText(
-            band,
-            label,
-            (column * tile_px + 4, band.shape[0] - 5),
-            cv2.FONT_HERSHEY_SIMPLEX,
-            scale,
-            (255, 255, 255),
-            1,
-            cv2.LINE_AA,
-        )
-    return band

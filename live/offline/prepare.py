@@ -1,14 +1,15 @@
 """`live prepare`: videos of a consenting target -> a dataset (see live/dataset.py).
 
-Per video: landmarks on every frame (the same detector `live run` uses), one
-fixed square crop for the whole video (median face box plus a margin for hair
-and shoulders), frames/landmarks/sketches at size_px, the last 15% of each
-video held out for validation.
+Per video: landmarks on every frame (the same detector `live run` uses); per frame, the
+similarity that aligns the face's stable landmarks to the head template (live/face/alignment.py),
+which cuts a square head crop (hair, chin, a little neck; roll corrected) that follows the head;
+frames (crop plus context for training jitter) / landmarks / sketches at size_px; one background
+plate per video at its own size (median of its training frames); the last 15% of each video held
+out for validation.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,8 +22,17 @@ from rich.table import Table
 
 from live.engines.landmarks import LandmarkConfig, LandmarkDetector
 from live.errors import UsageError
+from live.face.alignment import HEAD_TEMPLATE, apply_transform, crop_transform, median_transform, warp_to_crop
 from live.face.pose import pose_angles_deg
-from live.formats.dataset import DATASET_FORMAT_VERSION, MANIFEST_NAME, sha256_of_file
+from live.formats.dataset import (
+    DATASET_FORMAT_VERSION,
+    MANIFEST_NAME,
+    FrameEntry,
+    Manifest,
+    VideoEntry,
+    sha256_of_file,
+    write_manifest,
+)
 from live.formats.landmarks import LANDMARK_FORMAT_VERSION
 from live.formats.sketch import SKETCH_FORMAT_VERSION, draw_sketch
 from live.offline.coverage import coverage_lines, coverage_report
@@ -30,15 +40,19 @@ from live.offline.coverage import coverage_lines, coverage_report
 
 @dataclass(frozen=True, slots=True)
 class PrepareConfig:
-    """videos: target recordings; margin: crop side / face box side; blur_ratio: skip frames sharper than this fraction of the video's median."""
+    """videos: target recordings; size_px: the head crop's side; context_fraction: context kept around the
+    crop on each side (a fraction of size_px) for training jitter; plate_frames: at most this many
+    training frames per video go into its plate's median; blur_ratio: skip frames less sharp than this
+    fraction of the video's median."""
 
     videos: tuple[Path, ...]
     out: Path
     consent: str
     size_px: int = 256
-    margin: float = 2.2
+    context_fraction: float = 0.125
     validation_fraction: float = 0.15
     blur_ratio: float = 0.4
+    plate_frames: int = 60
 
 
 @dataclass
@@ -54,7 +68,7 @@ class _VideoScan:
     frame_shape: tuple[int, ...] = ()
 
 
-def prepare_dataset(config: PrepareConfig, console: Console | None = None) -> dict:
+def prepare_dataset(config: PrepareConfig, console: Console | None = None) -> Manifest:
     """Build the dataset; returns the manifest. Raises UsageError on bad input, before writing anything."""
     console = console or Console(stderr=True)
     _check_inputs(config)
@@ -65,24 +79,29 @@ def prepare_dataset(config: PrepareConfig, console: Console | None = None) -> di
     ):
         for video in config.videos:
             scans.append(_scan_video(video, detector, progress, config.blur_ratio))
-    (config.out / "frames").mkdir(parents=True, exist_ok=True)
-    (config.out / "sketches").mkdir(exist_ok=True)
-    frames, landmarks_all, videos = [], [], []
+    for folder in ("frames", "sketches", "plates", "native"):
+        (config.out / folder).mkdir(parents=True, exist_ok=True)
+    frames, landmarks_all, transforms_all, videos, native_all = [], [], [], [], []
     with Progress(console=console) as progress:
         for video_index, (video, scan) in enumerate(zip(config.videos, scans)):
-            entries, landmarks, crop = _write_video(config, video, video_index, scan, len(frames), progress)
+            entries, landmarks, transforms, plate_file = _write_video(
+                config, video, video_index, scan, len(frames), progress
+            )
             frames += entries
             landmarks_all += landmarks
-            videos.append(_video_entry(video, scan, crop, entries))
+            transforms_all += transforms
+            native_all += [scan.landmarks_px[entry.frame_index] for entry in entries]
+            videos.append(_video_entry(video, scan, plate_file, entries, transforms, config.size_px))
     if not frames:
         raise UsageError(
             "no usable face in any frame of the given videos: use a video where one face looks at the camera"
         )
     landmarks_array = np.stack(landmarks_all).astype(np.float32)
     np.save(config.out / "landmarks.npy", landmarks_array)
-    manifest = _manifest(config, videos, frames, landmarks_array)
-    (config.out / MANIFEST_NAME).write_text(json.dumps(manifest, indent=1))
-    console.print(_summary_table(videos))
+    np.save(config.out / "transforms.npy", np.stack(transforms_all).astype(np.float64))
+    manifest = _manifest(config, videos, frames, landmarks_array, native_all)
+    write_manifest(config.out, manifest)
+    console.print(_summary_table(videos, config.size_px))
     for line in coverage_lines(coverage_report(landmarks_array)):
         console.print(line, highlight=False, markup=False)
     return manifest
@@ -154,33 +173,22 @@ def _mark_blurred(scan: _VideoScan, blur_ratio: float) -> None:
             scan.skipped[index] = "blurred"
 
 
-def choose_crop(landmarks_px: list[np.ndarray], frame_shape: tuple[int, ...], margin: float) -> dict:
-    """One square crop for a whole video: the median face box, `margin` times its side, kept inside the frame."""
-    lows = np.array([lm[:, :2].min(axis=0) for lm in landmarks_px])
-    highs = np.array([lm[:, :2].max(axis=0) for lm in landmarks_px])
-    centre = np.median((lows + highs) / 2, axis=0)
-    side = float(np.median((highs - lows).max(axis=1))) * margin
-    height_px, width_px = frame_shape[:2]
-    side_px = int(min(round(side), height_px, width_px))
-    x_px = int(np.clip(round(centre[0] - side_px / 2), 0, width_px - side_px))
-    y_px = int(np.clip(round(centre[1] - side_px / 2 - 0.05 * side_px), 0, height_px - side_px))
-    return {"x_px": x_px, "y_px": y_px, "side_px": side_px}
-
-
 def _write_video(
     config: PrepareConfig, video: Path, video_index: int, scan: _VideoScan, first_number: int, progress: Progress
 ):
+    """Second pass: each frame's transform, crop + context, sketch; (entries, landmarks, transforms, plate file)."""
     usable = [i for i, lm in enumerate(scan.landmarks_px) if lm is not None and i not in scan.skipped]
     if not usable:
-        return [], [], None
-    crop = choose_crop([scan.landmarks_px[i] for i in usable], scan.frame_shape, config.margin)
-    scale = config.size_px / crop["side_px"]
-    offset = np.array([crop["x_px"], crop["y_px"], 0.0], dtype=np.float32)
+        return [], [], [], None
     validation_start = (
         usable[int(len(usable) * (1 - config.validation_fraction))] if len(usable) > 1 else len(scan.landmarks_px)
     )
+    train_frames = [i for i in usable if i < validation_start] or usable
+    plate_picks = set(train_frames[:: max(1, len(train_frames) // config.plate_frames)][: config.plate_frames])
+    margin_px = context_margin_px(config)
+    context_px = config.size_px + 2 * margin_px
     wanted = set(usable)
-    entries, landmarks_out = [], []
+    entries, landmarks_out, transforms, plate_sources = [], [], [], []
     task = progress.add_task(f"crop + sketch {scan.name}", total=len(usable))
     capture = _open_video(video)
     try:
@@ -190,85 +198,98 @@ def _write_video(
                 raise UsageError(
                     f"{video} changed while it was being prepared (frame {frame_index} no longer decodes): prepare it again"
                 )
+            if frame_index in plate_picks:
+                plate_sources.append(frame)
             if frame_index not in wanted:
                 continue
-            landmarks = (scan.landmarks_px[frame_index] - offset) * np.float32(scale)
+            transform = crop_transform(scan.landmarks_px[frame_index], config.size_px)
+            landmarks = apply_transform(transform, scan.landmarks_px[frame_index])
             if landmarks[:, :2].min() < 0 or landmarks[:, :2].max() >= config.size_px:
                 scan.skipped[frame_index] = "face leaves the crop"
                 continue
-            x, y, side = crop["x_px"], crop["y_px"], crop["side_px"]
-            image = cv2.resize(
-                frame[y : y + side, x : x + side], (config.size_px, config.size_px), interpolation=cv2.INTER_AREA
-            )
+            context_transform = transform + np.array([[0, 0, margin_px], [0, 0, margin_px]])
             file_name = f"{first_number + len(entries):06d}.png"
-            cv2.imwrite(str(config.out / "frames" / file_name), image)
+            cv2.imwrite(str(config.out / "frames" / file_name), warp_to_crop(frame, context_transform, context_px))
             cv2.imwrite(str(config.out / "sketches" / file_name), draw_sketch(landmarks, config.size_px))
             split = "val" if frame_index >= validation_start else "train"
-            entries.append({"file": file_name, "video": video_index, "frame_index": frame_index, "split": split})
+            if split == "val":  # `live eval` compares with the real frame at its own size
+                cv2.imwrite(str(config.out / "native" / file_name), frame)
+            entries.append(FrameEntry(file_name, video_index, frame_index, split))
             landmarks_out.append(landmarks)
+            transforms.append(transform)
             progress.advance(task)
     finally:
         capture.release()
-    return entries, landmarks_out, crop
+    plate_file = f"{video_index:03d}.png"
+    plate = np.median(np.stack(plate_sources), axis=0).round().astype(np.uint8)
+    if not cv2.imwrite(str(config.out / "plates" / plate_file), plate):
+        raise UsageError(f"cannot write {config.out / 'plates' / plate_file}: is the disk full?")
+    return entries, landmarks_out, transforms, plate_file
 
 
-def _video_entry(video: Path, scan: _VideoScan, crop: dict | None, entries: list[dict]) -> dict:
+def context_margin_px(config: PrepareConfig) -> int:
+    """Pixels of context kept around the crop on each side of the stored frames."""
+    return int(round(config.size_px * config.context_fraction))
+
+
+def _video_entry(
+    video: Path, scan: _VideoScan, plate_file: str | None, entries: list[FrameEntry], transforms: list, size_px: int
+) -> VideoEntry:
     reasons: dict[str, int] = {}
     for reason in scan.skipped.values():
         reasons[reason] = reasons.get(reason, 0) + 1
-    return {
-        "name": scan.name,
-        "sha256": sha256_of_file(video),
-        "fps": scan.fps,
-        "frames_total": len(scan.landmarks_px),
-        "frame_size_px": list(scan.frame_shape[1::-1]),
-        "crop": crop,
-        "kept": len(entries),
-        "train": sum(entry["split"] == "train" for entry in entries),
-        "val": sum(entry["split"] == "val" for entry in entries),
-        "skipped": reasons,
-    }
+    train_transforms = [t for t, entry in zip(transforms, entries) if entry.split == "train"] or transforms
+    neutral = median_transform(np.array(train_transforms), size_px) if train_transforms else None
+    return VideoEntry(
+        name=scan.name,
+        sha256=sha256_of_file(video),
+        fps=scan.fps,
+        frames_total=len(scan.landmarks_px),
+        frame_size_px=tuple(int(value) for value in scan.frame_shape[1::-1]),
+        plate_file=plate_file,
+        neutral_transform=None if neutral is None else tuple(tuple(round(float(v), 6) for v in row) for row in neutral),
+        kept=len(entries),
+        train=sum(entry.split == "train" for entry in entries),
+        val=sum(entry.split == "val" for entry in entries),
+        skipped=reasons,
+    )
 
 
-def _manifest(config: PrepareConfig, videos: list[dict], frames: list[dict], landmarks_px: np.ndarray) -> dict:
-    train = np.array([entry["split"] == "train" for entry in frames])
-    angles = np.array([pose_angles_deg(lm) for lm in landmarks_px])
+def _manifest(config: PrepareConfig, videos: list, frames: list, landmarks_px: np.ndarray, native_px: list) -> Manifest:
+    """The manifest; pose range from the landmarks in the videos' own pixels (roll included), neutral from the crops."""
+    train = np.array([entry.split == "train" for entry in frames])
+    angles = np.array([pose_angles_deg(lm) for lm in native_px])
     low, high = np.percentile(angles, 1, axis=0), np.percentile(angles, 99, axis=0)
-    return {
-        "format_version": DATASET_FORMAT_VERSION,
-        "sketch_format_version": SKETCH_FORMAT_VERSION,
-        "landmark_format_version": LANDMARK_FORMAT_VERSION,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "consent": config.consent,
-        "size_px": config.size_px,
-        "margin": config.margin,
-        "videos": videos,
-        "counts": {"frames": len(frames), "train": int(train.sum()), "val": int((~train).sum())},
-        "neutral_landmarks_px": np.round(
+    return Manifest(
+        format_version=DATASET_FORMAT_VERSION,
+        sketch_format_version=SKETCH_FORMAT_VERSION,
+        landmark_format_version=LANDMARK_FORMAT_VERSION,
+        created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        consent=config.consent,
+        size_px=config.size_px,
+        context_margin_px=context_margin_px(config),
+        template=HEAD_TEMPLATE.to_dict(),
+        videos=tuple(videos),
+        counts={"frames": len(frames), "train": int(train.sum()), "val": int((~train).sum())},
+        neutral_landmarks_px=np.round(
             np.median(landmarks_px[train] if train.any() else landmarks_px, axis=0), 3
         ).tolist(),
-        "pose_range_deg": {
+        pose_range_deg={
             name: [round(float(low[i]), 2), round(float(high[i]), 2)] for i, name in enumerate(("yaw", "pitch", "roll"))
         },
-        "frames": frames,
-    }
+        frames=tuple(frames),
+    )
 
 
-def _summary_table(videos: list[dict]) -> Table:
+def _summary_table(videos: list[VideoEntry], size_px: int) -> Table:
     table = Table(title="live prepare: frames kept and skipped")
-    for column in ("video", "frames", "kept", "train", "val", "skipped (why)", "crop x,y,side px"):
+    for column in ("video", "size px", "frames", "kept", "train", "val", "skipped (why)", "usual crop side px"):
         table.add_column(column)
     for video in videos:
-        skipped = ", ".join(f"{count} {reason}" for reason, count in sorted(video["skipped"].items())) or "none"
-        crop = video["crop"]
-        crop_text = f"{crop['x_px']},{crop['y_px']},{crop['side_px']}" if crop else "-"
-        table.add_row(
-            video["name"],
-            str(video["frames_total"]),
-            str(video["kept"]),
-            str(video["train"]),
-            str(video["val"]),
-            skipped,
-            crop_text,
-        )
+        skipped = ", ".join(f"{count} {reason}" for reason, count in sorted(video.skipped.items())) or "none"
+        transform = np.array(video.neutral_transform if video.neutral_transform is not None else np.nan)
+        side = f"{size_px / np.sqrt(abs(np.linalg.det(transform[:, :2]))):.0f}" if transform.ndim == 2 else "-"
+        size = "x".join(str(value) for value in video.frame_size_px)
+        counts = (video.frames_total, video.kept, video.train, video.val)
+        table.add_row(video.name, size, *(str(count) for count in counts), skipped, side)
     return table

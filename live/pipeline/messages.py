@@ -47,13 +47,17 @@ class Tracked:
 
 @dataclass(frozen=True, slots=True)
 class Sketched:
-    """The generator's conditioning image for a frame (None: no face)."""
+    """The generator's conditioning image for a frame (None: no face).
+
+    target_landmarks_px: the sketch's landmarks, in pixels of the head crop; crop_transform: that crop's
+    2x3 transform from the target's own frame (the plate) into the crop (live.face.alignment)."""
 
     frame: Frame
     landmarks_px: np.ndarray | None
     target_landmarks_px: np.ndarray | None
     sketch_bgr: np.ndarray | None
     stage_ms: dict[str, float]
+    crop_transform: np.ndarray | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,7 @@
 """The per-frame steps of the pipeline, shared by the threaded pipeline and the sequential loop.
 
-Track (landmarks) -> Sketch (retarget + draw_sketch) -> Render (generator, or
-the no-face fallback). Each step records its time in PipelineStats. A
+Track (landmarks) -> Sketch (retarget, head crop + draw_sketch) -> Render (generator + paste-back
+into the target's frame, or the no-face fallback). Each step records its time in PipelineStats. A
 `StageLoop` runs one step on its own thread between two ring buffers.
 """
 
@@ -16,9 +16,12 @@ from typing import Generic, Protocol, TypeVar
 import numpy as np
 
 from live.engines.landmarks import LandmarkDetector
+from live.face.alignment import HeadFollower
 from live.face.retarget import Retargeter
+from live.formats.card import ModelCard
 from live.formats.sketch import SKETCH_FORMAT_VERSION, draw_sketch
 from live.pipeline.messages import Frame, Rendered, Sketched, Tracked
+from live.pipeline.paste_back import PasteBack
 from live.pipeline.ringbuffer import RingBuffer
 from live.pipeline.stats import Event, PipelineStats
 
@@ -78,49 +81,74 @@ class TrackStep:
 
 
 class SketchStep:
-    """Tracked -> Sketched: retarget onto the model's square, then draw the sketch."""
+    """Tracked -> Sketched: retarget onto the model's square, place the result in the target's frame, find
+    the head crop that follows it (live.face.alignment.HeadFollower), then draw the sketch in that crop."""
 
-    def __init__(self, retargeter: Retargeter, size_px: int, pool: BufferPool, stats: PipelineStats) -> None:
+    def __init__(
+        self,
+        retargeter: Retargeter,
+        size_px: int,
+        pool: BufferPool,
+        stats: PipelineStats,
+        follower: HeadFollower | None = None,
+    ) -> None:
         self.retargeter = retargeter
         self.size_px = size_px
         self.pool = pool
         self.stats = stats
+        self.follower = follower or HeadFollower(np.asarray(retargeter.card.neutral_transform), size_px)
 
     def __call__(self, tracked: Tracked) -> Sketched:
         frame = tracked.frame
         if tracked.landmarks_px is None:
             self.retargeter.no_face()  # resets its smoothing and an unfinished calibration
+            self.follower.reset()
             return Sketched(frame, None, None, None, {"landmarks": tracked.landmarks_ms})
         start_s = time.perf_counter()
         target_px = self.retargeter.retarget(tracked.landmarks_px, frame.image_bgr.shape, frame.t_stream_s)
+        transform, crop_px = self.follower.follow(target_px, frame.t_stream_s)
         retarget_ms = elapsed_ms(start_s)
         start_s = time.perf_counter()
         version = self.retargeter.card.sketch_format_version  # the format the model was trained on
-        sketch_bgr = draw_sketch(target_px, self.size_px, self.pool.acquire(), version)
+        sketch_bgr = draw_sketch(crop_px, self.size_px, self.pool.acquire(), version)
         sketch_ms = elapsed_ms(start_s)
         self.stats.record_stage("retarget", retarget_ms)
         self.stats.record_stage("sketch", sketch_ms)
         stage_ms = {"landmarks": tracked.landmarks_ms, "retarget": retarget_ms, "sketch": sketch_ms}
-        return Sketched(frame, tracked.landmarks_px, target_px, sketch_bgr, stage_ms)
+        return Sketched(frame, tracked.landmarks_px, crop_px, sketch_bgr, stage_ms, transform)
 
 
 class Generator(Protocol):
     """What the render step needs of live.engines.generator.GeneratorSession."""
 
-    def generate(self, sketch_bgr: np.ndarray) -> np.ndarray: ...
+    card: ModelCard
+    plate_bgr: np.ndarray
+    neutral_transform: np.ndarray
+
+    def generate(
+        self, sketch_bgr: np.ndarray, out_bgr: np.ndarray | None = None, plate_bgr: np.ndarray | None = None
+    ) -> np.ndarray: ...
 
 
 class RenderStep:
-    """Sketched -> Rendered: the generator's image; without a face, the last good image
-    for up to `hold_s` (capture time), then the target's neutral face. Never the camera image."""
+    """Sketched -> Rendered: the generator's head crop painted over the plate in that crop, pasted back into
+    the target's own frame (live.pipeline.paste_back, timed as its own stage "paste_back"); without a face,
+    the last good frame for up to `hold_s` (capture time), then the target's neutral face. Never the
+    camera image."""
 
     def __init__(
-        self, generator: Generator, neutral_bgr: np.ndarray, stats: PipelineStats, hold_s: float = NO_FACE_HOLD_S
+        self,
+        generator: Generator,
+        neutral_bgr: np.ndarray,
+        stats: PipelineStats,
+        hold_s: float = NO_FACE_HOLD_S,
+        paste_back: PasteBack | None = None,
     ) -> None:
         self.generator = generator
         self.neutral_bgr = neutral_bgr
         self.stats = stats
         self.hold_s = hold_s
+        self.paste_back = paste_back or PasteBack(generator.plate_bgr, generator.card.size_px)
         self._last_good_bgr: np.ndarray | None = None
         self._last_face_s = float("-inf")
 
@@ -128,13 +156,20 @@ class RenderStep:
         frame = sketched.frame
         if sketched.sketch_bgr is None:
             return Rendered(frame, None, self._fallback(frame.t_stream_s), False, dict(sketched.stage_ms))
+        transform = self.generator.neutral_transform if sketched.crop_transform is None else sketched.crop_transform
         start_s = time.perf_counter()
-        output_bgr = self.generator.generate(sketched.sketch_bgr)
+        plate_crop_bgr = self.paste_back.plate_crop(transform)
+        crop_bgr = self.generator.generate(sketched.sketch_bgr, plate_bgr=plate_crop_bgr)
         generator_ms = elapsed_ms(start_s)
+        start_s = time.perf_counter()
+        output_bgr = self.paste_back.paste(crop_bgr, plate_crop_bgr, transform)
+        paste_ms = elapsed_ms(start_s)
         self.stats.record_stage("generator", generator_ms)
+        self.stats.record_stage("paste_back", paste_ms)
         self._last_good_bgr = output_bgr
         self._last_face_s = frame.t_stream_s
-        return Rendered(frame, sketched.sketch_bgr, output_bgr, True, {**sketched.stage_ms, "generator": generator_ms})
+        stage_ms = {**sketched.stage_ms, "generator": generator_ms, "paste_back": paste_ms}
+        return Rendered(frame, sketched.sketch_bgr, output_bgr, True, stage_ms)
 
     def _fallback(self, t_stream_s: float) -> np.ndarray:
         if self._last_good_bgr is not None and t_stream_s - self._last_face_s <= self.hold_s:
@@ -147,8 +182,11 @@ class RenderStep:
 def neutral_face_bgr(
     generator: Generator, neutral_landmarks_px: np.ndarray, size_px: int, sketch_version: int = SKETCH_FORMAT_VERSION
 ) -> np.ndarray:
-    """The target's neutral face: the card's neutral landmarks, sketched (in the model's format) and generated once."""
-    return generator.generate(draw_sketch(neutral_landmarks_px, size_px, version=sketch_version))
+    """The target's neutral face in its own frame: the card's neutral landmarks, sketched (in the model's
+    format), generated in the usual crop and pasted back into the plate, once."""
+    crop_bgr = generator.generate(draw_sketch(neutral_landmarks_px, size_px, version=sketch_version))
+    paste_back = PasteBack(generator.plate_bgr, size_px)
+    return paste_back.paste(crop_bgr, paste_back.plate_crop(generator.neutral_transform), generator.neutral_transform)
 
 
 class StageLoop(Generic[Incoming, Outgoing]):

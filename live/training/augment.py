@@ -1,4 +1,4 @@
-"""Augmentation applied identically to sketch, photo and loss weights; face-weighted L1 maps."""
+"""Augmentation applied identically to sketch, photo, plate and loss weights; face-weighted L1 maps."""
 
 from __future__ import annotations
 
@@ -52,3 +52,83 @@ def face_weight_maps(landmarks_px: np.ndarray, size_px: int, face_weight: float)
         mask = cv2.GaussianBlur(cv2.dilate(mask, np.ones((kernel, kernel), np.uint8)), (kernel, kernel), 0)
         maps[index, 0] += (face_weight - 1.0) * mask.astype(np.float32) / 255.0
     return torch.from_numpy(maps)
+
+
+def jitter_thetas(batch: int, config, random: torch.Generator) -> torch.Tensor:
+    """(B, 2, 3) random crop jitters in the crop's normalised coordinates (output -> input, as affine_grid):
+    shift up to config.augment_shift of the side, scale change up to augment_scale, rotation up to
+    augment_rotate_deg, optional horizontal flip. The identity when all are 0."""
+
+    def uniform(limit: float) -> torch.Tensor:
+        return (torch.rand(batch, generator=random) * 2 - 1) * limit
+
+    angle = uniform(math.radians(config.augment_rotate_deg))
+    scale = 1.0 + uniform(config.augment_scale)
+    shift = torch.stack([uniform(config.augment_shift * 2), uniform(config.augment_shift * 2)], dim=1)
+    flip = torch.where(torch.rand(batch, generator=random) < 0.5, -1.0, 1.0) if config.flip else torch.ones(batch)
+    cosine, sine = torch.cos(angle) / scale, torch.sin(angle) / scale
+    return torch.stack(
+        [
+            torch.stack([cosine * flip, -sine, shift[:, 0]], dim=1),
+            torch.stack([sine * flip, cosine, shift[:, 1]], dim=1),
+        ],
+        dim=1,
+    )
+
+
+def _normaliser(size_px: tuple[int, int]) -> torch.Tensor:
+    """3x3: pixel coordinates (x, y) -> affine_grid's normalised coordinates (align_corners=False)."""
+    width_px, height_px = size_px
+    return torch.tensor(
+        [[2.0 / width_px, 0.0, 1.0 / width_px - 1.0], [0.0, 2.0 / height_px, 1.0 / height_px - 1.0], [0.0, 0.0, 1.0]],
+        dtype=torch.float64,
+    )
+
+
+def _warp(images: torch.Tensor, theta: torch.Tensor, size_px: int, padding: str) -> torch.Tensor:
+    grid = functional.affine_grid(
+        theta.float().to(images.device), [len(images), images.shape[1], size_px, size_px], False
+    )
+    return functional.grid_sample(images, grid, mode="bilinear", padding_mode=padding, align_corners=False)
+
+
+class CropSampler:
+    """Training batches cut from the dataset's aligned crops, jittered as a whole: the same jitter moves the
+    sketch, the L1 weights, the real crop (taken from the stored context around it, so a shifted crop
+    shows real pixels at its border) and the plate (warped from the video's native plate through the
+    frame's transform, so the background always matches)."""
+
+    def __init__(self, dataset, indices: np.ndarray, face_weight: float, device: torch.device) -> None:
+        self.size_px = dataset.size_px
+        self.context_ratio = self.size_px / dataset.manifest.context_px
+        self.device = device
+        to_float = lambda images: torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2)  # noqa: E731
+        self.sketches = to_float(dataset.sketches_bgr[indices]).to(device)
+        self.context = to_float(dataset.context_bgr[indices]).to(device)
+        self.weights = face_weight_maps(dataset.landmarks_px[indices], self.size_px, face_weight).to(device)
+        self.plates = [to_float(plate[None]).to(device) for plate in dataset.plates_bgr]
+        self.videos = dataset.video_indices[indices]
+        crop_to_plate = []
+        for transform in dataset.transforms[indices]:
+            inverse = np.vstack([cv2.invertAffineTransform(transform), [0.0, 0.0, 1.0]])
+            crop_to_plate.append(torch.from_numpy(inverse))
+        self.crop_to_plate = crop_to_plate
+
+    def __len__(self) -> int:
+        return len(self.videos)
+
+    def sample(self, chosen: torch.Tensor, thetas: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """sketch, real crop, L1 weights, plate crop for the chosen rows under the (B, 2, 3) jitters, in [-1, 1]."""
+        size_px = self.size_px
+        scale = lambda images: images.float() / 127.5 - 1.0  # noqa: E731
+        sketch = scale(_warp(self.sketches[chosen].float(), thetas, size_px, "zeros"))  # black outside
+        weight = _warp(self.weights[chosen], thetas, size_px, "border")
+        real = _warp(scale(self.context[chosen]), thetas * self.context_ratio, size_px, "border")
+        crop_from_normalised = torch.linalg.inv(_normaliser((size_px, size_px)))
+        plates = []
+        for row, index in enumerate(chosen.tolist()):
+            plate = self.plates[int(self.videos[index])]
+            theta = torch.vstack([thetas[row].double(), torch.tensor([[0.0, 0.0, 1.0]], dtype=torch.float64)])
+            to_plate = _normaliser((plate.shape[3], plate.shape[2])) @ self.crop_to_plate[index]
+            plates.append(_warp(scale(plate), (to_plate @ crop_from_normalised @ theta)[None, :2], size_px, "border"))
+        return sketch, real, weight, torch.cat(plates)

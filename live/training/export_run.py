@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
 import numpy as np
@@ -11,9 +10,9 @@ import torch
 
 from live.errors import UsageError
 from live.face.shape_space import ShapeSpace
-from live.formats.card import ModelCard
+from live.formats.card import ModelCard, encode_plate
 from live.formats.card_text import card_markdown
-from live.formats.dataset import load_dataset, sha256_of_file
+from live.formats.dataset import Manifest, load_dataset, sha256_of_file
 from live.offline.coverage import coverage_report
 from live.training.checkpoints import latest_checkpoint, load_checkpoint
 from live.training.networks import GeneratorConfig, UnetGenerator
@@ -37,15 +36,40 @@ def load_generator(run_folder: Path) -> tuple[UnetGenerator, dict]:
     return generator.eval(), state
 
 
-def build_card(name: str, state: dict, dataset_manifest: dict, manifest_sha256: str) -> ModelCard:
+def plate_video(manifest: Manifest) -> int:
+    """The video whose plate the model renders into: the one with the most training frames."""
+    return int(np.argmax([video.train if video.plate_file else -1 for video in manifest.videos]))
+
+
+def build_card(
+    name: str, state: dict, dataset_manifest: Manifest, manifest_sha256: str, plate_sha256: str
+) -> ModelCard:
     """The model card from a checkpoint's config and the dataset's manifest."""
     generator_config = state["generator_config"]
+    video = dataset_manifest.videos[plate_video(dataset_manifest)]
+    template = dataset_manifest.template
     return ModelCard(
         name=name,
         size_px=int(generator_config["size_px"]),
-        neutral_landmarks_px=np.asarray(dataset_manifest["neutral_landmarks_px"], dtype=np.float32),
-        pose_range_deg=dataset_manifest["pose_range_deg"],
-        crop=[{"source": video["name"], **(video["crop"] or {})} for video in dataset_manifest["videos"]],
+        neutral_landmarks_px=np.asarray(dataset_manifest.neutral_landmarks_px, dtype=np.float32),
+        pose_range_deg=dataset_manifest.pose_range_deg,
+        crop=[
+            {
+                "source": entry.name,
+                "frame_size_px": list(entry.frame_size_px),
+                "neutral_transform": entry.neutral_transform,
+            }
+            for entry in dataset_manifest.videos
+        ],
+        template=template,
+        coverage={
+            "side_over_face_height": template["side_over_face_height"],
+            "includes": "whole head: hair, chin and a little neck; roll corrected",
+            "plate_from": video.name,
+        },
+        plate_size_px=list(video.frame_size_px),
+        neutral_transform=[list(row) for row in video.neutral_transform],
+        plate_sha256=plate_sha256,
         architecture={"generator": "unet-groupnorm-resizeconv", **generator_config, "parameters": None},
         training={
             key: state["config"][key]
@@ -64,10 +88,10 @@ def build_card(name: str, state: dict, dataset_manifest: dict, manifest_sha256: 
         }
         | {"steps_done": int(state["step"])},
         provenance={
-            "consent": dataset_manifest["consent"],
+            "consent": dataset_manifest.consent,
             "dataset_manifest_sha256": manifest_sha256,
-            "sources": [{"name": video["name"], "sha256": video["sha256"]} for video in dataset_manifest["videos"]],
-            "dataset_created": dataset_manifest["created"],
+            "sources": [{"name": entry.name, "sha256": entry.sha256} for entry in dataset_manifest.videos],
+            "dataset_created": dataset_manifest.created,
         },
     )
 
@@ -83,7 +107,8 @@ def export_run(run_folder: Path, out: Path, metrics: dict | None = None, notes: 
     generator, state = load_generator(run_folder)
     dataset_path = Path(state["config"]["dataset"])
     dataset = load_dataset(dataset_path)
-    card = build_card(out.stem, state, dataset.manifest, sha256_of_file(dataset_path / "manifest.json"))
+    plate_base64, plate_sha256 = encode_plate(dataset.plates_bgr[plate_video(dataset.manifest)])
+    card = build_card(out.stem, state, dataset.manifest, sha256_of_file(dataset_path / "manifest.json"), plate_sha256)
     card.architecture["parameters"] = sum(parameter.numel() for parameter in generator.parameters())
     if metrics:
         card.metrics.update(metrics)
@@ -95,8 +120,11 @@ def export_run(run_folder: Path, out: Path, metrics: dict | None = None, notes: 
         expression_range=coverage_report(dataset.landmarks_px[dataset.indices("train")]),
     )
     validation = dataset.indices("val")
-    check = [dataset.sketches_bgr[i] for i in (validation if validation.size else dataset.indices("train"))[:4]]
+    check = [
+        (dataset.sketches_bgr[i], dataset.plate_crop(i))
+        for i in (validation if validation.size else dataset.indices("train"))[:4]
+    ]
     with torch.no_grad():
-        difference = export_onnx(generator, card, out, check)
+        difference = export_onnx(generator, card, out, check, plate_base64)
     out.with_suffix(".md").write_text(card_markdown(card, parity_difference=difference))
     return card, difference

@@ -84,7 +84,7 @@ class InferenceUnet(nn.Module):
         self.up_convs = nn.ModuleList(PhaseUpsampleConv(up.conv) for up in generator.ups)
         self.head = PhaseUpsampleConv(generator.head)
 
-    def forward(self, sketch: torch.Tensor) -> torch.Tensor:
+    def forward(self, sketch: torch.Tensor, plate: torch.Tensor | None = None) -> torch.Tensor:
         generator = self.generator
         skips = [generator.stem(sketch)]
         for down in generator.downs:
@@ -97,4 +97,4 @@ class InferenceUnet(nn.Module):
             return torch.tanh(x)
         colour = torch.tanh(x[:, :3])
         mask = torch.sigmoid(x[:, 3:4])
-        return mask * colour + (1.0 - mask) * generator.plate
+        return mask * colour + (1.0 - mask) * (generator.plate if plate is None else plate)

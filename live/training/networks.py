@@ -126,14 +126,16 @@ class PatchDiscriminator(nn.Module):
 
 
 class Uint8Wrapper(nn.Module):
-    """The exported graph: uint8 (1, H, W, 3) BGR sketch -> uint8 image, plus the float image for parity checks."""
+    """The exported graph: uint8 (1, H, W, 3) BGR sketch and plate (the background warped into the crop)
+    -> uint8 image, plus the float image for parity checks."""
 
     def __init__(self, generator: UnetGenerator) -> None:
         super().__init__()
         self.generator = generator
 
-    def forward(self, sketch_u8: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, sketch_u8: torch.Tensor, plate_u8: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = sketch_u8.permute(0, 3, 1, 2).float() * (1.0 / 127.5) - 1.0
-        y = self.generator(x)
+        plate = plate_u8.permute(0, 3, 1, 2).float() * (1.0 / 127.5) - 1.0
+        y = self.generator(x, plate)
         image = ((y + 1.0) * 127.5).round().clamp(0.0, 255.0).to(torch.uint8).permute(0, 2, 3, 1)
         return image, y

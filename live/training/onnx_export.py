@@ -8,7 +8,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from live.formats.card import CARD_METADATA_KEY, INPUT_NAME, OUTPUT_NAME, ModelCard
+from live.formats.card import (
+    CARD_METADATA_KEY,
+    INPUT_NAME,
+    OUTPUT_NAME,
+    PLATE_INPUT_NAME,
+    PLATE_METADATA_KEY,
+    ModelCard,
+)
 from live.training.fast_export import InferenceUnet
 from live.training.networks import Uint8Wrapper, UnetGenerator
 
@@ -20,10 +27,17 @@ class ExportError(Exception):
     """The exported model does not match torch; the file has been removed."""
 
 
-def export_onnx(generator: UnetGenerator, card: ModelCard, path: Path, check_sketches_bgr: list[np.ndarray]) -> float:
-    """Write `generator` to `path` (opset 17, fixed 1xHxWx3 uint8 input) with `card` in its metadata.
+def export_onnx(
+    generator: UnetGenerator,
+    card: ModelCard,
+    path: Path,
+    check_inputs_bgr: list[tuple[np.ndarray, np.ndarray]],
+    plate_base64: str,
+) -> float:
+    """Write `generator` to `path` (opset 17, fixed 1xHxWx3 uint8 inputs sketch and plate) with `card`
+    and the native plate (base64 PNG, see live.formats.card.encode_plate) in its metadata.
 
-    Runs ONNX Runtime and torch on `check_sketches_bgr` and returns the max abs
+    Runs ONNX Runtime and torch on `check_inputs_bgr` ((sketch, plate crop) pairs) and returns the max abs
     difference of their float outputs; above PARITY_TOLERANCE the file is
     removed and ExportError raised.
     """
@@ -39,9 +53,9 @@ def export_onnx(generator: UnetGenerator, card: ModelCard, path: Path, check_ske
     with torch.no_grad():
         torch.onnx.export(
             exported,
-            (example,),
+            (example, example),
             str(temporary),
-            input_names=[INPUT_NAME],
+            input_names=[INPUT_NAME, PLATE_INPUT_NAME],
             output_names=[OUTPUT_NAME, OUTPUT_NAME + "_float"],
             opset_version=OPSET_VERSION,
             dynamo=False,
@@ -50,10 +64,13 @@ def export_onnx(generator: UnetGenerator, card: ModelCard, path: Path, check_ske
     entry = model.metadata_props.add()
     entry.key = CARD_METADATA_KEY
     entry.value = card.to_json()
+    plate_entry = model.metadata_props.add()
+    plate_entry.key = PLATE_METADATA_KEY
+    plate_entry.value = plate_base64
     model.producer_name = "live"
     onnx.save(model, str(temporary))
     try:
-        difference = parity_difference(wrapper, temporary, check_sketches_bgr)
+        difference = parity_difference(wrapper, temporary, check_inputs_bgr)
     except Exception:
         temporary.unlink(missing_ok=True)
         raise
@@ -69,16 +86,16 @@ def export_onnx(generator: UnetGenerator, card: ModelCard, path: Path, check_ske
     return difference
 
 
-def parity_difference(wrapper: Uint8Wrapper, onnx_path: Path, sketches_bgr: list[np.ndarray]) -> float:
-    """Max abs difference between torch and ONNX Runtime float outputs over the given sketches."""
+def parity_difference(wrapper: Uint8Wrapper, onnx_path: Path, inputs_bgr: list[tuple[np.ndarray, np.ndarray]]) -> float:
+    """Max abs difference between torch and ONNX Runtime float outputs over the given (sketch, plate) pairs."""
     import onnxruntime
 
     session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     worst = 0.0
     with torch.no_grad():
-        for sketch_bgr in sketches_bgr:
-            batch = sketch_bgr[None]
-            _, expected = wrapper(torch.from_numpy(batch))
-            _, actual = session.run(None, {INPUT_NAME: batch})
+        for sketch_bgr, plate_bgr in inputs_bgr:
+            batch, plate = np.ascontiguousarray(sketch_bgr[None]), np.ascontiguousarray(plate_bgr[None])
+            _, expected = wrapper(torch.from_numpy(batch), torch.from_numpy(plate))
+            _, actual = session.run(None, {INPUT_NAME: batch, PLATE_INPUT_NAME: plate})
             worst = max(worst, float(np.abs(actual - expected.numpy()).max()))
     return worst

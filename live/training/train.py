@@ -22,7 +22,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from live.errors import UsageError
 from live.formats.dataset import Dataset, load_dataset
 from live.offline.coverage import sample_weights
-from live.training.augment import face_weight_maps, random_affine
+from live.training.augment import CropSampler, jitter_thetas
 from live.training.checkpoints import latest_checkpoint, save_checkpoint
 from live.training.config import TrainConfig
 from live.training.distributed import (
@@ -90,34 +90,28 @@ def _to_tensor(images_bgr: np.ndarray, device: torch.device) -> torch.Tensor:
 
 
 class _Batches:
-    """Training tensors kept on the device; each batch is sampled and augmented with the run's own RNG."""
+    """Training tensors kept on the device; each batch is sampled and its crop jittered with the run's own RNG
+    (live.training.augment.CropSampler: sketch, real crop, weights and plate move together)."""
 
     def __init__(self, run: TrainingRun) -> None:
         indices = run.dataset.indices("train")
         if indices.size == 0:
             raise UsageError(f"{run.dataset.path} has no training frames: prepare a longer video")
         self.indices = torch.from_numpy(indices)
-        self.sketches = _to_tensor(run.dataset.sketches_bgr[indices], run.device)
-        self.images = _to_tensor(run.dataset.images_bgr[indices], run.device)
-        self.weights = face_weight_maps(
-            run.dataset.landmarks_px[indices], run.dataset.size_px, run.config.face_weight
-        ).to(run.device)
-        self.weights *= expression_weight_maps(
+        self.sampler = CropSampler(run.dataset, indices, run.config.face_weight, run.device)
+        self.sampler.weights *= expression_weight_maps(
             run.dataset.landmarks_px[indices], run.dataset.size_px, run.config.region_weight
         ).to(run.device)
         self.probabilities = torch.from_numpy(sample_weights(run.dataset.landmarks_px[indices]))
 
     def sample(self, run: TrainingRun) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """sketch, real image, L1 weights and background plate, all under the same random affine."""
+        """sketch, real image, L1 weights and background plate, all under the same random crop jitter."""
         chosen = (
             torch.multinomial(self.probabilities, run.config.batch_size, replacement=True, generator=run.random)
             if run.config.balance_expressions
             else torch.randint(len(self.indices), (run.config.batch_size,), generator=run.random)
         )
-        plate = unwrap(run.generator).plate.expand(len(chosen), -1, -1, -1)
-        stacked = torch.cat([self.sketches[chosen], self.images[chosen], self.weights[chosen], plate], dim=1)
-        stacked = random_affine(stacked, run.config, run.random)
-        return stacked[:, :3], stacked[:, 3:6], stacked[:, 6:7], stacked[:, 7:10]
+        return self.sampler.sample(chosen, jitter_thetas(len(chosen), run.config, run.random))
 
 
 def _train_step(run: TrainingRun, batches: _Batches, scaler: torch.amp.GradScaler) -> dict[str, float]:
@@ -150,8 +144,9 @@ def _sample_grid(run: TrainingRun, path: Path, count: int = 4) -> None:
     indices = indices if indices.size else run.dataset.indices("train")
     chosen = indices[np.linspace(0, len(indices) - 1, min(count, len(indices))).astype(int)]
     generator = unwrap(run.generator)
+    plates = np.stack([run.dataset.plate_crop(i) for i in chosen])
     with torch.no_grad():
-        fake = generator(_to_tensor(run.dataset.sketches_bgr[chosen], run.device))
+        fake = generator(_to_tensor(run.dataset.sketches_bgr[chosen], run.device), _to_tensor(plates, run.device))
     fake_bgr = ((fake.permute(0, 2, 3, 1).cpu().numpy() + 1) * 127.5).round().clip(0, 255).astype(np.uint8)
     rows = [
         np.hstack([run.dataset.sketches_bgr[i], run.dataset.images_bgr[i], fake_bgr[row]])

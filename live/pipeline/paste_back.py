@@ -1,0 +1,91 @@
+"""Paste-back: the generated head crop, warped back into the target's own frame at its native size.
+
+The generator paints the head over the plate (the target's still frame, native size) warped into the
+crop. Paste-back first blends the generated crop with that same plate crop through a feathered alpha
+(1 inside, a raised-cosine fall to 0 over FEATHER_FRACTION of the side at the border), made once per
+crop size; so the crop's border is the plate itself, whatever the generator painted there. The blended
+crop then goes through the inverse of its plate->crop transform into a copy of the native plate, inside
+the crop's bounding box only (a hard mask of the crop's own square, made once too, as the border already
+equals the plate). No erosion or blur per frame; no seam, halo or colour step at the crop's border.
+Blending at the crop's size instead of the frame's costs about a fifth at 1280x720 (`live bench`).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+FEATHER_FRACTION = 0.1
+
+
+def feather_alpha(crop_px: int, feather_fraction: float = FEATHER_FRACTION) -> np.ndarray:
+    """(crop_px, crop_px) float32 alpha: 1 inside, a raised-cosine ramp to 0 over the border band."""
+    band_px = max(1.0, crop_px * feather_fraction)
+    distance_px = np.minimum(np.arange(crop_px), np.arange(crop_px)[::-1]).astype(np.float32) + 0.5
+    ramp = 0.5 - 0.5 * np.cos(np.pi * np.clip(distance_px / band_px, 0.0, 1.0))
+    return np.outer(ramp, ramp).astype(np.float32)
+
+
+class PasteBack:
+    """`paste(crop_bgr, plate_crop_bgr, transform) -> frame_bgr`: the crop placed into a copy of the plate."""
+
+    def __init__(self, plate_bgr: np.ndarray, crop_px: int, feather_fraction: float = FEATHER_FRACTION) -> None:
+        self.plate_bgr = np.ascontiguousarray(plate_bgr)
+        self.crop_px = crop_px
+        self.alpha = feather_alpha(crop_px, feather_fraction)
+        self._alpha_complement = 1.0 - self.alpha
+        self._inside = np.zeros((crop_px, crop_px), dtype=np.uint8)
+        self._inside[1:-1, 1:-1] = 255  # pixels whose bilinear samples lie wholly inside the crop
+
+    @property
+    def size_px(self) -> tuple[int, int]:
+        """(width, height) of the frames it makes."""
+        return self.plate_bgr.shape[1], self.plate_bgr.shape[0]
+
+    def plate_crop(self, transform: np.ndarray, out_bgr: np.ndarray | None = None) -> np.ndarray:
+        """The plate warped into the crop (what the generator paints over)."""
+        return cv2.warpAffine(
+            self.plate_bgr,
+            np.asarray(transform, dtype=np.float64),
+            (self.crop_px, self.crop_px),
+            dst=out_bgr,
+            flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
+
+    def region(self, transform: np.ndarray) -> tuple[int, int, int, int] | None:
+        """(x0, y0, x1, y1) of the plate the crop covers, or None when it lies outside the plate."""
+        inverse = cv2.invertAffineTransform(np.asarray(transform, dtype=np.float64))
+        side = self.crop_px
+        corners = np.array([[0, 0], [side, 0], [side, side], [0, side]], dtype=np.float64) @ inverse[:, :2].T
+        corners += inverse[:, 2]
+        height_px, width_px = self.plate_bgr.shape[:2]
+        x0, y0 = np.floor(corners.min(axis=0)).astype(int)
+        x1, y1 = np.ceil(corners.max(axis=0)).astype(int) + 1
+        x0, y0, x1, y1 = max(0, x0), max(0, y0), min(width_px, x1), min(height_px, y1)
+        return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
+
+    def paste(
+        self,
+        crop_bgr: np.ndarray,
+        plate_crop_bgr: np.ndarray,
+        transform: np.ndarray,
+        out_bgr: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """The plate with `crop_bgr` (S, S, 3 uint8, painted over `plate_crop_bgr`) placed through the inverse
+        of `transform` (2x3 plate->crop). Written into `out_bgr` (plate-sized uint8) when given, else a new array."""
+        if out_bgr is None:
+            out_bgr = np.empty_like(self.plate_bgr)
+        np.copyto(out_bgr, self.plate_bgr)
+        box = self.region(transform)
+        if box is None:
+            return out_bgr
+        blended = cv2.blendLinear(crop_bgr, plate_crop_bgr, self.alpha, self._alpha_complement)
+        x0, y0, x1, y1 = box
+        to_region = cv2.invertAffineTransform(np.asarray(transform, dtype=np.float64))
+        to_region[:, 2] -= (x0, y0)
+        size = (x1 - x0, y1 - y0)
+        warped = cv2.warpAffine(blended, to_region, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+        inside = cv2.warpAffine(self._inside, to_region, size, flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT)
+        cv2.copyTo(warped, inside, out_bgr[y0:y1, x0:x1])
+        return out_bgr

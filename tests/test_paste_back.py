@@ -1,0 +1,77 @@
+"""Paste-back: the generated crop warped into the native plate with a feathered alpha, without a seam."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from live.face.alignment import transform_from_parameters
+from live.pipeline.paste_back import PasteBack, feather_alpha
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+CROP_PX = 128
+
+
+def plate() -> np.ndarray:
+    return cv2.imread(str(DATA / "astronaut.png"))
+
+
+def test_feather_alpha_is_one_inside_and_falls_to_zero_at_the_border() -> None:
+    alpha = feather_alpha(CROP_PX, 0.1)
+    assert alpha.shape == (CROP_PX, CROP_PX) and alpha.dtype == np.float32
+    assert alpha[CROP_PX // 2, CROP_PX // 2] == 1.0
+    assert alpha[0].max() < 0.01 and alpha[:, -1].max() < 0.01
+    row = alpha[CROP_PX // 2, : CROP_PX // 2]
+    assert np.all(np.diff(row) >= 0)
+    np.testing.assert_allclose(alpha, alpha.T)
+    np.testing.assert_allclose(alpha, alpha[::-1, ::-1])
+
+
+def test_a_crop_that_only_repeats_the_plate_leaves_no_seam() -> None:
+    image = plate()
+    paste = PasteBack(image, CROP_PX)
+    transform = transform_from_parameters(np.array([250.0, 220.0, 200.0, 0.2]), CROP_PX)
+    crop = paste.plate_crop(transform)
+    out = paste.paste(crop, crop, transform)
+    assert out.shape == image.shape
+    difference = np.abs(out.astype(int) - image.astype(int)).max(axis=2)
+    x0, y0, x1, y1 = paste.region(transform)
+    assert (difference[:y0] == 0).all() and (difference[y1:] == 0).all(), "outside the crop: the plate itself"
+    ring = np.zeros_like(difference, dtype=bool)
+    ring[y0 - 3 : y1 + 3, x0 - 3 : x1 + 3] = True
+    ring[y0 + 3 : y1 - 3, x0 + 3 : x1 - 3] = False
+    assert difference[ring].mean() < 2.0, "no step at the crop's border"
+
+
+def test_the_painted_head_lands_where_the_transform_says() -> None:
+    image = plate()
+    paste = PasteBack(image, CROP_PX)
+    transform = transform_from_parameters(np.array([250.0, 220.0, 200.0, 0.0]), CROP_PX)
+    plate_crop = paste.plate_crop(transform)
+    crop = plate_crop.copy()
+    crop[48:80, 48:80] = (0, 255, 0)
+    out = paste.paste(crop, plate_crop, transform)
+    centre = out[215:226, 245:256].reshape(-1, 3)
+    assert (centre == (0, 255, 0)).all()
+    far = np.abs(out[:100, :100].astype(int) - image[:100, :100]).max()
+    assert far == 0
+
+
+def test_a_crop_outside_the_frame_leaves_the_plate() -> None:
+    image = plate()
+    paste = PasteBack(image, CROP_PX)
+    transform = transform_from_parameters(np.array([-500.0, -500.0, 100.0, 0.0]), CROP_PX)
+    crop = np.zeros((CROP_PX, CROP_PX, 3), dtype=np.uint8)
+    assert paste.region(transform) is None
+    np.testing.assert_array_equal(paste.paste(crop, crop, transform), image)
+
+
+def test_paste_writes_into_a_given_buffer() -> None:
+    image = plate()
+    paste = PasteBack(image, CROP_PX)
+    transform = transform_from_parameters(np.array([250.0, 220.0, 200.0, 0.0]), CROP_PX)
+    crop = paste.plate_crop(transform)
+    buffer = np.zeros_like(image)
+    assert paste.paste(crop, crop, transform, buffer) is buffer
