@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from live.engines.landmarks import LandmarkConfig, LandmarkDetector
-from live.offline.coverage import (
+from live.face.coverage import (
     STATE_ADVICE,
     STATE_NAMES,
     coverage_lines,

@@ -17,6 +17,7 @@ import pytest
 
 from live.cli import main as live_main
 from live.engines.landmarks import LandmarkConfig, LandmarkDetector
+from live.face.coverage import coverage_report
 from live.face.expression import eye_openings, measure_series
 from live.face.expression_transfer import ExpressionRange
 from live.face.pose import pose_angles_deg, pose_range_deg

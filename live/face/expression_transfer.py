@@ -59,7 +59,7 @@ class ExpressionRange:
 
     @classmethod
     def from_card(cls, data: dict, neutral_px: np.ndarray) -> "ExpressionRange":
-        """From a card's expression_range (live.offline.coverage), or a guess around the neutral for older cards."""
+        """From a card's expression_range (live.face.coverage), or a guess around the neutral for older cards."""
         if data:
             return cls(float(data["eye"]["low"]), float(data["eye"]["high"]), float(data["mouth"]["high"]))
         neutral_eye = float(eye_openings(neutral_px).mean())

@@ -49,7 +49,7 @@ class ModelCard:
     shape_space: PCA of the training shapes (live/shape_space.py); the retargeter keeps
         sketches inside it. Empty for cards without one.
     expression_range: the eye and mouth openings seen in training ({"eye": {"low", "high"}, "mouth": {...}},
-        live.offline.coverage); the retargeter maps the driver's blinks onto them. Empty for older cards.
+        live.face.coverage); the retargeter maps the driver's blinks onto them. Empty for older cards.
     """
 
     name: str

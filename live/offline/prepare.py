@@ -23,6 +23,7 @@ from rich.table import Table
 from live.engines.landmarks import LandmarkConfig, LandmarkDetector
 from live.errors import UsageError
 from live.face.alignment import HEAD_TEMPLATE, apply_transform, crop_transform, median_transform, warp_to_crop
+from live.face.coverage import coverage_lines, coverage_report
 from live.face.pose import pose_angles_deg
 from live.formats.dataset import (
     DATASET_FORMAT_VERSION,

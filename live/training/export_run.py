@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from live.errors import UsageError
+from live.face.coverage import coverage_report
 from live.face.shape_space import ShapeSpace
 from live.formats.card import ModelCard, encode_plate
 from live.formats.card_text import card_markdown

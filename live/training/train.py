@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from live.errors import UsageError
+from live.face.coverage import sample_weights
 from live.formats.dataset import Dataset, load_dataset
 from live.offline.coverage import sample_weights
 from live.training.augment import CropSampler, jitter_thetas
