@@ -24,7 +24,6 @@ from live.face.pose import pose_angles_deg, pose_range_deg
 from live.face.retarget import RetargetConfig, Retargeter
 from live.face.shape_space import ShapeSpace
 from live.formats.card import ModelCard
-from live.offline.coverage import coverage_report
 from live.offline.expression import STRIP_TILE_PX, best_lag_correlation
 
 REPOSITORY = Path(__file__).resolve().parents[1]

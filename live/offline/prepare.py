@@ -36,7 +36,6 @@ from live.formats.dataset import (
 )
 from live.formats.landmarks import LANDMARK_FORMAT_VERSION
 from live.formats.sketch import SKETCH_FORMAT_VERSION, draw_sketch
-from live.offline.coverage import coverage_lines, coverage_report
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,6 @@ from live.face.shape_space import ShapeSpace
 from live.formats.card import ModelCard, encode_plate
 from live.formats.card_text import card_markdown
 from live.formats.dataset import Manifest, load_dataset, sha256_of_file
-from live.offline.coverage import coverage_report
 from live.training.checkpoints import latest_checkpoint, load_checkpoint
 from live.training.networks import GeneratorConfig, UnetGenerator
 from live.training.onnx_export import export_onnx

@@ -22,7 +22,6 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from live.errors import UsageError
 from live.face.coverage import sample_weights
 from live.formats.dataset import Dataset, load_dataset
-from live.offline.coverage import sample_weights
 from live.training.augment import CropSampler, jitter_thetas
 from live.training.checkpoints import latest_checkpoint, save_checkpoint
 from live.training.config import TrainConfig
