@@ -21,6 +21,7 @@ from live.bench.measure import BenchConfig
 from live.bench.web_cost import measure_web_beside_vcam, web_table
 from live.cli import main
 from live.engines.generator import GeneratorSessionConfig
+from live.errors import UsageError
 from live.face.retarget import RetargetConfig
 from live.io.sinks import SinkConfig, open_sink, parse_output
 from live.io.sources import SourceConfig, open_source
@@ -93,6 +94,8 @@ def test_the_default_bind_is_loopback_only() -> None:
         port = sink.addresses[0][1]
         assert get(f"http://127.0.0.1:{port}/") == 200
         assert get(f"http://127.0.0.1:{port}/", {"Host": f"attacker.example:{port}"}) == 403  # DNS rebinding
+        with pytest.raises(UsageError, match="cannot listen there"):
+            open_sink(SinkConfig("web", web=WebConfig(port=port)), (64, 64))  # the port is taken
         address = lan_address()
         if address is not None:  # nothing listens on the LAN side
             with pytest.raises(urllib.error.URLError):
