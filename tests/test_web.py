@@ -254,3 +254,28 @@ def test_bench_measures_the_web_output_beside_the_virtual_camera(tiny_model_path
     assert web["cpu_percent"] > 0 and web["cpu_ms_per_frame"] > 0 and web["write_ms"]["count"] > 0
     assert vcam["latency_ms"]["count"] > 0 and vcam["write_ms"]["count"] >= web["write_ms"]["count"]
     assert "web output beside the virtual camera" in str(web_table(data).title)
+
+
+def test_a_slow_viewer_drops_frames_for_itself_only() -> None:
+    from live.io.web_server import FrameTrack, PublishedFrame, ViewerCounts
+
+    async def watch() -> tuple[ViewerCounts, ViewerCounts, list[int]]:
+        lock = threading.Lock()
+        quick_counts, slow_counts = ViewerCounts(1), ViewerCounts(2)
+        quick, slow = FrameTrack(quick_counts, lock), FrameTrack(slow_counts, lock)
+        frames = [PublishedFrame(np.full((32, 32, 3), value, dtype=np.uint8), float(value)) for value in range(5)]
+        seen = []
+        for track in (quick, slow):
+            track.offer(frames[0])
+            await track.recv()
+        for frame in frames[1:]:
+            quick.offer(frame)
+            slow.offer(frame)
+            seen.append(int((await quick.recv()).to_ndarray(format="bgr24")[0, 0, 0]))
+        seen.append(int((await slow.recv()).to_ndarray(format="bgr24")[0, 0, 0]))  # the slow one asks only now
+        return quick_counts, slow_counts, seen
+
+    quick_counts, slow_counts, seen = asyncio.run(watch())
+    assert seen == [1, 2, 3, 4, 4]  # the slow viewer gets the newest frame
+    assert (quick_counts.frames_sent, quick_counts.frames_dropped) == (5, 0)
+    assert (slow_counts.frames_sent, slow_counts.frames_dropped) == (2, 3)
