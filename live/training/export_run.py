@@ -41,6 +41,10 @@ def plate_video(manifest: Manifest) -> int:
     return int(np.argmax([video.train if video.plate_file else -1 for video in manifest.videos]))
 
 
+# Training options of issue 10 (absent from older runs' checkpoints: None).
+EXPRESSION_TRAINING_KEYS = ("region_weight", "discriminator_scales", "lambda_feature_matching", "balance_expressions")
+
+
 def build_card(
     name: str, state: dict, dataset_manifest: Manifest, manifest_sha256: str, plate_sha256: str
 ) -> ModelCard:
@@ -86,7 +90,8 @@ def build_card(
                 "seed",
             )
         }
-        | {"steps_done": int(state["step"])},
+        | {"steps_done": int(state["step"])}
+        | {key: state["config"].get(key) for key in EXPRESSION_TRAINING_KEYS},
         provenance={
             "consent": dataset_manifest.consent,
             "dataset_manifest_sha256": manifest_sha256,
