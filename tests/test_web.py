@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
+import signal
+import subprocess
+import sys
 import threading
 import urllib.error
 import urllib.request
@@ -279,3 +283,24 @@ def test_a_slow_viewer_drops_frames_for_itself_only() -> None:
     assert seen == [1, 2, 3, 4, 4]  # the slow viewer gets the newest frame
     assert (quick_counts.frames_sent, quick_counts.frames_dropped) == (5, 0)
     assert (slow_counts.frames_sent, slow_counts.frames_dropped) == (2, 3)
+
+
+def test_sigterm_ends_live_run_and_closes_the_viewers_peer(tiny_model_path: Path) -> None:
+    command = [sys.executable, "-m", "live", "run", "--model", str(tiny_model_path), "--source", str(CLIP)]
+    command += ["--output", "web", "--web-port", "0", "--retarget", "off"]
+    environment = {**os.environ, "COLUMNS": "200"}  # the summary's lines unwrapped
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
+    try:
+        announced = process.stderr.readline()  # type: ignore[union-attr]
+        url = announced.split("web output at ", 1)[1].split()[0]
+        with HeadlessChromium(url) as browser:
+            browser.wait_for("window.liveViewer && window.liveViewer.presented > 0", BROWSER_TIMEOUT_S)
+            process.send_signal(signal.SIGTERM)
+            out, err = process.communicate(timeout=BROWSER_TIMEOUT_S)
+            browser.wait_for("window.liveViewer.state !== 'connected'", BROWSER_TIMEOUT_S)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, err
+    assert "SIGTERM" in out and "web viewer 1:" in out and "threads still busy" not in out
