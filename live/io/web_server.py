@@ -25,10 +25,10 @@ from aiortc.exceptions import InvalidStateError
 from aiortc.mediastreams import MediaStreamError
 
 from live.io.web_page import PAGE_HTML
+from live.io.web_sink import is_loopback
 
 VIDEO_CLOCK_HZ = 90000
 SAMPLES_PER_VIEWER = 3000
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 MAX_OFFER_BYTES = 64 * 1024
 
 
@@ -155,7 +155,8 @@ class WebServer:
         """The token, when one is required; on a loopback server, a loopback Host header (no DNS rebinding)."""
         if self.token is not None:
             return secrets.compare_digest(request.query.get("token", ""), self.token)
-        return (request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host) in LOOPBACK_HOSTS
+        host = request.host if request.host.endswith("]") else request.host.rsplit(":", 1)[0]
+        return is_loopback(host)
 
     async def _page(self, request: web.Request) -> web.Response:
         if not self._allowed(request):
