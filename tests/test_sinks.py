@@ -6,6 +6,7 @@ CI needs the Debian packages xvfb (pytest-xvfb), imagemagick (`import` for scree
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import shutil
 import subprocess
 import threading
@@ -144,9 +145,10 @@ def vcam_backends(monkeypatch: pytest.MonkeyPatch) -> dict[str, type]:
     return backends
 
 
-def test_virtual_camera_gets_the_avatar_centred_on_black(vcam_backends: dict[str, type]) -> None:
+def test_letterboxed_virtual_camera_gets_the_avatar_centred_on_black(vcam_backends: dict[str, type]) -> None:
     pyvirtualcam.register_backend("test", RecordingBackend)
-    with open_sink(parse_output("vcam", vcam_backend="test"), (64, 64)) as sink:
+    config = dataclasses.replace(parse_output("vcam", vcam_backend="test"), vcam_fit="letterbox")
+    with open_sink(config, (64, 64)) as sink:
         assert isinstance(sink, VirtualCameraSink)
         assert sink.device == "/dev/test-camera" and sink.backend == "test"
         for _ in range(3):
@@ -161,13 +163,44 @@ def test_virtual_camera_gets_the_avatar_centred_on_black(vcam_backends: dict[str
 
 def test_virtual_camera_device_is_passed_through(vcam_backends: dict[str, type]) -> None:
     pyvirtualcam.register_backend("test", RecordingBackend)
-    with VirtualCameraSink(
-        parse_output("vcam", vcam_device="/dev/video7", vcam_size_px=(640, 480), badge=False), (64, 64)
-    ) as sink:
+    config = parse_output("vcam", vcam_device="/dev/video7", vcam_size_px=(640, 480), badge=False)
+    with VirtualCameraSink(dataclasses.replace(config, vcam_fit="letterbox"), (64, 64)) as sink:
         assert sink.device == "/dev/video7"
         sink.write(avatar())
     assert RecordingBackend.sent[0].shape == (480, 640, 3)
     assert (RecordingBackend.sent[0][:, 80:560] == AVATAR_BGR).all()
+
+
+def gradient_frame(width_px: int, height_px: int) -> np.ndarray:
+    """A frame whose every pixel is non-black and tells where it came from (blue: column, green: row)."""
+    frame = np.full((height_px, width_px, 3), 200, dtype=np.uint8)
+    frame[:, :, 0] = np.linspace(10, 250, width_px).astype(np.uint8)[None, :]
+    frame[:, :, 1] = np.linspace(10, 250, height_px).astype(np.uint8)[:, None]
+    return frame
+
+
+def test_virtual_camera_is_filled_without_black_bars_around_the_head(vcam_backends: dict[str, type]) -> None:
+    pyvirtualcam.register_backend("test", RecordingBackend)
+    head_box_px = (150.0, 20.0, 450.0, 320.0)  # a 640x480 target's head crop, near the top of its frame
+    config = dataclasses.replace(parse_output("vcam", vcam_backend="test"), focus_box_px=head_box_px)
+    assert config.vcam_fit == "fill" and config.vcam_size_px == (1280, 720)
+    frame = gradient_frame(640, 480)
+    with open_sink(config, (640, 480)) as sink:
+        sink.write(frame)
+    sent = RecordingBackend.sent[-1]
+    assert sent.shape == (720, 1280, 3)
+    assert sent.any(axis=2).all(axis=0).all() and sent.any(axis=2).all(axis=1).all(), "a black row or column"
+    # 640x480 -> 1280x960 (scale 2), 720 rows kept: source rows 0..360, so the head (rows 20..320) is in view
+    assert abs(int(sent[0, 640, 1]) - int(frame[0, 320, 1])) <= 2
+    assert abs(int(sent[-1, 640, 1]) - int(frame[359, 320, 1])) <= 3
+    assert abs(int(sent[360, 0, 0]) - int(frame[180, 0, 0])) <= 2 and abs(int(sent[360, -2, 0]) - 250) <= 2
+
+
+def test_virtual_camera_fit_is_checked_before_a_camera_opens(vcam_backends: dict[str, type]) -> None:
+    pyvirtualcam.register_backend("test", RecordingBackend)
+    RecordingBackend.sent = []
+    with pytest.raises(UsageError, match="--vcam-fit 'stretch': use one of fill, letterbox"):
+        open_sink(dataclasses.replace(parse_output("vcam", vcam_backend="test"), vcam_fit="stretch"), (64, 64))
 
 
 def test_no_virtual_camera_names_each_backend_failure_and_how_to_install(vcam_backends: dict[str, type]) -> None:

@@ -17,9 +17,9 @@ import numpy as np
 from rich.console import Console
 
 from live.commands.run import DEFAULT_OUTPUT_FPS, pipeline_config
-from live.engines.generator import DEVICES
+from live.engines.generator import DEVICES, GeneratorSessionConfig
 from live.errors import UsageError
-from live.face.retarget import RETARGET_MODES
+from live.face.retarget import RETARGET_MODES, RetargetConfig
 from live.io.sinks import SinkConfig, display_problem, open_sink
 from live.io.sources import SourceConfig, open_source, source_kind
 from live.pipeline.presenter import Output
@@ -67,26 +67,22 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(
             f"no avatar model at {args.model}: run the demo from a clone of the repository (models/ holds the default avatar) or pass --model"
         )
-    run_args = argparse.Namespace(
-        model=args.model,
-        device=args.device,
-        threads=0,
-        retarget=args.retarget,
-        calibration=None,
-        no_pace=args.no_pace,
-        max_frames=args.max_frames,
-    )
     is_camera = source_kind(args.source) == "camera"
-    config = pipeline_config(run_args, is_camera)
+    generator = GeneratorSessionConfig(model_path=args.model, device=args.device)
+    retarget = RetargetConfig(mode=args.retarget)
+    config = pipeline_config(
+        generator, retarget, pace=not args.no_pace, is_camera=is_camera, max_frames=args.max_frames
+    )
     console = Console()
     strip_path = args.strip or args.out.with_name(args.out.stem + "_strip.png")
     with ExitStack() as stack:
         stages = stack.enter_context(open_stages(config))
         source = stack.enter_context(open_source(SourceConfig(args.source)))
         fps = source.fps or DEFAULT_OUTPUT_FPS
-        outputs = [_side_by_side_file(stack, args.out, fps, source.size_px)]
+        avatar_size_px = tuple(stages.card.plate_size_px)
+        outputs = [_side_by_side_file(stack, args.out, fps, source.size_px, avatar_size_px)]
         if not args.no_window and display_problem() is None:
-            window = open_sink(SinkConfig(kind="window", fps=fps), (stages.card.size_px, stages.card.size_px))
+            window = open_sink(SinkConfig(kind="window", fps=fps), avatar_size_px)
             stack.callback(window.close)
             outputs.append(Output(window, preview=True))
         try:
@@ -103,13 +99,16 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _side_by_side_file(stack: ExitStack, path: Path, fps: float, driver_size_px: tuple[int, int]) -> Output:
-    width_px, height_px = driver_size_px
-    driver_width_px = round(PANEL_HEIGHT_PX * width_px / height_px)
-    frame_size_px = (driver_width_px + 2 * PANEL_HEIGHT_PX, PANEL_HEIGHT_PX)
+def _side_by_side_file(
+    stack: ExitStack, path: Path, fps: float, driver_size_px: tuple[int, int], avatar_size_px: tuple[int, int]
+) -> Output:
+    """driver | sketch | avatar at the avatar's native height (at least PANEL_HEIGHT_PX)."""
+    height_px = max(PANEL_HEIGHT_PX, avatar_size_px[1])
+    panel_widths_px = [round(height_px * width / height) for width, height in (driver_size_px, avatar_size_px)]
+    frame_size_px = (panel_widths_px[0] + height_px + panel_widths_px[1], height_px)
     sink = open_sink(SinkConfig(kind="file", path=path, fps=fps), frame_size_px)
     stack.callback(sink.close)
-    return Output(sink, side_by_side_height_px=PANEL_HEIGHT_PX)
+    return Output(sink, side_by_side_height_px=height_px)
 
 
 def write_contact_strip(video_path: Path, strip_path: Path, count: int = STRIP_FRAMES) -> int:

@@ -15,14 +15,17 @@ import sys
 from contextlib import ExitStack
 from pathlib import Path
 
+import numpy as np
 from rich.console import Console
 
 from live.commands.web_options import add_web_arguments, web_config, with_sink_notes
 from live.engines.generator import DEVICES, GeneratorSessionConfig
 from live.engines.landmarks import LandmarkConfig
 from live.errors import UsageError
+from live.face.alignment import crop_box_px
 from live.face.retarget import RETARGET_MODES, RetargetConfig
-from live.io.sources import SourceConfig, open_source, source_kind
+from live.io.sources import Source, SourceConfig, open_source, source_kind
+from live.io.video_writer import VideoWriteError
 from live.pipeline.presenter import Output
 from live.pipeline.run import PipelineConfig, open_stages, run_pipeline
 from live.pipeline.stats import PipelineReport
@@ -30,6 +33,7 @@ from live.pipeline.threads import StageError
 from live.ui.dashboard import Dashboard, print_final_summary
 
 DEFAULT_OUTPUT_FPS = 30.0
+MIN_FPS, MAX_FPS = 1.0, 240.0  # what --fps may ask of a camera or give an image folder
 DISCLOSURE_REMINDER = (
     "reminder: --no-badge removes the AI badge; tell everyone who sees this video that the face is AI-generated"
 )
@@ -62,7 +66,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--vcam-size",
         default="1280x720",
         metavar="WxH",
-        help="virtual camera size, the avatar centred (default 1280x720)",
+        help="virtual camera size (default 1280x720)",
+    )
+    parser.add_argument(
+        "--vcam-fit",
+        choices=("fill", "letterbox"),
+        default="fill",
+        help="fill: crop the avatar's frame to the camera's aspect around the head, no black bars (default); "
+        "letterbox: the whole frame, with black bars",
     )
     parser.add_argument(
         "--vcam-device", default=None, help="virtual camera device (e.g. /dev/video10; default: the first free one)"
@@ -85,6 +96,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="driver calibration JSON: loaded if it exists, written after calibrating",
     )
+    add_retarget_arguments(parser)
+    parser.add_argument("--max-frames", type=int, default=0, help="stop after this many input frames (0: no limit)")
+
+
+def add_retarget_arguments(parser: argparse.ArgumentParser) -> None:
+    """The retargeting and smoothing options (defaults from RetargetConfig)."""
     tuning = parser.add_argument_group("retargeting and smoothing")
     tuning.add_argument("--no-smoothing", action="store_true", help="turn the One Euro filters off")
     for name, help_text in RETARGET_TUNING.items():
@@ -99,7 +116,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="let sketches leave the shapes the avatar was trained on (may smear features)",
     )
-    parser.add_argument("--max-frames", type=int, default=0, help="stop after this many input frames (0: no limit)")
 
 
 RETARGET_TUNING = {
@@ -140,25 +156,39 @@ def retarget_config(args: argparse.Namespace) -> RetargetConfig:
     values: dict[str, object] = {"calibration_path": args.calibration}
     if args.retarget is not None:
         values["mode"] = args.retarget
-    values |= {name: getattr(args, name) for name in RETARGET_TUNING if getattr(args, name, None) is not None}
-    if getattr(args, "no_smoothing", False):
+    values |= {name: getattr(args, name) for name in RETARGET_TUNING if getattr(args, name) is not None}
+    if args.no_smoothing:
         values["smoothing"] = False
-    if getattr(args, "no_shape_clamp", False):
+    if args.no_shape_clamp:
         values["shape_clamp"] = False
     return RetargetConfig(**values)  # type: ignore[arg-type]
 
 
-def pipeline_config(args: argparse.Namespace, is_camera: bool) -> PipelineConfig:
-    """The frozen pipeline configuration from the command line."""
-    if args.max_frames < 0 or args.threads < 0:
-        raise UsageError("--max-frames and --threads must be 0 or more")
+def pipeline_config(
+    generator: GeneratorSessionConfig, retarget: RetargetConfig, *, pace: bool, is_camera: bool, max_frames: int = 0
+) -> PipelineConfig:
+    """The frozen pipeline configuration (`live run` and `live demo`): an unpaced recording is rendered losslessly."""
+    if max_frames < 0:
+        raise UsageError("--max-frames must be 0 or more")
     return PipelineConfig(
-        generator=GeneratorSessionConfig(model_path=args.model, device=args.device, intra_op_threads=args.threads),
+        generator=generator,
         landmarks=LandmarkConfig(),
-        retarget=retarget_config(args),
-        pace=not args.no_pace,
-        lossless=args.no_pace and not is_camera,
-        max_frames=args.max_frames,
+        retarget=retarget,
+        pace=pace,
+        lossless=not pace and not is_camera,
+        max_frames=max_frames,
+    )
+
+
+def run_pipeline_config(args: argparse.Namespace, is_camera: bool) -> PipelineConfig:
+    """`live run`'s pipeline configuration from its options."""
+    if args.threads < 0:
+        raise UsageError("--threads must be 0 or more")
+    if args.fps != 0.0 and not MIN_FPS <= args.fps <= MAX_FPS:  # also refuses nan and inf
+        raise UsageError(f"--fps {args.fps:g}: give a frame rate from {MIN_FPS:g} to {MAX_FPS:g} (0: the default)")
+    generator = GeneratorSessionConfig(model_path=args.model, device=args.device, intra_op_threads=args.threads)
+    return pipeline_config(
+        generator, retarget_config(args), pace=not args.no_pace, is_camera=is_camera, max_frames=args.max_frames
     )
 
 
@@ -167,37 +197,82 @@ def sink_configs(args: argparse.Namespace) -> list[object]:
     from live.io.sinks import parse_output
 
     vcam_size_px = parse_size(args.vcam_size)
-    changes = {"vcam_size_px": vcam_size_px, "vcam_device": args.vcam_device, "badge": not args.no_badge}
+    changes = {
+        "vcam_size_px": vcam_size_px,
+        "vcam_device": args.vcam_device,
+        "badge": not args.no_badge,
+        "vcam_fit": getattr(args, "vcam_fit", "fill"),
+    }
     if hasattr(args, "web_port"):
         changes["web"] = web_config(args)
     return [dataclasses.replace(parse_output(text), **changes) for text in args.output or ["window"]]
 
 
-def open_outputs(stack: ExitStack, configs: list[object], size_px: int) -> list[Output]:
-    """Open every sink (closed by the pipeline, and by `stack` if the run never starts)."""
+def open_outputs(stack: ExitStack, configs: list[object], frame_size_px: tuple[int, int]) -> list[Output]:
+    """Open every sink for the avatar's frames, (width, height): the target's own frame size
+    (closed by the pipeline, and by `stack` if the run never starts)."""
     from live.io.sinks import open_sink
 
     outputs = []
     for config in configs:
-        sink = open_sink(config, (size_px, size_px))
+        sink = open_sink(config, frame_size_px)
         stack.callback(sink.close)
         kind = config.kind  # type: ignore[attr-defined]
         outputs.append(Output(sink, keep_alive=kind == "vcam", preview=kind == "window", capture_times=kind == "web"))
     return outputs
 
 
+def report_of_saved_frames(report: PipelineReport, outputs: list[Output]) -> PipelineReport:
+    """The report, claiming no more frames written than a recording that failed holds (with a note)."""
+    failed = [output.sink for output in outputs if getattr(output.sink, "failure", None)]
+    if not failed:
+        return report
+    notes = tuple(f"{sink.path} holds only the first {sink.frames_saved} frames: {sink.failure}" for sink in failed)
+    written = min([report.frames_written] + [sink.frames_saved for sink in failed])
+    return dataclasses.replace(report, frames_written=written, notes=report.notes + notes)
+
+
+def is_same_file(first: Path, second: Path) -> bool:
+    """True when two paths name the same file or folder (through symlinks, ./ forms or hard links)."""
+    if os.path.realpath(first) == os.path.realpath(second):
+        return True
+    return first.exists() and second.exists() and os.path.samefile(first, second)
+
+
+def check_source_is_not_an_output(source_text: str, configs: list[object]) -> None:
+    """Refuse, before anything is opened, an --output that is the --source: writing it would destroy the input."""
+    for config in configs:
+        path = getattr(config, "path", None)
+        if path is not None and is_same_file(Path(source_text), Path(path)):
+            raise UsageError(
+                f"--output {path} is the --source {source_text}: writing it would destroy the input; name another file"
+            )
+
+
+def warn_skipped(source: Source) -> None:
+    """One warning line for the frames the source skipped (the summary counts them too)."""
+    if source.skipped:
+        names = ", ".join(source.skipped[:3]) + (", ..." if len(source.skipped) > 3 else "")
+        print(f"live run: warning: skipped {len(source.skipped)} unreadable frame(s): {names}", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the avatar; print the final summary; 0, or 1 when a stage failed."""
     is_camera = source_kind(args.source) == "camera"
-    config = pipeline_config(args, is_camera)
+    config = run_pipeline_config(args, is_camera)
     configs = sink_configs(args)
+    if not is_camera:
+        check_source_is_not_an_output(args.source, configs)
     console = Console()
     with ExitStack() as stack:
         source = stack.enter_context(open_source(SourceConfig(args.source, args.width, args.height, args.fps)))
         stages = stack.enter_context(open_stages(config))
         fps = source.fps or DEFAULT_OUTPUT_FPS  # files play at the source's rate; the virtual camera runs at it
+        head_box = crop_box_px(np.asarray(stages.card.neutral_transform), stages.card.size_px)  # vcam keeps it in view
         outputs = open_outputs(
-            stack, [dataclasses.replace(sink_config, fps=fps) for sink_config in configs], stages.card.size_px
+            stack,
+            [dataclasses.replace(sink_config, fps=fps, focus_box_px=head_box) for sink_config in configs],
+            tuple(stages.card.plate_size_px),
         )
         config = dataclasses.replace(config, keep_alive_fps=fps)
         if args.no_badge:
@@ -208,8 +283,10 @@ def run(args: argparse.Namespace) -> int:
                 report = run_pipeline(config, source, outputs, stages, dashboard)
         except StageError as error:
             if isinstance(error.report, PipelineReport):
-                print_final_summary(with_sink_notes(error.report, outputs), console)
-            print(f"live run: error: {error}", file=sys.stderr)
+                print_final_summary(with_sink_notes(report_of_saved_frames(error.report, outputs), outputs), console)
+            message = error.cause if isinstance(error.cause, VideoWriteError) else error
+            print(f"live run: error: {message}", file=sys.stderr)
             return 1
     print_final_summary(with_sink_notes(report, outputs), console)
+    warn_skipped(source)
     return 0

@@ -20,9 +20,9 @@ import numpy as np
 from live.errors import UsageError
 from live.io.compose import add_badge, resize_into
 from live.io.frame_folder import FrameFolderSink
+from live.io.video_writer import VIDEO_FORMATS, FileSink
 from live.io.web_sink import WebConfig, WebSink
 
-VIDEO_CODECS = {".mp4": "mp4v", ".avi": "MJPG"}
 VCAM_INSTALL_HINT = (
     'install a virtual camera: on Linux `sudo modprobe v4l2loopback devices=1 exclusive_caps=1 card_label="live"` '
     "(package v4l2loopback-dkms); on Windows and macOS install OBS Studio and start its Virtual Camera once"
@@ -45,7 +45,10 @@ class Sink(Protocol):
 class SinkConfig:
     """kind: window, vcam or file; path: the video file (file only); fps: file and virtual camera rate;
     vcam_size_px: (width, height) of the virtual camera; vcam_device / vcam_backend: pyvirtualcam's
-    device and backend (None = first that works); badge: draw the "AI" badge on file and vcam output."""
+    device and backend (None = first that works); badge: draw the "AI" badge on file and vcam output;
+    vcam_fit: "fill" (crop the frame to the camera's aspect, no black bars) or "letterbox" (whole frame,
+    black bars); focus_box_px: (x0, y0, x1, y1) of the frame that "fill" keeps in view (the head), None:
+    the centre."""
 
     kind: str
     path: Path | None = None
@@ -54,6 +57,8 @@ class SinkConfig:
     vcam_device: str | None = None
     badge: bool = True
     vcam_backend: str | None = None
+    vcam_fit: str = "fill"
+    focus_box_px: tuple[float, float, float, float] | None = None
     web: WebConfig = WebConfig()  # --output web: address, port, viewers
 
 
@@ -71,61 +76,41 @@ def parse_output(
     if text in ("window", "vcam", "web"):
         return SinkConfig(kind=text, **options)
     path = Path(text).expanduser()
-    if path.suffix.lower() in VIDEO_CODECS:
+    if path.suffix.lower() in VIDEO_FORMATS:
         return SinkConfig(kind="file", path=path, **options)
     if text.endswith(("/", "\\")):
         return SinkConfig(kind="frames", path=path, **options)
     raise UsageError(f"unknown output {text!r}: use window, vcam, web, a .mp4/.avi path or a folder ending with /")
 
 
-class FileSink:
-    """A video file (mp4v for .mp4, MJPG for .avi) of fixed-size frames at config.fps."""
+VCAM_FITS = ("fill", "letterbox")
 
-    def __init__(self, config: SinkConfig, frame_size_px: tuple[int, int]) -> None:
-        path = Path(config.path or "")
-        codec = VIDEO_CODECS.get(path.suffix.lower())
-        if codec is None:
-            raise UsageError(f"cannot write video {path}: use a .mp4 or .avi file name")
-        if not path.parent.is_dir():
-            raise UsageError(f"cannot write video {path}: folder {path.parent} does not exist")
-        if not os.access(path.parent, os.W_OK):
-            raise UsageError(f"cannot write video {path}: folder {path.parent} is not writable")
-        self.name = f"file {path}"
-        self.path = path
-        self.config = config
-        width_px, height_px = frame_size_px
-        self._writer = cv2.VideoWriter(
-            str(path), cv2.VideoWriter_fourcc(*codec), float(config.fps), (width_px, height_px)
-        )
-        if not self._writer.isOpened():
-            self._writer = None
-            raise UsageError(
-                f"cannot write video {path}: OpenCV could not open a {codec} writer of {width_px}x{height_px} for it"
-            )
-        self._buffer_bgr = np.zeros((height_px, width_px, 3), dtype=np.uint8)
-        self.frames_written = 0
 
-    def write(self, image_bgr: np.ndarray) -> None:
-        """Append one frame (resized to the file's size if it differs)."""
-        if self._writer is None:
-            raise RuntimeError(f"{self.name} is closed")
-        resize_into(image_bgr, self._buffer_bgr)
-        if self.config.badge:
-            add_badge(self._buffer_bgr)
-        self._writer.write(self._buffer_bgr)
-        self.frames_written += 1
+def letterbox_region(frame_size_px: tuple[int, int], canvas_size_px: tuple[int, int]) -> tuple[int, int, int, int]:
+    """(x, y, width, height) of the canvas that a whole frame, scaled to fit and centred, covers."""
+    scale = min(canvas_size_px[0] / frame_size_px[0], canvas_size_px[1] / frame_size_px[1])
+    width_px, height_px = round(frame_size_px[0] * scale), round(frame_size_px[1] * scale)
+    return (canvas_size_px[0] - width_px) // 2, (canvas_size_px[1] - height_px) // 2, width_px, height_px
 
-    def close(self) -> None:
-        """Finish the file so it plays; safe to call twice."""
-        if self._writer is not None:
-            self._writer.release()
-            self._writer = None
 
-    def __enter__(self) -> "FileSink":
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+def fill_source_box(
+    frame_size_px: tuple[int, int],
+    canvas_size_px: tuple[int, int],
+    focus_box_px: tuple[float, float, float, float] | None,
+) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1) of the frame that fills the canvas at the canvas's aspect: as large as the frame
+    allows, centred on the focus box (the head) and moved only as far as needed to stay inside the frame."""
+    (width_px, height_px), (canvas_width_px, canvas_height_px) = frame_size_px, canvas_size_px
+    scale = max(canvas_width_px / width_px, canvas_height_px / height_px)
+    box_width_px = min(width_px, round(canvas_width_px / scale))
+    box_height_px = min(height_px, round(canvas_height_px / scale))
+    if focus_box_px is None:
+        centre_x, centre_y = width_px / 2, height_px / 2
+    else:
+        centre_x, centre_y = (focus_box_px[0] + focus_box_px[2]) / 2, (focus_box_px[1] + focus_box_px[3]) / 2
+    x0 = int(np.clip(round(centre_x - box_width_px / 2), 0, width_px - box_width_px))
+    y0 = int(np.clip(round(centre_y - box_height_px / 2), 0, height_px - box_height_px))
+    return x0, y0, x0 + box_width_px, y0 + box_height_px
 
 
 class VirtualCameraUnavailable(UsageError):
@@ -133,16 +118,21 @@ class VirtualCameraUnavailable(UsageError):
 
 
 class VirtualCameraSink:
-    """A pyvirtualcam camera of config.vcam_size_px showing the avatar centred on black."""
+    """A pyvirtualcam camera of config.vcam_size_px: by default filled with the avatar's frame cropped to the
+    camera's aspect around config.focus_box_px (no black bars); with vcam_fit "letterbox", the whole frame
+    scaled to fit and centred on black."""
 
     def __init__(self, config: SinkConfig, frame_size_px: tuple[int, int]) -> None:
         import pyvirtualcam
 
         self.config = config
         canvas_width_px, canvas_height_px = config.vcam_size_px
+        if config.vcam_fit not in VCAM_FITS:
+            raise UsageError(f"--vcam-fit {config.vcam_fit!r}: use one of {', '.join(VCAM_FITS)}")
         if config.vcam_backend is not None and config.vcam_backend not in pyvirtualcam.camera.BACKENDS:
+            backends = ", ".join(pyvirtualcam.camera.BACKENDS) or "none here"
             raise VirtualCameraUnavailable(
-                f"unknown virtual camera backend {config.vcam_backend!r}: use one of {', '.join(pyvirtualcam.camera.BACKENDS) or 'none here'}"
+                f"unknown virtual camera backend {config.vcam_backend!r}: use one of {backends}"
             )
         try:
             self._camera = pyvirtualcam.Camera(
@@ -163,17 +153,20 @@ class VirtualCameraSink:
         self.backend: str = self._camera.backend
         self.name = f"virtual camera {self.device}"
         self._canvas_bgr = np.zeros((canvas_height_px, canvas_width_px, 3), dtype=np.uint8)
-        width_px, height_px = frame_size_px
-        scale = min(canvas_width_px / width_px, canvas_height_px / height_px)
-        fitted_width_px, fitted_height_px = round(width_px * scale), round(height_px * scale)
-        x_px, y_px = (canvas_width_px - fitted_width_px) // 2, (canvas_height_px - fitted_height_px) // 2
-        self._avatar_view = self._canvas_bgr[y_px : y_px + fitted_height_px, x_px : x_px + fitted_width_px]
+        if config.vcam_fit == "letterbox":
+            self._source_box = (0, 0, frame_size_px[0], frame_size_px[1])
+            x_px, y_px, width_px, height_px = letterbox_region(frame_size_px, config.vcam_size_px)
+            self._avatar_view = self._canvas_bgr[y_px : y_px + height_px, x_px : x_px + width_px]
+        else:
+            self._source_box = fill_source_box(frame_size_px, config.vcam_size_px, config.focus_box_px)
+            self._avatar_view = self._canvas_bgr
 
     def write(self, image_bgr: np.ndarray) -> None:
-        """Send one frame: the avatar scaled to fit and centred, the badge in the avatar's corner."""
+        """Send one frame (cropped or letterboxed as configured), with the badge in the avatar's corner."""
         if self._camera is None:
             raise RuntimeError(f"{self.name} is closed")
-        resize_into(image_bgr, self._avatar_view)
+        x0, y0, x1, y1 = self._source_box
+        resize_into(image_bgr[y0:y1, x0:x1], self._avatar_view)
         if self.config.badge:
             add_badge(self._avatar_view)
         self._camera.send(self._canvas_bgr)
@@ -214,7 +207,7 @@ def display_problem() -> str | None:
     return f"cannot connect to display {display!r}: use --output FILE or --output vcam" if failed else None
 
 
-WINDOW_MIN_HEIGHT_PX = 512  # a 256 px avatar is shown at twice its size
+WINDOW_MIN_HEIGHT_PX = 512  # frames are shown at least at their own size, and at least this tall
 
 
 class WindowSink:
