@@ -290,9 +290,8 @@ def test_export_that_fails_its_parity_check_writes_nothing(tmp_path: Path, monke
     target = tmp_path / "model.onnx"
     target.write_bytes(b"the previous model")
     with pytest.raises(onnx_export.ExportError, match="differs from torch"):
-        onnx_export.export_onnx(
-            UnetGenerator(GeneratorConfig(size_px=64, ngf=4)), card, target, [np.full((64, 64, 3), 200, np.uint8)]
-        )
+        grey = np.full((64, 64, 3), 200, np.uint8)
+        onnx_export.export_onnx(UnetGenerator(GeneratorConfig(size_px=64, ngf=4)), card, target, [(grey, grey)], "")
     assert target.read_bytes() == b"the previous model", "a failed export loses nothing"
     assert sorted(path.name for path in tmp_path.iterdir()) == ["model.onnx"]
 
