@@ -9,11 +9,12 @@ import numpy as np
 import torch
 
 from live.errors import UsageError
+from live.face.alignment import apply_transform, invert_transform
 from live.face.coverage import coverage_report
 from live.face.shape_space import ShapeSpace
 from live.formats.card import ModelCard, encode_plate
 from live.formats.card_text import card_markdown
-from live.formats.dataset import Manifest, load_dataset, sha256_of_file
+from live.formats.dataset import Dataset, Manifest, load_dataset, sha256_of_file
 from live.training.checkpoints import latest_checkpoint, load_checkpoint
 from live.training.networks import GeneratorConfig, UnetGenerator
 from live.training.onnx_export import export_onnx
@@ -34,6 +35,20 @@ def load_generator(run_folder: Path) -> tuple[UnetGenerator, dict]:
     generator = UnetGenerator(GeneratorConfig(**state["generator_config"]))
     generator.load_state_dict(state["generator"])
     return generator.eval(), state
+
+
+def usual_crop_landmarks(dataset: Dataset, card: ModelCard) -> np.ndarray:
+    """The training frames' landmarks in the pixels of the usual crop (the card's neutral transform), where the
+    retargeter works: the head's own movement and roll kept, unlike in each frame's aligned crop."""
+    neutral_transform = np.asarray(card.neutral_transform, dtype=np.float64)
+    return np.stack(
+        [
+            apply_transform(
+                neutral_transform, apply_transform(invert_transform(dataset.transforms[i]), dataset.landmarks_px[i])
+            )
+            for i in dataset.indices("train")
+        ]
+    )
 
 
 def plate_video(manifest: Manifest) -> int:
@@ -121,7 +136,7 @@ def export_run(run_folder: Path, out: Path, metrics: dict | None = None, notes: 
         card.training["notes"] = notes
     card = dataclasses.replace(
         card,
-        shape_space=ShapeSpace.fit(dataset.landmarks_px[dataset.indices("train")], SHAPE_VARIANCE_KEPT).to_dict(),
+        shape_space=ShapeSpace.fit(usual_crop_landmarks(dataset, card), SHAPE_VARIANCE_KEPT).to_dict(),
         expression_range=coverage_report(dataset.landmarks_px[dataset.indices("train")]),
     )
     validation = dataset.indices("val")
