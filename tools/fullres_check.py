@@ -21,6 +21,7 @@ import numpy as np
 from live.engines.generator import GeneratorSessionConfig
 from live.engines.landmarks import LandmarkConfig, LandmarkDetector
 from live.face.alignment import apply_transform, crop_transform, invert_transform, transform_jitter_px
+from live.face.retarget import RetargetConfig
 from live.io.sources import SourceConfig, media_time_s, open_source
 from live.pipeline.messages import Frame
 from live.pipeline.run import PipelineConfig, open_stages
@@ -40,8 +41,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("driver")
     parser.add_argument("--frames-out", type=Path)
     parser.add_argument("--every", type=int, default=20)
+    parser.add_argument("--pose-margin-deg", type=float, default=0.0, help="let the head turn/tilt beyond training")
+    parser.add_argument("--max-shift-fraction", type=float, default=0.1)
     args = parser.parse_args(argv)
-    config = PipelineConfig(generator=GeneratorSessionConfig(args.model, "cpu", 1))
+    retarget = RetargetConfig(pose_margin_deg=args.pose_margin_deg, max_shift_fraction=args.max_shift_fraction)
+    config = PipelineConfig(generator=GeneratorSessionConfig(args.model, "cpu", 1), retarget=retarget)
     stats = PipelineStats("check")
     transforms, driver_transforms, outputs = [], [], []
     with open_stages(config) as stages, open_source(SourceConfig(args.driver)) as source:

@@ -6,14 +6,14 @@
 # One CPU core (LIVE_THREADS, default 1) so the machine stays usable; data/jwp_office.mp4 is never trained on.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-steps=${1:-3000}
+steps=${1:-4000}
 work=${LIVE_WORK:-work/default}
 threads=${LIVE_THREADS:-1}
 if [ ! -f "$work/dataset/manifest.json" ]; then
   live prepare data/jwp_intro.mp4 --out "$work/dataset" --size 256 \
     --consent "Jon Peirce, recorded by himself as the PsychoPy intro video and published under GPL-3.0 (PsychoPy); used as the default avatar of live, 2026-11-22"
 fi
-nice live train "$work/dataset" --out "$work/run" --resume --steps "$steps" --ngf 16 --face-weight 3 --threads "$threads" \
+nice live train "$work/dataset" --out "$work/run" --resume --steps "$steps" --ngf 16 --face-weight 3 --region-weight 3 --threads "$threads" \
   --augment-shift 0.1 --augment-scale 0.1 --augment-rotate-deg 3 --checkpoint-every 250 --sample-every 500
 live export "$work/run" --out models/jwp.onnx --notes tools/default_avatar_notes.md
 live eval models/jwp.onnx "$work/dataset" --json "$work/eval.json" --strip "$work/eval_strip.png" --store-in-card

@@ -36,6 +36,7 @@ from live.formats.dataset import (
 )
 from live.formats.landmarks import LANDMARK_FORMAT_VERSION
 from live.formats.sketch import SKETCH_FORMAT_VERSION, draw_sketch
+from live.offline.plate import write_plate
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,9 +222,7 @@ def _write_video(
     finally:
         capture.release()
     plate_file = f"{video_index:03d}.png"
-    plate = np.median(np.stack(plate_sources), axis=0).round().astype(np.uint8)
-    if not cv2.imwrite(str(config.out / "plates" / plate_file), plate):
-        raise UsageError(f"cannot write {config.out / 'plates' / plate_file}: is the disk full?")
+    write_plate(config.out / "plates" / plate_file, plate_sources)
     return entries, landmarks_out, transforms, plate_file
 
 
