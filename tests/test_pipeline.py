@@ -96,10 +96,12 @@ def vcam(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[RecordingBackend]]:
     yield RecordingBackend
 
 
-def vcam_output(size_px: int) -> Output:
-    """A virtual camera as big as the avatar, without badge: it receives the avatar pixels unchanged."""
-    config = SinkConfig("vcam", fps=30.0, vcam_size_px=(size_px, size_px), badge=False, vcam_backend="test")
-    return Output(open_sink(config, (size_px, size_px)), keep_alive=True)
+def vcam_output(stages: Stages) -> Output:
+    """A virtual camera as big as the avatar's frames (the target's own size), without badge: it receives
+    the avatar pixels unchanged."""
+    size_px = tuple(stages.card.plate_size_px)
+    config = SinkConfig("vcam", fps=30.0, vcam_size_px=size_px, badge=False, vcam_backend="test")
+    return Output(open_sink(config, size_px), keep_alive=True)
 
 
 class EndStampedSource:
@@ -176,7 +178,7 @@ def test_sequential_loop_returns_the_same_statistics(
     short_clip: Path, stages: Stages, tiny_model_path: Path, vcam: type[RecordingBackend]
 ) -> None:
     report = run_sequential(
-        config_for(tiny_model_path), open_source(SourceConfig(str(short_clip))), [vcam_output(64)], stages
+        config_for(tiny_model_path), open_source(SourceConfig(str(short_clip))), [vcam_output(stages)], stages
     )
     assert report.mode == "sequential"
     assert report.frames_captured == report.frames_written == CLIP_FRAMES
@@ -192,7 +194,7 @@ def test_no_face_holds_the_last_output_then_shows_the_neutral_face(
     for index, image_bgr in enumerate(clip_frames[:face_count] + [np.zeros_like(clip_frames[0])] * blank_count):
         cv2.imwrite(str(tmp_path / f"{index:03d}.png"), image_bgr)
     source = open_source(SourceConfig(str(tmp_path), fps=20.0))  # blank stretch: 0.8 s > the 0.5 s hold
-    report = run_pipeline(config_for(tiny_model_path, lossless=True), source, [vcam_output(64)], stages)
+    report = run_pipeline(config_for(tiny_model_path, lossless=True), source, [vcam_output(stages)], stages)
 
     assert report.frames_written == face_count + blank_count
     assert report.face_lost_frames == blank_count
@@ -205,7 +207,7 @@ def test_no_face_holds_the_last_output_then_shows_the_neutral_face(
     assert all(is_neutral[first_neutral:])
     held_bgr = vcam.sent[first_neutral - 1]
     assert not np.array_equal(held_bgr, neutral_bgr)  # the last generated face, held
-    assert all(image.shape == (64, 64, 3) and image.any() for image in vcam.sent)  # never a (black) camera frame
+    assert all(image.shape == neutral_bgr.shape and image.any() for image in vcam.sent)  # never a (black) camera frame
 
 
 def test_lost_camera_keeps_the_virtual_camera_fed_and_is_reopened(
@@ -213,7 +215,7 @@ def test_lost_camera_keeps_the_virtual_camera_fed_and_is_reopened(
 ) -> None:
     device = FakeCameraDevice([clip_frames[:4], None, clip_frames[4:8]])  # delivers, fails, will not open, delivers
     source = open_source(SourceConfig("0"), device)
-    report = run_pipeline(config_for(tiny_model_path, max_frames=8), source, [vcam_output(64)], stages)
+    report = run_pipeline(config_for(tiny_model_path, max_frames=8), source, [vcam_output(stages)], stages)
 
     assert report.source_failures == 1 and report.source_reopens == 2
     assert report.frames_captured == 8
@@ -231,7 +233,7 @@ def test_a_failing_stage_stops_the_run_and_is_reported_once(
     device = FakeCameraDevice([clip_frames[:3] + [malformed] + clip_frames[3:20]])
     source = open_source(SourceConfig("0"), device)
     with pytest.raises(StageError, match=r"^stage 'landmarks' failed: error: .*channels") as raised:
-        run_pipeline(config_for(tiny_model_path, lossless=True, max_frames=20), source, [vcam_output(64)], stages)
+        run_pipeline(config_for(tiny_model_path, lossless=True, max_frames=20), source, [vcam_output(stages)], stages)
     assert raised.value.stage == "landmarks"
     assert raised.value.report is not None and raised.value.report.frames_captured >= 4
     assert vcam.closed and device.opened[0].released

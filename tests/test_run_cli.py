@@ -19,6 +19,7 @@ from live.cli import main
 DATA = Path(__file__).resolve().parents[1] / "data"
 CLIP = DATA / "jwp_office.mp4"
 REPO = Path(__file__).resolve().parents[1]
+TINY_FRAME_SHAPE = cv2.imread(str(DATA / "grace_hopper.jpg")).shape  # the tiny test model's plate (conftest)
 
 
 def error_lines(text: str) -> list[str]:
@@ -124,7 +125,7 @@ def test_run_to_a_file_prints_the_summary(
     assert exit_code == 0, captured.err
     assert "30 captured, 30 written, 0 dropped" in captured.out
     assert "capture -> output" in captured.out and "ended" in captured.out and "end of input" in captured.out
-    assert count_frames(out) == (30, (64, 64, 3))
+    assert count_frames(out) == (30, TINY_FRAME_SHAPE)  # the target's own size: the tiny model's plate
 
 
 def test_a_stage_failing_mid_run_exits_1_naming_it_once(
@@ -243,7 +244,7 @@ def test_a_signal_stops_cleanly_with_a_playable_file(
     assert exited_s - signalled_s < 2.0  # threads stop in 1 s; the rest is interpreter exit
     _, written, _ = frame_counts(stdout)
     frames, shape = count_frames(out)
-    assert 0 < frames == written < 237 and shape == (64, 64, 3)
+    assert 0 < frames == written < 237 and shape == TINY_FRAME_SHAPE
 
 
 def test_unwritable_calibration_path_is_refused_before_the_run(tiny_model_path, tmp_path, capsys) -> None:
