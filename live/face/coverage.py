@@ -51,7 +51,8 @@ def frame_states(landmarks_px: np.ndarray) -> dict[str, np.ndarray]:
 
 def coverage_report(landmarks_px: np.ndarray) -> dict:
     """JSON-ready: percentiles of each measure, share of each state, missing states with advice, and the
-    eye/mouth range the retargeter maps onto (eye: 1st-99th percentile of either eye; mouth: 99th)."""
+    eye/mouth/smile range the retargeter keeps to (eye: 1st-99th percentile of either eye; mouth: 99th;
+    smile: 1st-99th)."""
     landmarks_px = np.asarray(landmarks_px)
     series = measure_series(list(landmarks_px))
     states = frame_states(landmarks_px)
@@ -73,6 +74,10 @@ def coverage_report(landmarks_px: np.ndarray) -> dict:
         "missing": missing,
         "eye": {"low": round(float(np.percentile(per_eye, 1)), 4), "high": round(float(np.percentile(per_eye, 99)), 4)},
         "mouth": {"high": round(float(np.percentile(series["mouth"], 99)), 4)},
+        "smile": {
+            "low": round(float(np.percentile(series["smile"], 1)), 4),
+            "high": round(float(np.percentile(series["smile"], 99)), 4),
+        },
     }
 
 

@@ -103,7 +103,8 @@ class RetargetConfig:
             or self.pose_margin_deg < 0
         ):
             raise UsageError(
-                "retarget limits must be positive: calibration seconds > 0, max scale change >= 1, shift and margin >= 0"
+                "retarget limits must be positive: calibration seconds > 0, max scale change >= 1,"
+                " shift and margin >= 0"
             )
         if (
             min(
@@ -172,7 +173,7 @@ class Retargeter:
             config.shape_clamp,
             config.shape_margin,
         )
-        self.range = TrainingRange(card, limits, self._target.rotation)
+        self.range = TrainingRange(card, limits, self._target.rotation, self._target.size_px)
         self.neutral = DriverNeutral(config.calibration_s, labels)
         self.smoothing = PoseExpressionSmoothing(
             OneEuroParameters(config.pose_min_cutoff_hz, config.pose_beta, config.pose_derivative_cutoff_hz),
@@ -265,7 +266,7 @@ class Retargeter:
         posed_px, self.last_shape_distance_px = self.range.shape(
             posed_px, rotation @ target.rotation, self.config.mode == "full"
         )
-        self.statistics.count(TrainingRange.outside(pose_clamped, self.last_shape_distance_px))
+        self.statistics.count(self.range.outside(pose_clamped, self.last_shape_distance_px))
         return posed_px
 
     def _publish_status(self) -> None:

@@ -73,8 +73,8 @@ class ShapeSpace:
 
         margin widens each coefficient's range by that fraction of its width.
         Returns (landmarks, distance_px): the mean per-landmark x, y change once the
-        common shift is removed, a measure of how far the face's shape (not its
-        position) was outside the training shapes.
+        best similarity is removed (shape_change_px), a measure of how far the face's
+        shape (not its pose) was outside the training shapes.
         """
         flat = landmarks_px[:, :2].reshape(-1) - self.mean_px.reshape(-1)
         coefficients = self.components @ flat
@@ -82,7 +82,21 @@ class ShapeSpace:
         coefficients = np.clip(coefficients, self.low - width, self.high + width)
         projected_xy = (coefficients @ self.components).reshape(-1, 2) + self.mean_px
         result = landmarks_px.astype(np.float32, copy=True)
-        change_xy = projected_xy - landmarks_px[:, :2]
-        distance_px = float(np.linalg.norm(change_xy - change_xy.mean(axis=0), axis=1).mean())
         result[:, :2] = projected_xy
-        return result, distance_px
+        return result, shape_change_px(landmarks_px[:, :2], projected_xy)
+
+
+def shape_change_px(before_xy: np.ndarray, after_xy: np.ndarray) -> float:
+    """Mean per-landmark distance between two (N, 2) shapes once the best similarity (shift, rotation,
+    scale) of `after` onto `before` is removed: how much the face's shape changed, not its pose (in aligned
+    head crops the training shapes hold little head motion, so the projection also undoes pose)."""
+    before = before_xy.astype(np.float64) - before_xy.mean(axis=0)
+    after = after_xy.astype(np.float64) - after_xy.mean(axis=0)
+    u, singular_values, vt = np.linalg.svd(after.T @ before)
+    rotation = u @ vt
+    if np.linalg.det(rotation) < 0:
+        u[:, -1] *= -1
+        singular_values[-1] *= -1
+        rotation = u @ vt
+    scale = float(singular_values.sum() / max(float((after**2).sum()), 1e-12))
+    return float(np.linalg.norm(scale * after @ rotation - before, axis=1).mean())
