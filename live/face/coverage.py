@@ -51,8 +51,8 @@ def frame_states(landmarks_px: np.ndarray) -> dict[str, np.ndarray]:
 
 def coverage_report(landmarks_px: np.ndarray) -> dict:
     """JSON-ready: percentiles of each measure, share of each state, missing states with advice, and the
-    eye/mouth/smile range the retargeter keeps to (eye: 1st-99th percentile of either eye; mouth: 99th;
-    smile: 1st-99th)."""
+    eye/mouth range the retargeter keeps to (eye: 1st-99th percentile of either eye; mouth: 99th), and the
+    smile's 1st-99th percentile (for people: clamping the smile to it measured worse)."""
     landmarks_px = np.asarray(landmarks_px)
     series = measure_series(list(landmarks_px))
     states = frame_states(landmarks_px)
