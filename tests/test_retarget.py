@@ -156,8 +156,10 @@ def test_identity_full_keeps_the_target_shape_off_follows_the_driver(card: Model
         driver = shape_ratios(driver_px[CALIBRATED_FROM:], neutral_px)
         full_by_factor[factor] = full
         print(
-            f"\nwidth x{factor}: eye distance / face width / nose length over the target's neutral (median over the clip)"
-            f"\n  full {np.median(full, axis=0).round(3)} (max per-frame deviation {np.abs(full - 1).max(axis=0).round(3)})"
+            f"\nwidth x{factor}: eye distance / face width / nose length over the target's neutral (median over the "
+            "clip)"
+            f"\n  full {np.median(full, axis=0).round(3)} (max per-frame deviation "
+            f"{np.abs(full - 1).max(axis=0).round(3)})"
             f"\n  off  {np.median(off, axis=0).round(3)}   driver {np.median(driver, axis=0).round(3)}"
         )
         assert np.all(np.abs(np.median(full, axis=0) - 1) <= 0.03)
@@ -190,7 +192,8 @@ def test_identity_frame_by_frame_with_the_shape_space(card: ModelCard, media: di
         ]
         deviation = np.abs(shape_ratios(out, neutral_px) - 1)
         print(
-            f"\nshape space, width x{factor}: max per-frame deviation {deviation.max(axis=0).round(3)}, target's own {own_deviation.round(3)}"
+            f"\nshape space, width x{factor}: max per-frame deviation {deviation.max(axis=0).round(3)}, target's own "
+            f"{own_deviation.round(3)}"
         )
         assert np.all(np.median(deviation, axis=0) <= 0.03)
         assert np.all(deviation.max(axis=0) <= bound)
@@ -245,14 +248,16 @@ def test_synthetic_rotation_turns_the_target_and_clamps(card: ModelCard, media: 
             turned = estimate_pose(target_px, neutral_px).rotation
             error_deg = np.degrees(np.arccos(np.clip((np.trace(turned @ rotation.T) - 1) / 2, -1, 1)))
             print(
-                f"\naxis {axis} step {step_deg:+.0f} deg: target turned by {got_deg - neutral_deg} deg, rotation error {error_deg:.3f} deg"
+                f"\naxis {axis} step {step_deg:+.0f} deg: target turned by {got_deg - neutral_deg} deg, rotation "
+                f"error {error_deg:.3f} deg"
             )
             assert error_deg < 0.5
             assert got_deg[axis] - neutral_deg[axis] == pytest.approx(step_deg, abs=1.0)
         else:
             bound = limits[axis, 1] if step_deg > 0 else limits[axis, 0]
             print(
-                f"\naxis {axis} step {step_deg:+.0f} deg: clamped to {got_deg.round(2)} (range {limits.round(2).tolist()})"
+                f"\naxis {axis} step {step_deg:+.0f} deg: clamped to {got_deg.round(2)} (range "
+                f"{limits.round(2).tolist()})"
             )
             assert got_deg[axis] == pytest.approx(bound, abs=0.05)
             assert np.all(got_deg >= limits[:, 0] - 0.05) and np.all(got_deg <= limits[:, 1] + 0.05)
@@ -292,7 +297,8 @@ def test_smoothing_cuts_jitter_without_lagging_the_mouth(card: ModelCard, media:
     fast = CALIBRATED_FROM + int(np.abs(np.diff(raw_mouth))[CALIBRATED_FROM:-8].argmax())
     lag = best_lag_frames(raw_mouth, mouth_opening(smooth_px), fast)
     print(
-        f"\nnear-still frames {start}-{start + window - 1}: motion {raw_motion[still].mean():.3f} -> {smooth_motion[still].mean():.3f} px/frame"
+        f"\nnear-still frames {start}-{start + window - 1}: motion {raw_motion[still].mean():.3f} -> "
+        f"{smooth_motion[still].mean():.3f} px/frame"
         f" ({ratio:.2f}x less); fastest mouth change at frame {fast}: lag {lag} frame(s)"
     )
     assert ratio >= 3.0

@@ -42,7 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--source",
         default=str(DEFAULT_CLIP),
-        help="driving video, image folder or webcam index (default: the shipped clip, not in the avatar's training frames)",
+        help="driving video, image folder or webcam index "
+        "(default: the shipped clip, not in the avatar's training frames)",
     )
     parser.add_argument(
         "--out", type=Path, default=Path("demo.mp4"), help="side-by-side video to write (default demo.mp4)"
@@ -65,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
     """Run the demo; 0, or 1 when a stage failed."""
     if not args.model.is_file():
         raise UsageError(
-            f"no avatar model at {args.model}: run the demo from a clone of the repository (models/ holds the default avatar) or pass --model"
+            f"no avatar model at {args.model}: run the demo from a clone of the repository "
+            "(models/ holds the default avatar) or pass --model"
         )
     is_camera = source_kind(args.source) == "camera"
     generator = GeneratorSessionConfig(model_path=args.model, device=args.device)

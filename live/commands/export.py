@@ -36,6 +36,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"live export: error: {error}")
         return 1
     print(
-        f"wrote {args.out} ({card.size_px}x{card.size_px}, ngf {card.architecture['ngf']}, step {card.training['steps_done']}); ORT vs torch max abs difference {difference:.1e}; card {args.out.with_suffix('.md')}"
+        f"wrote {args.out} ({card.size_px}x{card.size_px}, ngf {card.architecture['ngf']}, "
+        f"step {card.training['steps_done']}); ORT vs torch max abs difference {difference:.1e}; "
+        f"card {args.out.with_suffix('.md')}"
     )
     return 0

@@ -6,7 +6,8 @@ GPU); `auto` tries CUDA, DirectML and CoreML and falls back to CPU, saying why
 in `provider_note`. ORT's own fallback to CPU is never accepted silently: the
 providers of the created session are compared with the ones asked for.
 
-Probing devices lives in live.engines.devices (DEVICES is re-exported here). The CUDA and TensorRT paths (probes, IO binding with CPU buffers, which ORT
+Probing devices lives in live.engines.devices (DEVICES is re-exported here). The CUDA and TensorRT
+paths (probes, IO binding with CPU buffers, which ORT
 copies to and from the GPU) follow ORT's documentation but are untested here
 (no GPU on the development machine).
 """
@@ -191,7 +192,8 @@ class GeneratorSession:
                 or OUTPUT_NAME not in outputs
             ):
                 raise UsageError(
-                    f"{path}: tensors do not match its card (need uint8 inputs {INPUT_NAME!r} and {PLATE_INPUT_NAME!r} [1, {size_px}, {size_px}, 3] and output {OUTPUT_NAME!r}); re-export it"
+                    f"{path}: tensors do not match its card (need uint8 inputs {INPUT_NAME!r} and "
+                    f"{PLATE_INPUT_NAME!r} [1, {size_px}, {size_px}, 3] and output {OUTPUT_NAME!r}); re-export it"
                 )
 
     def generate(

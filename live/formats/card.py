@@ -1,6 +1,6 @@
 """The model card: what a generator needs at run time and where it came from.
 
-It lives in the ONNX file's metadata (key `live.formats.card`, JSON), written by
+It lives in the ONNX file's metadata (key `live.card`, JSON), written by
 `live export` and read by `live run` through ONNX Runtime alone (no onnx or
 torch at run time). The generator's tensors are fixed by IO_FORMAT:
 input `sketch` uint8 (1, H, W, 3) BGR, output `image` uint8 (1, H, W, 3) BGR;
@@ -90,11 +90,14 @@ class ModelCard:
             ) from error
         if data.get("card_version") == 1:
             raise UsageError(
-                f"{origin}: an old (format 1) model that renders a fixed crop, this live pastes an aligned head crop into the target's own frame (format {CARD_VERSION}): retrain it (live prepare, train, export; tools/train_default.sh for the default avatar)"
+                f"{origin}: an old (format 1) model that renders a fixed crop, this live pastes an aligned head "
+                f"crop into the target's own frame (format {CARD_VERSION}): retrain it (live prepare, train, "
+                "export; tools/train_default.sh for the default avatar)"
             )
         if data.get("card_version") != CARD_VERSION:
             raise UsageError(
-                f"{origin}: model card version {data.get('card_version')!r}, this live reads {CARD_VERSION}; re-export it with this version of `live export`"
+                f"{origin}: model card version {data.get('card_version')!r}, this live reads {CARD_VERSION}; "
+                "re-export it with this version of `live export`"
             )
         known = set(cls.__dataclass_fields__)
         missing = sorted(
@@ -113,17 +116,20 @@ class ModelCard:
         """Raise UsageError when this live cannot drive the model correctly."""
         if self.sketch_format_version not in SUPPORTED_SKETCH_VERSIONS:
             raise UsageError(
-                f"{origin}: trained on sketch format v{self.sketch_format_version}, this live draws v{SKETCH_FORMAT_VERSION}; retrain it on a dataset made by this version of `live prepare`"
+                f"{origin}: trained on sketch format v{self.sketch_format_version}, this live draws "
+                f"v{SKETCH_FORMAT_VERSION}; retrain it on a dataset made by this version of `live prepare`"
             )
         if self.landmark_format_version != LANDMARK_FORMAT_VERSION:
             raise UsageError(
-                f"{origin}: landmark format v{self.landmark_format_version}, this live uses v{LANDMARK_FORMAT_VERSION}; retrain it"
+                f"{origin}: landmark format v{self.landmark_format_version}, "
+                f"this live uses v{LANDMARK_FORMAT_VERSION}; retrain it"
             )
         if self.io_format != IO_FORMAT:
             raise UsageError(f"{origin}: tensor format {self.io_format!r}, this live needs {IO_FORMAT!r}; re-export it")
         if self.neutral_landmarks_px.shape != (LANDMARK_COUNT, 3):
             raise UsageError(
-                f"{origin}: neutral landmarks have shape {self.neutral_landmarks_px.shape}, expected ({LANDMARK_COUNT}, 3)"
+                f"{origin}: neutral landmarks have shape {self.neutral_landmarks_px.shape}, "
+                f"expected ({LANDMARK_COUNT}, 3)"
             )
 
 
@@ -132,7 +138,8 @@ def read_card_from_metadata(metadata: dict[str, str], origin: str) -> ModelCard:
     text = metadata.get(CARD_METADATA_KEY)
     if text is None:
         raise UsageError(
-            f"{origin} has no live model card in its metadata: export it with `live export` (an ONNX file from elsewhere cannot be driven)"
+            f"{origin} has no live model card in its metadata: export it with `live export` "
+            "(an ONNX file from elsewhere cannot be driven)"
         )
     return ModelCard.from_json(text, origin)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from live.formats.card import ModelCard
+from live.formats.card import CARD_METADATA_KEY, ModelCard
 
 
 def _table(rows: dict) -> list[str]:
@@ -21,7 +21,8 @@ def card_markdown(card: ModelCard, parity_difference: float | None = None) -> st
         f"# Model card: {card.name}",
         "",
         "A pix2pix generator for `live run`: it renders this target from a landmark sketch. "
-        "The machine-readable card is inside the ONNX file (metadata key `live.formats.card`); this page is rendered from it.",
+        f"The machine-readable card is inside the ONNX file (metadata key `{CARD_METADATA_KEY}`); "
+        "this page is rendered from it.",
         "",
         "## Provenance and consent",
         *_table({key: value for key, value in card.provenance.items()}),
@@ -30,7 +31,8 @@ def card_markdown(card: ModelCard, parity_difference: float | None = None) -> st
         *_table(
             {
                 "size_px": card.size_px,
-                "tensors": f"{card.io_format}: `sketch` uint8 (1, {card.size_px}, {card.size_px}, 3) -> `image` uint8 (1, {card.size_px}, {card.size_px}, 3)",
+                "tensors": f"{card.io_format}: `sketch` uint8 (1, {card.size_px}, {card.size_px}, 3) "
+                f"-> `image` uint8 (1, {card.size_px}, {card.size_px}, 3)",
                 "sketch format": card.sketch_format_version,
                 "landmark format": card.landmark_format_version,
                 "pose range seen in training (deg)": card.pose_range_deg,
@@ -44,7 +46,8 @@ def card_markdown(card: ModelCard, parity_difference: float | None = None) -> st
     if parity_difference is not None:
         lines += [
             "",
-            f"Export check: ONNX Runtime vs torch, max abs difference {parity_difference:.2e} on validation sketches (limit 1e-3).",
+            f"Export check: ONNX Runtime vs torch, max abs difference {parity_difference:.2e} "
+            "on validation sketches (limit 1e-3).",
         ]
     if card.metrics:
         lines += ["", "## Measured"]

@@ -159,7 +159,8 @@ def read_manifest(path: Path) -> Manifest:
     manifest_path = Path(path) / MANIFEST_NAME
     if not manifest_path.is_file():
         raise UsageError(
-            f"{path} is not a dataset (no {MANIFEST_NAME}): make one with `live prepare VIDEO --out {path} --consent ...`"
+            f"{path} is not a dataset (no {MANIFEST_NAME}): "
+            f"make one with `live prepare VIDEO --out {path} --consent ...`"
         )
     try:
         data = json.loads(manifest_path.read_text())
@@ -173,7 +174,8 @@ def read_manifest(path: Path) -> Manifest:
     for key, version in expected.items():
         if data.get(key) != version:
             raise UsageError(
-                f"{path}: dataset {key} is {data.get(key)!r}, this live needs {version}: re-run `live prepare` on the videos"
+                f"{path}: dataset {key} is {data.get(key)!r}, this live needs {version}: "
+                "re-run `live prepare` on the videos"
             )
     return Manifest.from_dict(data, str(manifest_path))
 
@@ -198,7 +200,8 @@ def load_dataset(path: Path) -> Dataset:
     transforms = np.load(path / "transforms.npy").astype(np.float64)
     if landmarks.shape[0] != len(frames) or transforms.shape != (len(frames), 2, 3):
         raise UsageError(
-            f"{path}: landmarks.npy / transforms.npy have {landmarks.shape[0]} / {transforms.shape[0]} rows for {len(frames)} frames: re-run `live prepare`"
+            f"{path}: landmarks.npy / transforms.npy have {landmarks.shape[0]} / {transforms.shape[0]} rows "
+            f"for {len(frames)} frames: re-run `live prepare`"
         )
     if context.shape[1] != manifest.context_px:
         raise UsageError(

@@ -17,7 +17,8 @@ def results_table(report: dict) -> Table:
     """metric | model | nearest-frame baseline | compared outputs, for the terminal."""
     width_px, height_px = report["frame_size_px"]
     table = Table(
-        title=f"live eval: {report['frames']} {report['split']} frames at {width_px}x{height_px} (the target's own size), "
+        title=f"live eval: {report['frames']} {report['split']} frames at {width_px}x{height_px} "
+        "(the target's own size), "
         f"{report['size_px']} px head crop ({report['provider']})"
     )
     compared = report.get("compared", {})
@@ -29,7 +30,8 @@ def results_table(report: dict) -> Table:
     table.add_row("landmark_distance_px (to nearest training frame)", "", _text(baseline["landmark_distance_px"]))
     real = report["real_frames"]
     table.caption = (
-        f"real frames: face found {_text(real['face_found_rate'])}, flicker {_text(real['flicker_0_255'])} over {real['flicker_pairs']} pairs; "
+        f"real frames: face found {_text(real['face_found_rate'])}, "
+        f"flicker {_text(real['flicker_0_255'])} over {real['flicker_pairs']} pairs; "
         f"generator p50 {report['generator_ms_p50']:.1f} ms"
     )
     return table

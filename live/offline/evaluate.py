@@ -7,7 +7,8 @@ with the real frame as recorded: L1, PSNR, SSIM over the whole frame and over th
 (live.formats.sketch.face_mask of the real frame's landmarks), AKD (mean distance between MediaPipe
 landmarks found on the output and on the real frame, static-image mode on both), the rate of outputs
 with a face, and temporal flicker. A nearest-frame baseline (the training frame whose landmarks are
-nearest in the aligned crop, its stored crop pasted where the evaluated frame's head is) gets the same metrics, so a model is judged against
+nearest in the aligned crop, its stored crop pasted where the evaluated frame's head is) gets the same
+metrics, so a model is judged against
 "just look it up"; `compare` adds other outputs of the same frames (e.g. an older model's).
 """
 
@@ -44,12 +45,24 @@ SPLITS = ("train", "val")
 DEFINITIONS = {
     "l1_0_255": "mean absolute difference to the real frame, 0..255 scale",
     "psnr_db": f"PSNR (peak 255) per frame, each capped at {PSNR_CAP_DB:g} dB, averaged over frames",
-    "ssim_bgr_mean": "SSIM, 11x11 Gaussian window sigma 1.5, per BGR channel averaged; face: mean of the SSIM map inside the face mask",
+    "ssim_bgr_mean": (
+        "SSIM, 11x11 Gaussian window sigma 1.5, per BGR channel averaged; face: mean of the SSIM map "
+        "inside the face mask"
+    ),
     "_frame / _face": "whole frame / face region (live.formats.sketch.face_mask of the real frame's landmarks)",
-    "akd_px": "mean distance in model pixels between the 478 MediaPipe landmarks of output and real frame (static_image_mode on both), over akd_frames frames where both have a face",
+    "akd_px": (
+        "mean distance in model pixels between the 478 MediaPipe landmarks of output and real frame "
+        "(static_image_mode on both), over akd_frames frames where both have a face"
+    ),
     "face_found_rate": "fraction of outputs on which MediaPipe (static_image_mode) finds a face",
-    "flicker_0_255": "mean absolute change between consecutive frames (same video, frame_index + 1); flicker_ratio = output's / real frames'",
-    "nearest_frame_baseline": "the training frame whose landmarks (x, y) in the aligned crop are nearest on average, its crop pasted unchanged at the evaluated frame's crop",
+    "flicker_0_255": (
+        "mean absolute change between consecutive frames (same video, frame_index + 1); flicker_ratio = "
+        "output's / real frames'"
+    ),
+    "nearest_frame_baseline": (
+        "the training frame whose landmarks (x, y) in the aligned crop are nearest on average, "
+        "its crop pasted unchanged at the evaluated frame's crop"
+    ),
 }
 
 
@@ -90,7 +103,8 @@ def _check(config: EvalConfig) -> tuple[Dataset, np.ndarray, np.ndarray]:
         raise UsageError(f"{dataset_path} has no 'val' frames: re-run `live prepare` with more footage")
     if train.size == 0:
         raise UsageError(
-            f"{dataset_path} has too few training frames for the nearest-frame baseline: re-run `live prepare` with more footage"
+            f"{dataset_path} has too few training frames for the nearest-frame baseline: re-run `live prepare` with "
+            "more footage"
         )
     return dataset, indices, train
 
@@ -98,11 +112,13 @@ def _check(config: EvalConfig) -> tuple[Dataset, np.ndarray, np.ndarray]:
 def _check_session(session: GeneratorSession, config: EvalConfig, dataset: Dataset) -> None:
     if session.card.size_px != dataset.size_px:
         raise UsageError(
-            f"{config.model_path} renders {session.card.size_px} px but {config.dataset_path} holds {dataset.size_px} px crops: evaluate it on a dataset prepared with --size {session.card.size_px}"
+            f"{config.model_path} renders {session.card.size_px} px but {config.dataset_path} holds {dataset.size_px} "
+            f"px crops: evaluate it on a dataset prepared with --size {session.card.size_px}"
         )
     if session.card.sketch_format_version != SKETCH_FORMAT_VERSION:
         raise UsageError(
-            f"{config.model_path} was trained on sketch format v{session.card.sketch_format_version}, {config.dataset_path} holds v{SKETCH_FORMAT_VERSION} sketches: retrain it on this dataset"
+            f"{config.model_path} was trained on sketch format v{session.card.sketch_format_version}, "
+            f"{config.dataset_path} holds v{SKETCH_FORMAT_VERSION} sketches: retrain it on this dataset"
         )
 
 

@@ -111,7 +111,8 @@ def prepare_dataset(config: PrepareConfig, console: Console | None = None) -> Ma
 def _check_inputs(config: PrepareConfig) -> None:
     if not config.consent.strip():
         raise UsageError(
-            '--consent is required: say who consented, to what, and when (e.g. "Jane Doe, avatar for her own calls, 2026-11-22")'
+            "--consent is required: say who consented, to what, and when "
+            '(e.g. "Jane Doe, avatar for her own calls, 2026-11-22")'
         )
     for video in config.videos:
         if not Path(video).is_file():
@@ -197,7 +198,8 @@ def _write_video(
             ok, frame = capture.read()
             if not ok:
                 raise UsageError(
-                    f"{video} changed while it was being prepared (frame {frame_index} no longer decodes): prepare it again"
+                    f"{video} changed while it was being prepared "
+                    f"(frame {frame_index} no longer decodes): prepare it again"
                 )
             if frame_index in plate_picks:
                 plate_sources.append(frame)

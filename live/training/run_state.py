@@ -65,12 +65,14 @@ def _check_same_settings(config: TrainConfig, saved: dict, path: Path) -> None:
         changed.append(f"dataset {config.dataset} (the run has {saved['dataset']})")
     if saved.get("steps", config.steps) != config.steps:
         print(
-            f"note: --steps {config.steps} (the run had {saved['steps']}): the learning-rate decay now follows the new length",
+            f"note: --steps {config.steps} (the run had {saved['steps']}): "
+            "the learning-rate decay now follows the new length",
             file=sys.stderr,
         )
     if changed:
         raise UsageError(
-            f"--resume with other settings than {path.parent.parent}/config.json: {'; '.join(changed)}: repeat the run's settings"
+            f"--resume with other settings than {path.parent.parent}/config.json: {'; '.join(changed)}: "
+            "repeat the run's settings"
         )
 
 
@@ -80,7 +82,8 @@ def restore(run: TrainingRun, path: Path) -> None:
     expected = unwrap(run.generator).config.to_dict()
     if state.get("generator_config") != expected:
         raise UsageError(
-            f"{path} is a checkpoint of another architecture ({state.get('generator_config')}, this run is {expected}): use a new --out or the same settings"
+            f"{path} is a checkpoint of another architecture ({state.get('generator_config')}, "
+            f"this run is {expected}): use a new --out or the same settings"
         )
     _check_same_settings(run.config, state.get("config", {}), path)
     try:
