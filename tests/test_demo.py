@@ -61,7 +61,7 @@ def test_demo_runs_a_few_frames(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert ok and count == 40, "an unpaced demo is lossless: every one of the 40 frames (all with a face) is written"
     assert frame.shape[0] == 480 and frame.shape[1] > 3 * 480, "driver | sketch | avatar side by side, native height"
     strip = cv2.imread(str(tmp_path / "demo_strip.png"))
-    assert strip is not None and strip.shape[1] == frame.shape[1]
+    assert strip is not None and strip.shape[1] == min(frame.shape[1], 1024)
 
 
 def test_shipped_model_meets_its_quality_floor_when_measured_again(tmp_path: Path) -> None:

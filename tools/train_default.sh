@@ -6,7 +6,7 @@
 # One CPU core (LIVE_THREADS, default 1) so the machine stays usable; data/jwp_office.mp4 is never trained on.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-steps=${1:-4000}
+steps=${1:-3600}
 work=${LIVE_WORK:-work/default}
 threads=${LIVE_THREADS:-1}
 if [ ! -f "$work/dataset/manifest.json" ]; then

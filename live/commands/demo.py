@@ -32,6 +32,7 @@ DEFAULT_MODEL = REPOSITORY / "models" / "jwp.onnx"
 DEFAULT_CLIP = REPOSITORY / "data" / "jwp_office.mp4"
 PANEL_HEIGHT_PX = 256
 STRIP_FRAMES = 6
+STRIP_MAX_WIDTH_PX = 1024  # the contact strip (README picture) is scaled down to this width
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -132,7 +133,12 @@ def write_contact_strip(video_path: Path, strip_path: Path, count: int = STRIP_F
     if not chosen:
         raise UsageError(f"{video_path} holds no frames: the driver's face was never rendered")
     strip_path.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(strip_path), np.vstack(chosen))
+    strip = np.vstack(chosen)
+    if strip.shape[1] > STRIP_MAX_WIDTH_PX:  # the video is at the avatar's own size; the picture need not be
+        scale = STRIP_MAX_WIDTH_PX / strip.shape[1]
+        strip = cv2.resize(strip, (STRIP_MAX_WIDTH_PX, round(strip.shape[0] * scale)), interpolation=cv2.INTER_AREA)
+    if not cv2.imwrite(str(strip_path), strip):
+        raise UsageError(f"cannot write {strip_path}: give --strip a writable path ending in .png")
     return len(chosen)
 
 
