@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 
 import cv2
 import numpy as np
 
 
-class FakeCapture:
-    """One opened (or unopenable) device: delivers `frames`, then fails every read."""
+class Stall:
+    """Put in a session's frames: read() blocks there (the device stays open, no frame comes)
+    until `release` is set; `started` tells that a read is blocked."""
 
-    def __init__(self, frames_bgr: Sequence[np.ndarray] | None, fps: float = 30.0) -> None:
+    def __init__(self) -> None:
+        self.started = threading.Event()
+        self.release = threading.Event()
+
+
+class FakeCapture:
+    """One opened (or unopenable) device: delivers `frames` (waiting at each Stall), then fails every read."""
+
+    def __init__(self, frames_bgr: Sequence[np.ndarray | Stall] | None, fps: float = 30.0) -> None:
         self._frames = list(frames_bgr) if frames_bgr is not None else None
         self._settings: dict[int, float] = {cv2.CAP_PROP_FPS: fps}
-        if self._frames:
+        if self._frames and not isinstance(self._frames[0], Stall):
             height_px, width_px = self._frames[0].shape[:2]
             self._settings.update({cv2.CAP_PROP_FRAME_WIDTH: width_px, cv2.CAP_PROP_FRAME_HEIGHT: height_px})
         self.requested: dict[int, float] = {}
@@ -26,7 +36,12 @@ class FakeCapture:
     def read(self) -> tuple[bool, np.ndarray | None]:
         if not self.isOpened() or not self._frames:
             return False, None
-        return True, self._frames.pop(0).copy()
+        item = self._frames.pop(0)
+        if isinstance(item, Stall):
+            item.started.set()
+            item.release.wait()
+            return self.read()
+        return True, item.copy()
 
     def set(self, property_id: int, value: float) -> bool:
         self.requested[property_id] = value
@@ -47,7 +62,10 @@ class FakeCameraDevice:
     """
 
     def __init__(
-        self, sessions: Sequence[Sequence[np.ndarray] | None], indices: Sequence[int] = (0,), fps: float = 30.0
+        self,
+        sessions: Sequence[Sequence[np.ndarray | Stall] | None],
+        indices: Sequence[int] = (0,),
+        fps: float = 30.0,
     ) -> None:
         self.sessions = list(sessions)
         self.indices = set(indices)

@@ -72,7 +72,7 @@ def face_folder(tmp_path: Path) -> Path:
         ),
         (
             ["--model", "{model}", "--source", str(CLIP), "--output", "clip.mkv"],
-            r"unknown output 'clip\.mkv': use window, vcam or a \.mp4/\.avi path",
+            r"unknown output 'clip\.mkv': use window, vcam, web, a \.mp4/\.avi path",
         ),
         (
             ["--model", "{model}", "--source", str(CLIP), "--output", "{out}", "--vcam-size", "big"],
@@ -131,7 +131,8 @@ def test_run_to_a_file_prints_the_summary(
 def test_a_stage_failing_mid_run_exits_1_naming_it_once(
     face_folder: Path, tiny_model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (face_folder / "004.png").write_bytes(b"this is not a png")
+    for index in range(3, 8):  # most of the folder: one unreadable image would be skipped
+        (face_folder / f"{index:03d}.png").write_bytes(b"this is not a png")
     out = tmp_path / "out.mp4"
     exit_code = main(
         [
@@ -151,11 +152,12 @@ def test_a_stage_failing_mid_run_exits_1_naming_it_once(
     assert exit_code == 1
     errors = error_lines(captured.err)
     assert errors == [
-        f"live run: error: stage 'capture' failed: RuntimeError: cannot read image {face_folder / '004.png'}"
+        "live run: error: stage 'capture' failed: RuntimeError: 5 of the 8 images in frames cannot be decoded"
+        " (003.png, 004.png, 005.png, ...): give a folder of readable images"
     ]
     assert "stage 'capture' failed" in captured.out  # the summary says why it ended
     captured_count, written, dropped = frame_counts(captured.out)
-    assert captured_count == 4 and written + dropped == 4
+    assert captured_count == 3 and written == 3 and dropped == 0
     assert count_frames(out)[0] == written  # what was rendered before is in a playable file
 
 

@@ -55,12 +55,16 @@ CameraOpener = Callable[[int], VideoCaptureLike]
 
 
 class Source(Protocol):
-    """A stream of BGR images. `read()` returns None at the end (file) or on a failure (camera)."""
+    """A stream of BGR images. `read()` returns None at the end (file) or on a failure (camera).
+
+    skipped: the frames passed over because they could not be decoded (names), oldest first.
+    """
 
     name: str
     live: bool
     fps: float
     size_px: tuple[int, int]
+    skipped: list[str]
 
     def read(self) -> np.ndarray | None: ...
     def reopen(self) -> bool: ...
@@ -89,6 +93,7 @@ class CameraSource:
     def __init__(self, config: SourceConfig, opener: CameraOpener = cv2.VideoCapture) -> None:
         self.index = int(config.text)
         self.name = f"camera {self.index}"
+        self.skipped: list[str] = []
         self._config = config
         self._opener = opener
         self._capture: VideoCaptureLike | None = None
@@ -142,25 +147,26 @@ class CameraSource:
 
 
 class VideoFileSource:
-    """A video file, delivered at its own frame rate unless pacing is off."""
+    """A video file, or a named pipe carrying a stream FFmpeg can read (y4m, MJPEG, ...), delivered at its
+    own frame rate unless pacing is off. Opening a pipe waits for its writer."""
 
     live = False
 
     def __init__(self, config: SourceConfig) -> None:
         self.path = Path(config.text)
         self.name = self.path.name
+        self.skipped: list[str] = []
         self._capture: cv2.VideoCapture | None = cv2.VideoCapture(str(self.path))
         ok, first_bgr = self._capture.read() if self._capture.isOpened() else (False, None)
         if not ok or first_bgr is None:
             self.close()
-            raise UsageError(
-                f"--source {config.text}: cannot read video frames from this file; give a video OpenCV can decode (mp4, avi, ...)"
-            )
+            hint = "a y4m or MJPEG stream" if self.path.is_fifo() else "a video OpenCV can decode (mp4, avi, ...)"
+            raise UsageError(f"--source {config.text}: cannot read video frames from this file; give {hint}")
         self._pending: np.ndarray | None = first_bgr
         fps = float(self._capture.get(cv2.CAP_PROP_FPS) or 0.0)
         self.fps = fps if 0.0 < fps < 1000.0 else DEFAULT_FPS
         self.size_px = (first_bgr.shape[1], first_bgr.shape[0])
-        self.frame_count = int(self._capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        self.frame_count = max(0, int(self._capture.get(cv2.CAP_PROP_FRAME_COUNT)))  # 0: unknown (a pipe)
 
     def read(self) -> np.ndarray | None:
         """The next frame, or None at the end of the file."""
@@ -190,7 +196,11 @@ class VideoFileSource:
 
 
 class ImageFolderSource:
-    """The images of a folder in name order, delivered at `fps` (30 by default)."""
+    """The images of a folder in name order, delivered at `fps` (30 by default).
+
+    An image that cannot be decoded is skipped (its name kept in `skipped`); when most of the
+    folder cannot be decoded, read() raises instead: it is probably not a folder of frames.
+    """
 
     live = False
 
@@ -205,18 +215,24 @@ class ImageFolderSource:
         if first_bgr is None:
             raise UsageError(f"--source {config.text}: cannot read {self.paths[0].name} as an image")
         self.size_px = (first_bgr.shape[1], first_bgr.shape[0])
+        self.skipped: list[str] = []
         self._next = 0
 
     def read(self) -> np.ndarray | None:
-        """The next image, or None after the last; an unreadable image raises."""
-        if self._next >= len(self.paths):
-            return None
-        path = self.paths[self._next]
-        self._next += 1
-        image_bgr = cv2.imread(str(path))
-        if image_bgr is None:
-            raise RuntimeError(f"cannot read image {path}")
-        return image_bgr
+        """The next decodable image, or None after the last; RuntimeError once most images are unreadable."""
+        while self._next < len(self.paths):
+            path = self.paths[self._next]
+            self._next += 1
+            image_bgr = cv2.imread(str(path))
+            if image_bgr is not None:
+                return image_bgr
+            self.skipped.append(path.name)
+            if len(self.skipped) * 2 > len(self.paths):
+                raise RuntimeError(
+                    f"{len(self.skipped)} of the {len(self.paths)} images in {self.name} cannot be decoded"
+                    f" ({', '.join(self.skipped[:3])}, ...): give a folder of readable images"
+                )
+        return None
 
     def reopen(self) -> bool:
         """A folder is not reopened: its end is the end of input."""
@@ -236,6 +252,7 @@ class ImageFolderSource:
 SOURCE_KINDS: dict[str, str] = {
     "camera": "a webcam index (0, 1, ...)",
     "video": "a video file",
+    "pipe": "a named pipe carrying a video stream",
     "folder": "a folder of images",
 }
 
@@ -249,8 +266,11 @@ def source_kind(text: str) -> str:
         return "folder"
     if path.is_file():
         return "video"
+    if path.is_fifo():
+        return "pipe"
     kinds = "; ".join(SOURCE_KINDS.values())
-    raise UsageError(f"--source {text}: no such camera index, file or folder (give {kinds})")
+    problem = "not a file, folder or named pipe" if path.exists() else "no such camera index, file or folder"
+    raise UsageError(f"--source {text}: {problem} (give {kinds})")
 
 
 def open_source(config: SourceConfig, camera_opener: CameraOpener = cv2.VideoCapture) -> Source:

@@ -213,7 +213,7 @@ class _PipelineRun:
         render = RenderStep(stages.session, stages.neutral_bgr, stats, config.no_face_hold_s)
         sketches: RingBuffer[Sketched] = self._buffer("sketches")
         rendered: RingBuffer[Rendered] = self._buffer("rendered")
-        capture = CaptureLoop(self.source, frames, stop, stats, config.pace, config.max_frames)
+        capture = CaptureLoop(self.source, frames, stop, stats, config.pace, config.max_frames, self.failures)
         self._thread("capture", capture.run, frames, self.source.close)
         self._thread("landmarks", StageLoop(frames, lambda frame: sketch(track(frame)), sketches, stop).run, sketches)
         self._thread("generator", StageLoop(sketches, render, rendered, stop).run, rendered)
@@ -258,8 +258,9 @@ class _PipelineRun:
                 if item is not None:
                     self.presenter.present(item)
                     self.stages.save_new_calibration()
-                elif rendered.finished:
-                    self.shutdown.request("end of input")
+                elif rendered.finished:  # all captured frames are out; capture may have ended by failing
+                    failed = self.failures.error
+                    self.shutdown.request(f"stage {failed.stage!r} failed" if failed else "end of input")
                 else:
                     self.presenter.keep_alive(self.stages.neutral_bgr)
                 quit_reason = self.presenter.poll_keys()

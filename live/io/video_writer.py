@@ -1,0 +1,248 @@
+"""Video files written through PyAV (FFmpeg), so that a recording survives what ends the process.
+
+.mp4: H.264 (libx264, yuv420p, what browsers play) in fragmented MP4: the header goes first
+and a self-contained fragment is written at each keyframe (one a second), so a file cut by
+kill -9, a crash or a power loss plays up to about its last second. .avi: Motion JPEG, every
+frame flushed as it is written. Each write reaches the operating system (not only a user-space
+buffer), and a failed write (full disk, quota, removed drive) raises VideoWriteError naming the
+file and the cause instead of being ignored.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import BinaryIO
+
+import av
+import numpy as np
+
+from live.errors import UsageError
+from live.io.compose import add_badge, resize_into
+
+MAX_FPS = 1000.0  # what a source may report (live.io.sources); `live run --fps` is stricter
+KEYFRAME_INTERVAL_S = 1.0  # one fragment a second: what a killed recording can lose at most
+FRAGMENTED_MP4_FLAGS = "frag_keyframe+empty_moov+default_base_moof"
+
+
+@dataclass(frozen=True, slots=True)
+class VideoFormat:
+    """How one file suffix is encoded: FFmpeg's encoder, pixel format, muxer and their options.
+
+    keyframes_flush: True when the muxer writes frames only at keyframes (fragmented MP4), so
+    the frames before the last muxed keyframe are the ones in the file; False when every frame
+    is written as it comes.
+    """
+
+    codec: str
+    pixel_format: str
+    container: str
+    codec_options: dict[str, str] = field(default_factory=dict)
+    container_options: dict[str, str] = field(default_factory=dict)
+    keyframes_flush: bool = False
+
+
+VIDEO_FORMATS: dict[str, VideoFormat] = {
+    ".mp4": VideoFormat(
+        codec="libx264",
+        pixel_format="yuv420p",
+        container="mp4",
+        # zerolatency: no lookahead or B-frames, so each frame's packet comes out at once.
+        # crf 20 on the shipped avatar: 12% smaller and +1.2 dB PSNR against OpenCV's mp4v.
+        codec_options={"preset": "veryfast", "tune": "zerolatency", "crf": "20", "threads": "1"},
+        container_options={"movflags": FRAGMENTED_MP4_FLAGS, "flush_packets": "1"},
+        keyframes_flush=True,
+    ),
+    ".avi": VideoFormat(
+        codec="mjpeg",
+        pixel_format="yuvj420p",
+        container="avi",
+        codec_options={"qmin": "3", "qmax": "3"},  # the size and quality of OpenCV's MJPG writer
+        container_options={"flush_packets": "1"},
+    ),
+}
+
+
+class VideoWriteError(Exception):
+    """A video file could not be written: one line naming the file and the cause."""
+
+
+def even_size_px(size_px: tuple[int, int]) -> tuple[int, int]:
+    """(width, height) rounded up to even numbers (4:2:0 video needs them)."""
+    width_px, height_px = size_px
+    return width_px + width_px % 2, height_px + height_px % 2
+
+
+def _reason(error: BaseException) -> str:
+    """The cause of a failed write in words (the OS's message when there is one)."""
+    return getattr(error, "strerror", None) or str(error) or type(error).__name__
+
+
+class VideoWriter:
+    """Encode BGR frames of one fixed size into `path` (.mp4 or .avi) at `fps`.
+
+    frames_saved: how many frames are in the file now (for .mp4, the frames of complete
+    fragments). close() finishes the file; after a failed write it only releases it.
+    """
+
+    def __init__(self, path: Path, size_px: tuple[int, int], fps: float) -> None:
+        self.path = Path(path)
+        video_format = VIDEO_FORMATS.get(self.path.suffix.lower())
+        if video_format is None:
+            raise VideoWriteError(f"cannot write {self.path}: use a {' or '.join(VIDEO_FORMATS)} file name")
+        if size_px != even_size_px(size_px):
+            raise VideoWriteError(f"cannot write {self.path}: {size_px[0]}x{size_px[1]} is not an even size")
+        self.format = video_format
+        self.size_px = size_px
+        self.frames_sent = 0
+        self.frames_saved = 0
+        self.failure: str | None = None
+        self._file: BinaryIO | None = None
+        self._container: av.container.OutputContainer | None = None
+        try:
+            self._file = open(self.path, "wb")  # noqa: SIM115 (closed by close())
+            self._container = av.open(
+                self._file, "w", format=video_format.container, options=video_format.container_options
+            )
+            self._stream = self._add_stream(fps)
+        except (OSError, av.FFmpegError, ValueError) as error:
+            self._release()
+            raise VideoWriteError(f"cannot write {self.path}: {_reason(error)}") from error
+
+    def _add_stream(self, fps: float) -> av.VideoStream:
+        assert self._container is not None
+        rate = Fraction(fps).limit_denominator(1001)
+        stream = self._container.add_stream(self.format.codec, rate=rate, options=dict(self.format.codec_options))
+        stream.width, stream.height = self.size_px
+        stream.pix_fmt = self.format.pixel_format
+        stream.codec_context.time_base = 1 / rate
+        stream.codec_context.gop_size = max(1, round(fps * KEYFRAME_INTERVAL_S))
+        return stream
+
+    def write(self, image_bgr: np.ndarray) -> None:
+        """Encode one (height, width, 3) uint8 BGR frame; VideoWriteError when the file cannot take it."""
+        if self._container is None:
+            raise VideoWriteError(f"cannot write {self.path}: {self.failure or 'it is closed'}")
+        frame = av.VideoFrame.from_ndarray(image_bgr, format="bgr24")
+        frame.pts = self.frames_sent
+        frame.time_base = self._stream.codec_context.time_base
+        self._mux(self._stream.encode(frame))
+        self.frames_sent += 1
+
+    def _mux(self, packets: list[av.Packet]) -> None:
+        """Write packets; count the frames that reached the file; turn a failure into VideoWriteError."""
+        assert self._container is not None and self._file is not None
+        for packet in packets:
+            index = int(packet.pts)  # the frame's index: packets come in the codec's time base (1 / fps)
+            try:
+                self._container.mux(packet)  # rescales packet.pts to the stream's time base
+                self._file.flush()  # to the OS now; a short write (disk full) raises here
+            except (OSError, av.FFmpegError) as error:
+                self.failure = _reason(error)
+                self._release()
+                raise VideoWriteError(self.failure_message()) from error
+            if not self.format.keyframes_flush:
+                self.frames_saved = index + 1
+            elif packet.is_keyframe:
+                self.frames_saved = index  # the fragment before this keyframe was written
+
+    def failure_message(self) -> str:
+        """One line: the file, why it could not be written, and how many frames it holds."""
+        return f"cannot write {self.path}: {self.failure} (it holds the first {self.frames_saved} frames)"
+
+    def close(self) -> None:
+        """Flush the encoder and finish the file (it then holds every frame sent); safe to call twice."""
+        if self._container is None:
+            self._release()
+            return
+        try:
+            self._mux(self._stream.encode(None))
+            self._container.close()
+            self._container = None
+            assert self._file is not None
+            self._file.close()
+        except (OSError, av.FFmpegError) as error:
+            self.failure = _reason(error)
+            self._release()
+            raise VideoWriteError(self.failure_message()) from error
+        self.frames_saved = self.frames_sent
+        self._release()
+
+    def _release(self) -> None:
+        """Drop the muxer and the file without writing more (after a failure, or once closed)."""
+        container, self._container = self._container, None
+        file, self._file = self._file, None
+        for resource in (container, file):
+            if resource is None:
+                continue
+            try:
+                resource.close()
+            except (OSError, av.FFmpegError):
+                pass  # the write that failed first is the one reported
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class FileSink:
+    """`--output NAME.mp4|.avi`: the sink around a VideoWriter (config: a live.io.sinks.SinkConfig).
+
+    Frames are resized to the file's size (rounded up to even) in a buffer of its own and get
+    the "AI" badge there; the caller's frame is never drawn on.
+    """
+
+    def __init__(self, config, frame_size_px: tuple[int, int]) -> None:
+        path = Path(config.path or "")
+        if path.suffix.lower() not in VIDEO_FORMATS:
+            raise UsageError(f"cannot write video {path}: use a {' or '.join(VIDEO_FORMATS)} file name")
+        if not path.parent.is_dir():
+            raise UsageError(f"cannot write video {path}: folder {path.parent} does not exist")
+        if not os.access(path.parent, os.W_OK):
+            raise UsageError(f"cannot write video {path}: folder {path.parent} is not writable")
+        if not 0.0 < config.fps <= MAX_FPS:
+            raise UsageError(f"cannot write video {path}: {config.fps} fps; a frame rate above 0 and up to {MAX_FPS:g}")
+        self.name = f"file {path}"
+        self.path = path
+        self.config = config
+        width_px, height_px = even_size_px(frame_size_px)
+        try:
+            self.writer = VideoWriter(path, (width_px, height_px), config.fps)
+        except VideoWriteError as error:
+            raise UsageError(str(error)) from error
+        self._buffer_bgr = np.zeros((height_px, width_px, 3), dtype=np.uint8)
+        self._closed = False
+
+    @property
+    def frames_saved(self) -> int:
+        """Frames that are in the file now (every one written, once closed)."""
+        return self.writer.frames_saved
+
+    @property
+    def failure(self) -> str | None:
+        """Why the file could not be written (e.g. "No space left on device"), or None."""
+        return self.writer.failure
+
+    def write(self, image_bgr: np.ndarray) -> None:
+        """Append one frame; VideoWriteError (file and cause) when it cannot be written."""
+        if self._closed:
+            raise RuntimeError(f"{self.name} is closed")
+        resize_into(image_bgr, self._buffer_bgr)
+        if self.config.badge:
+            add_badge(self._buffer_bgr)
+        self.writer.write(self._buffer_bgr)
+
+    def close(self) -> None:
+        """Finish the file so it plays to the end; safe to call twice."""
+        self._closed = True
+        self.writer.close()
+
+    def __enter__(self) -> FileSink:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
