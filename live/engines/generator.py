@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 import onnxruntime
 
+from live.closing import Closing
 from live.engines.devices import (
     AUTO_ORDER,
     DEVICES,
@@ -93,7 +94,7 @@ def _check_model_file(path: Path) -> None:
         raise UsageError(f"cannot read model {path}: {error.strerror}") from error
 
 
-class GeneratorSession:
+class GeneratorSession(Closing):
     """One ONNX Runtime session of a generator: `generate(sketch_bgr, plate_bgr) -> image_bgr`.
 
     The generator paints the head over `plate_bgr`, the target's own frame (`plate_bgr` of the session,
@@ -228,9 +229,3 @@ class GeneratorSession:
         """Release the session; safe to call twice."""
         self._binding = None
         self._session = None
-
-    def __enter__(self) -> "GeneratorSession":
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()

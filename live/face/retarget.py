@@ -38,6 +38,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from live.closing import Closing
 from live.errors import UsageError
 from live.face.calibration import CALIBRATION_HINT, DriverNeutral
 from live.face.expression_transfer import set_eye_openings, wanted_eye_openings
@@ -152,7 +153,7 @@ class RetargetStatistics:
         return status
 
 
-class Retargeter:
+class Retargeter(Closing):
     """Turns each frame's driver landmarks into target landmarks in the model's pixels (module docstring)."""
 
     def __init__(self, config: RetargetConfig, card: ModelCard) -> None:
@@ -274,9 +275,3 @@ class Retargeter:
 
     def close(self) -> None:
         """Nothing to release; present so every stage has the same shape."""
-
-    def __enter__(self) -> "Retargeter":
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()

@@ -17,6 +17,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from live.closing import Closing
 from live.errors import UsageError
 from live.io.compose import add_badge, resize_into
 from live.io.frame_folder import FrameFolderSink
@@ -117,7 +118,7 @@ class VirtualCameraUnavailable(UsageError):
     """No pyvirtualcam backend could open a virtual camera."""
 
 
-class VirtualCameraSink:
+class VirtualCameraSink(Closing):
     """A pyvirtualcam camera of config.vcam_size_px: by default filled with the avatar's frame cropped to the
     camera's aspect around config.focus_box_px (no black bars); with vcam_fit "letterbox", the whole frame
     scaled to fit and centred on black."""
@@ -177,12 +178,6 @@ class VirtualCameraSink:
             self._camera.close()
             self._camera = None
 
-    def __enter__(self) -> "VirtualCameraSink":
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
 
 def display_problem() -> str | None:
     """Why OpenCV cannot open a window here (its Qt aborts the process instead of raising), or None."""
@@ -210,7 +205,7 @@ def display_problem() -> str | None:
 WINDOW_MIN_HEIGHT_PX = 512  # frames are shown at least at their own size, and at least this tall
 
 
-class WindowSink:
+class WindowSink(Closing):
     """A preview window (main thread only). `poll_key()` runs the GUI loop; `closed` tells if the user closed it."""
 
     def __init__(self, config: SinkConfig, frame_size_px: tuple[int, int], title: str = "live") -> None:
@@ -273,12 +268,6 @@ class WindowSink:
             if not self._user_closed:
                 cv2.destroyWindow(self.title)
                 cv2.waitKey(1)
-
-    def __enter__(self) -> "WindowSink":
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
 
 SINK_KINDS: dict[str, type] = {

@@ -18,6 +18,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from live.closing import Closing
 from live.errors import UsageError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
@@ -85,7 +86,7 @@ def quiet_opencv() -> Iterator[None]:
         cv2.utils.logging.setLogLevel(previous_level)
 
 
-class CameraSource:
+class CameraSource(Closing):
     """A webcam by index; reports the size and fps the camera actually gives."""
 
     live = True
@@ -139,14 +140,8 @@ class CameraSource:
         """Release the device; idempotent."""
         self._release()
 
-    def __enter__(self) -> "CameraSource":
-        return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-
-class VideoFileSource:
+class VideoFileSource(Closing):
     """A video file, or a named pipe carrying a stream FFmpeg can read (y4m, MJPEG, ...), delivered at its
     own frame rate unless pacing is off. Opening a pipe waits for its writer."""
 
@@ -188,14 +183,8 @@ class VideoFileSource:
             self._capture.release()
             self._capture = None
 
-    def __enter__(self) -> "VideoFileSource":
-        return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-
-class ImageFolderSource:
+class ImageFolderSource(Closing):
     """The images of a folder in name order, delivered at `fps` (30 by default).
 
     An image that cannot be decoded is skipped (its name kept in `skipped`); when most of the
@@ -241,12 +230,6 @@ class ImageFolderSource:
     def close(self) -> None:
         """Nothing held open between reads."""
         self._next = len(self.paths)
-
-    def __enter__(self) -> "ImageFolderSource":
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
 
 SOURCE_KINDS: dict[str, str] = {

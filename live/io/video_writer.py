@@ -19,6 +19,7 @@ from typing import BinaryIO
 import av
 import numpy as np
 
+from live.closing import Closing
 from live.errors import UsageError
 from live.io.compose import add_badge, resize_into
 
@@ -80,7 +81,7 @@ def _reason(error: BaseException) -> str:
     return getattr(error, "strerror", None) or str(error) or type(error).__name__
 
 
-class VideoWriter:
+class VideoWriter(Closing):
     """Encode BGR frames of one fixed size into `path` (.mp4 or .avi) at `fps`.
 
     frames_saved: how many frames are in the file now (for .mp4, the frames of complete
@@ -182,14 +183,8 @@ class VideoWriter:
             except (OSError, av.FFmpegError):
                 pass  # the write that failed first is the one reported
 
-    def __enter__(self) -> VideoWriter:
-        return self
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-
-class FileSink:
+class FileSink(Closing):
     """`--output NAME.mp4|.avi`: the sink around a VideoWriter (config: a live.io.sinks.SinkConfig).
 
     Frames are resized to the file's size (rounded up to even) in a buffer of its own and get
@@ -240,9 +235,3 @@ class FileSink:
         """Finish the file so it plays to the end; safe to call twice."""
         self._closed = True
         self.writer.close()
-
-    def __enter__(self) -> FileSink:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
