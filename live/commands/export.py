@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from live.errors import UsageError
@@ -33,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         card, difference = export_run(args.run_folder, args.out, notes=notes)
     except ExportError as error:
-        print(f"live export: error: {error}")
+        print(f"live export: error: {error}", file=sys.stderr)
         return 1
     print(
         f"wrote {args.out} ({card.size_px}x{card.size_px}, ngf {card.architecture['ngf']}, "

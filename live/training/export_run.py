@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ from live.formats.card_text import card_markdown
 from live.formats.dataset import Dataset, Manifest, load_dataset, sha256_of_file
 from live.training.checkpoints import latest_checkpoint, load_checkpoint
 from live.training.networks import GeneratorConfig, UnetGenerator
-from live.training.onnx_export import export_onnx
+from live.training.onnx_export import ExportError, export_onnx
 
 # Shape-space components kept: 0.999 of the training shapes' variance reconstructs the
 # default avatar's validation shapes to 0.27 px on average (0.98: 0.79 px; 3 components).
@@ -146,5 +147,18 @@ def export_run(run_folder: Path, out: Path, metrics: dict | None = None, notes: 
     ]
     with torch.no_grad():
         difference = export_onnx(generator, card, out, check, plate_base64)
-    out.with_suffix(".md").write_text(card_markdown(card, parity_difference=difference))
+    write_card_text(out.with_suffix(".md"), card_markdown(card, parity_difference=difference))
     return card, difference
+
+
+def write_card_text(path: Path, text: str) -> None:
+    """Write NAME.md whole or not at all; ExportError (one line) when it cannot be written."""
+    temporary = path.with_name(path.name + ".partial")
+    try:
+        temporary.write_text(text)
+        os.replace(temporary, path)
+    except OSError as error:
+        raise ExportError(f"cannot write {path}: {error.strerror or error} (the model was written)") from error
+    finally:
+        if temporary.exists():  # (unlink of a missing file fails too on a read-only file system)
+            temporary.unlink()

@@ -24,7 +24,8 @@ PARITY_TOLERANCE = 1e-3
 
 
 class ExportError(Exception):
-    """The exported model does not match torch; the file has been removed."""
+    """The model could not be exported (it does not match torch, or the file could not be written);
+    nothing was left behind and a model already at the path is unchanged."""
 
 
 def export_onnx(
@@ -41,15 +42,36 @@ def export_onnx(
     difference of their float outputs; above PARITY_TOLERANCE the file is
     removed and ExportError raised.
     """
+    path = Path(path)
+    temporary = path.with_name(path.name + ".partial")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        difference = _write_checked(generator, card, temporary, check_inputs_bgr, plate_base64)
+        os.replace(temporary, path)
+    except OSError as error:  # a read-only folder, a full disk, a quota
+        reason = error.strerror or str(error)
+        raise ExportError(f"cannot write {path}: {reason}; nothing was written") from error
+    finally:
+        if temporary.exists():  # (unlink of a missing file fails too on a read-only file system)
+            temporary.unlink()
+    return difference
+
+
+def _write_checked(
+    generator: UnetGenerator,
+    card: ModelCard,
+    temporary: Path,
+    check_inputs_bgr: list[tuple[np.ndarray, np.ndarray]],
+    plate_base64: str,
+) -> float:
+    """Export to `temporary` with the card and plate in its metadata; the parity difference (ExportError above
+    PARITY_TOLERANCE)."""
     import onnx
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     size_px = generator.config.size_px
     wrapper = Uint8Wrapper(generator.eval()).eval()
     exported = Uint8Wrapper(InferenceUnet(generator)).eval()  # the same function, faster on CPU (fast_export.py)
     example = torch.zeros(1, size_px, size_px, 3, dtype=torch.uint8)
-    temporary = path.with_name(path.name + ".partial")
     with torch.no_grad():
         torch.onnx.export(
             exported,
@@ -69,20 +91,14 @@ def export_onnx(
     plate_entry.value = plate_base64
     model.producer_name = "live"
     onnx.save(model, str(temporary))
-    try:
-        difference = parity_difference(wrapper, temporary, check_inputs_bgr)
-    except Exception:
-        temporary.unlink(missing_ok=True)
-        raise
-    if difference >= PARITY_TOLERANCE:
-        temporary.unlink(missing_ok=True)  # an existing model at `path` is left as it was
+    difference = parity_difference(wrapper, temporary, check_inputs_bgr)
+    if difference >= PARITY_TOLERANCE:  # an existing model at the path is left as it was
         raise ExportError(
             f"ONNX Runtime differs from torch by {difference:.2e} (limit {PARITY_TOLERANCE:.0e}); nothing was written"
         )
     card.metrics["export_parity_max_abs_difference"] = float(f"{difference:.3g}")
     entry.value = card.to_json()
     onnx.save(model, str(temporary))
-    os.replace(temporary, path)
     return difference
 
 
