@@ -80,7 +80,7 @@ def test_bench_writes_every_field(
     assert timing_fields_ok(generator["model"])
     assert generator["reference_unet_256"] is None and generator["speedup"] is None  # unet_256 cannot run at 64 px
     assert "multiple of 256" in generator["reference_note"]
-    assert set(data["stages_ms"]) == {"landmarks", "retarget", "sketch"}
+    assert set(data["stages_ms"]) == {"landmarks", "retarget", "sketch", "paste_back 1280x720"}
     assert all(timing_fields_ok(timing) for timing in data["stages_ms"].values())
 
     for run in (data["pipeline_unthrottled"], data["sequential"]):
