@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-SHAPE_SPACE_VERSION = 1
+from live.formats.card_checks import SHAPE_SPACE_VERSION  # the card's contract for this layout
+
 DEFAULT_VARIANCE_KEPT = 0.98
 DEFAULT_MAX_COMPONENTS = 24
 

@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from live.errors import UsageError
+from live.formats.card_checks import check_card_data
 from live.formats.landmarks import LANDMARK_COUNT, LANDMARK_FORMAT_VERSION
 from live.formats.sketch import SKETCH_FORMAT_VERSION, SUPPORTED_SKETCH_VERSIONS
 
@@ -99,13 +100,8 @@ class ModelCard:
                 f"{origin}: model card version {data.get('card_version')!r}, this live reads {CARD_VERSION}; "
                 "re-export it with this version of `live export`"
             )
+        check_card_data(data, origin)  # every field against its contract, at open time (live/formats/card_checks.py)
         known = set(cls.__dataclass_fields__)
-        missing = sorted(
-            {"name", "size_px", "neutral_landmarks_px", "pose_range_deg", "plate_size_px", "neutral_transform"}
-            - set(data)
-        )
-        if missing:
-            raise UsageError(f"{origin}: model card lacks {', '.join(missing)}; re-export it with `live export`")
         data = {key: value for key, value in data.items() if key in known}
         data["neutral_landmarks_px"] = np.asarray(data["neutral_landmarks_px"], dtype=np.float32)
         card = cls(**data)

@@ -1,0 +1,168 @@
+"""Whole-card validation, run when a model opens (ModelCard.from_json).
+
+Every field the run uses is checked against its contract, so a damaged or hand-edited card fails
+at once with one line naming the field, instead of a stage failing a second into the run or a
+feature (the shape clamp) silently turning itself off. Data-driven: FIELD_CHECKS maps each card
+field to whether it is required and a check returning the problem in words (None when fine); a
+new card field adds one entry.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from live.errors import UsageError
+from live.formats.landmarks import LANDMARK_COUNT
+
+SHAPE_SPACE_VERSION = 1  # the layout of a card's shape_space (written by live.face.shape_space)
+ANGLE_NAMES = ("yaw", "pitch", "roll")
+
+Check = Callable[[Any], "str | None"]
+
+
+def _finite_array(value: Any, shape: tuple[int | None, ...]) -> np.ndarray | str:
+    """`value` as a float array of `shape` (None: any length), or what is wrong with it."""
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        return "is not an array of numbers"
+    if array.ndim != len(shape) or any(want is not None and have != want for have, want in zip(array.shape, shape)):
+        wanted = "x".join("K" if want is None else str(want) for want in shape)
+        return f"has shape {'x'.join(map(str, array.shape)) or 'scalar'}, expected {wanted}"
+    if not np.isfinite(array).all():
+        return "holds NaN or infinite numbers"
+    return array
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def check_text(value: Any) -> str | None:
+    return None if isinstance(value, str) and value else "must be a non-empty text"
+
+
+def check_positive_integer(value: Any) -> str | None:
+    return (
+        None if isinstance(value, int) and not isinstance(value, bool) and value > 0 else "must be a whole number > 0"
+    )
+
+
+def check_mapping(value: Any) -> str | None:
+    return None if isinstance(value, dict) else "must be a JSON object"
+
+
+def check_list_of_mappings(value: Any) -> str | None:
+    ok = isinstance(value, list) and all(isinstance(item, dict) for item in value)
+    return None if ok else "must be a list of JSON objects"
+
+
+def check_sha256(value: Any) -> str | None:
+    return None if isinstance(value, str) and re.fullmatch(r"[0-9a-f]{64}", value) else "must be a sha256 in hex"
+
+
+def check_landmarks(value: Any) -> str | None:
+    array = _finite_array(value, (LANDMARK_COUNT, 3))
+    return array if isinstance(array, str) else None
+
+
+def check_pose_range(value: Any) -> str | None:
+    if not isinstance(value, dict) or set(ANGLE_NAMES) - set(value):
+        return f"must map {', '.join(ANGLE_NAMES)} to [low, high] degrees"
+    for name in ANGLE_NAMES:
+        limits = _finite_array(value[name], (2,))
+        if isinstance(limits, str) or limits[0] > limits[1]:
+            return f"{name} must be [low, high] degrees with low <= high"
+    return None
+
+
+def check_plate_size(value: Any) -> str | None:
+    ok = isinstance(value, list) and len(value) == 2 and all(check_positive_integer(side) is None for side in value)
+    return None if ok else "must be [width, height] in pixels"
+
+
+def check_transform(value: Any) -> str | None:
+    array = _finite_array(value, (2, 3))
+    return array if isinstance(array, str) else None
+
+
+def check_shape_space(value: Any) -> str | None:
+    """{} (none), or the PCA of live.face.shape_space: mean (478, 2), K components of 956, K lows <= highs."""
+    if value == {}:
+        return None
+    if not isinstance(value, dict):
+        return "must be a JSON object"
+    if value.get("version") != SHAPE_SPACE_VERSION:
+        return f"has version {value.get('version')!r}, this live reads version {SHAPE_SPACE_VERSION}"
+    parts = {
+        "mean_px": _finite_array(value.get("mean_px"), (LANDMARK_COUNT, 2)),
+        "components": _finite_array(value.get("components"), (None, LANDMARK_COUNT * 2)),
+        "low": _finite_array(value.get("low"), (None,)),
+        "high": _finite_array(value.get("high"), (None,)),
+    }
+    for name, part in parts.items():
+        if isinstance(part, str):
+            return f"{name} {part}"
+    count = len(parts["components"])
+    if count == 0 or len(parts["low"]) != count or len(parts["high"]) != count:
+        return f"needs as many low and high values as components ({count})"
+    if (parts["low"] > parts["high"]).any():
+        return "has a low value above its high value"
+    return None
+
+
+def check_expression_range(value: Any) -> str | None:
+    """{} (older cards), or live.face.coverage's report with eye {low, high} and mouth {high}."""
+    if value == {}:
+        return None
+    try:
+        eye_low, eye_high, mouth_high = value["eye"]["low"], value["eye"]["high"], value["mouth"]["high"]
+    except (KeyError, TypeError):
+        return "needs eye {low, high} and mouth {high}"
+    if not all(_is_number(number) for number in (eye_low, eye_high, mouth_high)) or eye_low > eye_high:
+        return "needs finite numbers, eye low <= eye high"
+    return None
+
+
+def check_version(value: Any) -> str | None:
+    return None if isinstance(value, int) and not isinstance(value, bool) else "must be a whole number"
+
+
+FIELD_CHECKS: dict[str, tuple[bool, Check]] = {
+    "name": (True, check_text),
+    "size_px": (True, check_positive_integer),
+    "neutral_landmarks_px": (True, check_landmarks),
+    "pose_range_deg": (True, check_pose_range),
+    "sketch_format_version": (True, check_version),
+    "landmark_format_version": (True, check_version),
+    "io_format": (True, check_text),
+    "plate_size_px": (True, check_plate_size),
+    "neutral_transform": (True, check_transform),
+    "plate_sha256": (True, check_sha256),
+    "shape_space": (False, check_shape_space),
+    "expression_range": (False, check_expression_range),
+    "crop": (False, check_list_of_mappings),
+    "template": (False, check_mapping),
+    "coverage": (False, check_mapping),
+    "architecture": (False, check_mapping),
+    "training": (False, check_mapping),
+    "provenance": (False, check_mapping),
+    "metrics": (False, check_mapping),
+}
+
+
+def check_card_data(data: dict[str, Any], origin: str) -> None:
+    """Raise UsageError (one line: the model, the field, what is wrong) at the first field off its contract."""
+    for name, (required, check) in FIELD_CHECKS.items():
+        if name not in data:
+            if required:
+                raise UsageError(f"{origin}: model card lacks {name}; re-export it with `live export`")
+            continue
+        problem = check(data[name])
+        if problem is not None:
+            raise UsageError(f"{origin}: model card field {name} {problem}; re-export it with `live export`")
