@@ -56,6 +56,9 @@ class PrepareConfig:
     plate_frames: int = 60
 
 
+NO_USABLE_FACE = "no usable face in any frame of the given videos: use a video where one face looks at the camera"
+
+
 @dataclass
 class _VideoScan:
     """What the first pass keeps of a video: landmarks and sharpness per frame, never the frames
@@ -80,6 +83,8 @@ def prepare_dataset(config: PrepareConfig, console: Console | None = None) -> Ma
     ):
         for video in config.videos:
             scans.append(_scan_video(video, detector, progress, config.blur_ratio))
+    if not any(lm is not None and i not in scan.skipped for scan in scans for i, lm in enumerate(scan.landmarks_px)):
+        raise UsageError(NO_USABLE_FACE)  # before any folder is made
     for folder in ("frames", "sketches", "plates", "native"):
         (config.out / folder).mkdir(parents=True, exist_ok=True)
     frames, landmarks_all, transforms_all, videos, native_all = [], [], [], [], []
@@ -94,9 +99,7 @@ def prepare_dataset(config: PrepareConfig, console: Console | None = None) -> Ma
             native_all += [scan.landmarks_px[entry.frame_index] for entry in entries]
             videos.append(_video_entry(video, scan, plate_file, entries, transforms, config.size_px))
     if not frames:
-        raise UsageError(
-            "no usable face in any frame of the given videos: use a video where one face looks at the camera"
-        )
+        raise UsageError(NO_USABLE_FACE)
     landmarks_array = np.stack(landmarks_all).astype(np.float32)
     np.save(config.out / "landmarks.npy", landmarks_array)
     np.save(config.out / "transforms.npy", np.stack(transforms_all).astype(np.float64))
