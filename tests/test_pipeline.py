@@ -22,7 +22,8 @@ from live.io.sinks import SinkConfig, open_sink
 from live.io.sources import SourceConfig, open_source
 from live.pipeline.messages import Frame, Rendered
 from live.pipeline.presenter import Output, Presenter
-from live.pipeline.run import PipelineConfig, Stages, open_stages, run_pipeline, run_sequential
+from live.pipeline.run import PipelineConfig, Stages, open_stages, run_pipeline
+from live.pipeline.sequential import run_sequential
 from live.pipeline.stats import PipelineStats
 from live.pipeline.threads import StageError
 
@@ -116,6 +117,7 @@ class EndStampedSource:
             self._source.size_px,
         )
         self.ended_s: float | None = None
+        self.skipped = self._source.skipped
 
     def read(self) -> np.ndarray | None:
         image_bgr = self._source.read()

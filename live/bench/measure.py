@@ -6,7 +6,7 @@ Phases, one after another (`seconds_per_phase` each, about 4x in all):
    process so torch never enters this one), so background load hits both alike;
 2. the threaded pipeline unthrottled (live.pipeline.run.run_pipeline, lossless: the source is not paced,
    every frame is rendered, buffers wait instead of dropping);
-3. the same stages in one plain loop (live.pipeline.run.run_sequential): read, landmarks, retarget, sketch,
+3. the same stages in one plain loop (live.pipeline.sequential.run_sequential): read, landmarks, retarget, sketch,
    generate, write;
 4. the threaded pipeline paced at `paced_fps` (drops allowed, as in a call): capture-to-output latency,
    drops, CPU and memory, and the first output's time from the start (model and MediaPipe loading included).
@@ -46,7 +46,8 @@ from live.errors import UsageError
 from live.formats.sketch import draw_sketch
 from live.io.sources import SourceConfig, open_source, source_kind
 from live.pipeline.presenter import Output
-from live.pipeline.run import PipelineConfig, Stages, open_stages, run_pipeline, run_sequential
+from live.pipeline.run import PipelineConfig, Stages, open_stages, run_pipeline
+from live.pipeline.sequential import run_sequential
 from live.pipeline.stats import PipelineReport, TimingSummary, summarise
 
 STAGE_FRAME_COUNT = 60

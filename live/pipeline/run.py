@@ -8,8 +8,8 @@ stays bounded while stages overlap; with `lossless=True` they block instead
 (offline runs: every frame is rendered). The sinks run on the main thread,
 which re-sends the last frame to virtual cameras whenever no new one arrives.
 
-`run_pipeline` and `run_sequential` (the same stages in one plain loop) both
-return a PipelineReport, for `live run` and `live bench`.
+`run_pipeline` and `run_sequential` (pipeline/sequential.py: the same stages in one plain loop) both
+return a PipelineReport, for `live run` and `live bench`. What a run opens is in pipeline/stages.py.
 """
 
 from __future__ import annotations
@@ -19,105 +19,32 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import cv2
-import numpy as np
-
-from live.engines.generator import GeneratorSession, GeneratorSessionConfig
-from live.engines.landmarks import LandmarkConfig, LandmarkDetector
-from live.face.retarget import RetargetConfig, Retargeter
-from live.formats.card import ModelCard
-from live.io.calibration_file import CalibrationFile
-from live.io.sources import Source, describe_source, media_time_s
+from live.io.sources import Source
 from live.pipeline.capture import CaptureLoop
 from live.pipeline.messages import Frame, Rendered, Sketched
 from live.pipeline.presenter import Output, Presenter, PresenterHooks
 from live.pipeline.report_text import summary_lines
 from live.pipeline.ringbuffer import RingBuffer
+from live.pipeline.stages import PipelineConfig, Stages, describe_stages, open_stages, retarget_status
 from live.pipeline.stats import PipelineReport, PipelineStats, Status
 from live.pipeline.steps import (
-    NO_FACE_HOLD_S,
     BufferPool,
     RenderStep,
     SketchStep,
     StageLoop,
     TrackStep,
-    neutral_face_bgr,
 )
 from live.pipeline.threads import FailureSlot, StageError, start_stage_thread
 
 SHUTDOWN_BUDGET_S = 1.0
 
 
-@dataclass(frozen=True, slots=True)
-class PipelineConfig:
-    """How a run is wired (built by the CLI or by `live bench`).
-
-    pace: deliver video files and folders at their own frame rate (cameras are never paced).
-    lossless: buffers wait instead of dropping (offline runs where every frame must be rendered).
-    buffer_capacity: items each buffer holds before dropping the oldest (1 = always the newest).
-    no_face_hold_s: how long the last good output is held when the face is lost.
-    max_frames: stop after this many captured frames (0: no limit).
-    keep_alive_fps: the rate at which the last frame is re-sent to virtual cameras.
-    """
-
-    generator: GeneratorSessionConfig
-    landmarks: LandmarkConfig = field(default_factory=LandmarkConfig)
-    retarget: RetargetConfig = field(default_factory=RetargetConfig)
-    pace: bool = True
-    lossless: bool = False
-    buffer_capacity: int = 1
-    no_face_hold_s: float = NO_FACE_HOLD_S
-    max_frames: int = 0
-    keep_alive_fps: float = 30.0
-
-
 class Dashboard(Protocol):
     """Anything the main loop can show progress on (live.ui.dashboard.Dashboard)."""
 
     def update(self, stats: PipelineStats) -> None: ...
-
-
-@dataclass(slots=True)
-class Stages:
-    """The opened per-frame components of a run; close() releases them."""
-
-    session: GeneratorSession
-    detector: LandmarkDetector
-    retargeter: Retargeter
-    card: ModelCard
-    neutral_bgr: np.ndarray
-    calibration_file: CalibrationFile | None = None
-
-    def save_new_calibration(self) -> None:
-        """Write a calibration the retargeter finished (main thread: no file IO on the tracking thread)."""
-        if self.calibration_file is not None:
-            self.calibration_file.write_new(self.retargeter)
-
-    def close(self) -> None:
-        """Release MediaPipe and ONNX Runtime; idempotent."""
-        self.retargeter.close()
-        self.detector.close()
-        self.session.close()
-
-
-@contextmanager
-def open_stages(config: PipelineConfig) -> Iterator[Stages]:
-    """Load the generator (UsageError for a bad model or device), the detector and the retargeter,
-    and render the target's neutral face once. OpenCV's own thread pool is turned off: on 2 cores it only
-    fights the pipeline's threads (paste-back at 1280x720: p50 2.4 ms with it, 1.7 ms without)."""
-    cv2.setNumThreads(1)
-    with ExitStack() as stack:
-        session = stack.enter_context(GeneratorSession(config.generator))
-        detector = stack.enter_context(LandmarkDetector(config.landmarks))
-        retargeter = stack.enter_context(Retargeter(config.retarget, session.card))
-        calibration_file = CalibrationFile(config.retarget.calibration_path)
-        calibration_file.load_into(retargeter)
-        card = session.card
-        neutral_bgr = neutral_face_bgr(session, card.neutral_landmarks_px, card.size_px, card.sketch_format_version)
-        yield Stages(session, detector, retargeter, session.card, neutral_bgr, calibration_file)
 
 
 class Shutdown:
@@ -142,18 +69,6 @@ def sigterm_stops(shutdown: Shutdown) -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-def describe_stages(stats: PipelineStats, stages: Stages) -> None:
-    """Put the execution provider and retarget status on the dashboard."""
-    stats.set_text(Status.PROVIDER, stages.session.provider)
-    stats.set_text(Status.PROVIDER_NOTE, stages.session.provider_note)
-    stats.set_text(Status.RETARGET, retarget_status(stages.retargeter))
-
-
-def retarget_status(retargeter: Retargeter) -> str:
-    """The retargeter's calibration status line."""
-    return retargeter.calibration_status
 
 
 def run_pipeline(
@@ -298,47 +213,12 @@ class _PipelineRun:
         return summary_lines(self.stats.snapshot(recent=True))
 
 
-def run_sequential(
-    config: PipelineConfig, source: Source, outputs: Sequence[Output], stages: Stages | None = None
-) -> PipelineReport:
-    """The same stages in one plain loop (read, landmarks, retarget, sketch, generate, write),
-    as fast as they go (no pacing, nothing dropped), for comparison with run_pipeline."""
-    with ExitStack() as stack:
-        stages = stages or stack.enter_context(open_stages(config))
-        stats = PipelineStats("sequential")
-        describe_stages(stats, stages)
-        stats.set_text(Status.SOURCE, describe_source(source))
-        pool = BufferPool(stages.card.size_px)
-        presenter = Presenter(outputs, stats, pool)
-        stack.callback(presenter.close)
-        stack.callback(source.close)
-        track = TrackStep(stages.detector, stats)
-        sketch = SketchStep(stages.retargeter, stages.card.size_px, pool, stats)
-        render = RenderStep(stages.session, stages.neutral_bgr, stats, config.no_face_hold_s)
-        index = 0
-        while config.max_frames <= 0 or index < config.max_frames:
-            start_s = time.perf_counter()
-            image_bgr = source.read()
-            if image_bgr is None:
-                break
-            t_capture_s = time.perf_counter()
-            stats.record_stage("capture", (t_capture_s - start_s) * 1000.0)
-            stats.record_capture(t_capture_s)
-            presenter.present(render(sketch(track(Frame(index, t_capture_s, image_bgr, media_time_s(source, index))))))
-            stages.save_new_calibration()
-            index += 1
-        stats.set_text(Status.END_REASON, "end of input")
-    stats.finish()
-    return stats.snapshot()
-
-
 __all__ = [
     "PipelineConfig",
     "Output",
     "Stages",
     "open_stages",
     "run_pipeline",
-    "run_sequential",
     "StageError",
     "PipelineReport",
 ]
