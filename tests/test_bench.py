@@ -12,7 +12,7 @@ import numpy as np
 import onnxruntime
 import pytest
 
-from live.bench.measure import export_reference
+from live.bench.generators import export_reference
 from live.bench.report import TARGETS
 from live.cli import main
 

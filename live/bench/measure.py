@@ -18,7 +18,6 @@ Results are reported by live.bench.report (JSON and table).
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -30,8 +29,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
-import onnxruntime
 
+from live.bench.generators import export_reference, measure_generators
 from live.bench.instruments import (
     PASTE_BACK_FRAME_SIZE_PX,
     LoopingSource,
@@ -40,7 +39,8 @@ from live.bench.instruments import (
     peak_rss_mb,
     reset_peak_rss,
 )
-from live.engines.generator import GeneratorSessionConfig, _session_options
+from live.bench.timing import time_calls
+from live.engines.generator import GeneratorSessionConfig
 from live.engines.landmarks import LandmarkConfig
 from live.errors import UsageError
 from live.formats.sketch import draw_sketch
@@ -51,10 +51,7 @@ from live.pipeline.sequential import run_sequential
 from live.pipeline.stats import PipelineReport, TimingSummary, summarise
 
 STAGE_FRAME_COUNT = 60
-WARMUP_CALLS = 2
-MIN_CALLS = 5
 COLD_START_RUN_S = 0.5
-GENERATOR_BLOCK_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,25 +103,6 @@ class BenchResult:
     process_peak_rss_mb: float | None
     cold_start_first_output_s: float
     load_average: tuple[float, float]
-
-
-def _time_one(call: Callable[[int], object], index: int) -> float:
-    start_s = time.perf_counter()
-    call(index)
-    return (time.perf_counter() - start_s) * 1000.0
-
-
-def time_calls(call: Callable[[int], object], budget_s: float, min_calls: int = MIN_CALLS) -> list[float]:
-    """Milliseconds of call(0), call(1), ... after WARMUP_CALLS, until `budget_s` passed and `min_calls` were made."""
-    for index in range(WARMUP_CALLS):
-        call(index)
-    samples_ms: list[float] = []
-    deadline_s = time.perf_counter() + budget_s
-    index = WARMUP_CALLS
-    while len(samples_ms) < min_calls or time.perf_counter() < deadline_s:
-        samples_ms.append(_time_one(call, index))
-        index += 1
-    return samples_ms
 
 
 def read_frames(text: str, count: int) -> tuple[list[np.ndarray], float]:
@@ -179,65 +157,6 @@ def measure_stages(
     }, sketches_bgr
 
 
-def export_reference(folder: Path, size_px: int) -> tuple[Path | None, str]:
-    """pix2pix unet_256 exported by a child process (torch stays out of this one); (None, why) without torch."""
-    if importlib.util.find_spec("torch") is None:
-        return None, "torch not installed"
-    if size_px % 256:
-        return None, f"not run: unet_256 needs a side that is a multiple of 256 px, the model's is {size_px} px"
-    path = folder / "reference_unet_256.onnx"
-    command = [sys.executable, "-m", "live.training.reference_unet", str(path), "--size-px", str(size_px)]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=900)
-    if result.returncode != 0:
-        last_line = (result.stderr.strip().splitlines() or ["no message"])[-1]
-        raise RuntimeError(f"exporting the reference unet_256 failed: {last_line}")
-    return (
-        path,
-        f"pix2pix unet_256 ngf 64, random weights, float NCHW input, same session options on {size_px}x{size_px}",
-    )
-
-
-def measure_generators(
-    stages: Stages, sketches_bgr: list[np.ndarray], reference_path: Path | None, config: BenchConfig
-) -> tuple[TimingSummary, TimingSummary | None]:
-    """The generator alone and the reference (same session options and provider), in alternating blocks of
-    GENERATOR_BLOCK_S, so that load from other programs hits both alike while each runs with warm caches."""
-    session = stages.session
-    output_bgr = np.empty_like(sketches_bgr[0])
-
-    def generate(index: int) -> None:
-        session.generate(sketches_bgr[index % len(sketches_bgr)], output_bgr)
-
-    calls: list[Callable[[int], object]] = [generate]
-    if reference_path is not None:
-        providers = list(dict.fromkeys([session.provider, "CPUExecutionProvider"]))
-        reference = onnxruntime.InferenceSession(
-            str(reference_path), _session_options(config.intra_op_threads), providers=providers
-        )
-        inputs = [
-            np.ascontiguousarray((sketch.astype(np.float32) / 127.5 - 1.0).transpose(2, 0, 1)[None])
-            for sketch in sketches_bgr[:8]
-        ]
-        calls.append(lambda index: reference.run(None, {"input": inputs[index % len(inputs)]}))
-    for call in calls:
-        for index in range(WARMUP_CALLS):
-            call(index)
-    samples_ms: list[list[float]] = [[] for _ in calls]
-    block_s = min(GENERATOR_BLOCK_S, config.seconds_per_phase / 4)
-    deadline_s = time.perf_counter() + config.seconds_per_phase
-    index = 0
-    while time.perf_counter() < deadline_s or min(len(samples) for samples in samples_ms) < MIN_CALLS:
-        for call, samples in zip(calls, samples_ms):
-            call(index)  # the first run after switching models reloads caches: not timed
-            block_end_s = time.perf_counter() + block_s
-            while True:
-                samples.append(_time_one(call, index))
-                index += 1
-                if time.perf_counter() >= block_end_s:
-                    break
-    return summarise(samples_ms[0]), summarise(samples_ms[1]) if reference_path is not None else None
-
-
 def run_unthrottled(config: BenchConfig, sequential: bool) -> PipelineReport:
     """The threaded pipeline (or the sequential loop) on the looped clip, every frame rendered, as fast as it goes."""
     pipeline_config = config.pipeline(pace=False)
@@ -283,7 +202,9 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda text
         progress("stages alone: landmarks, retarget, sketch")
         stages_ms, sketches_bgr = measure_stages(stages, frames_bgr, fps, config.seconds_per_phase / 2)
         progress("generator alone" + (", alternating with the reference" if reference_path else ""))
-        generator_ms, reference_ms = measure_generators(stages, sketches_bgr, reference_path, config)
+        generator_ms, reference_ms = measure_generators(
+            stages, sketches_bgr, reference_path, config.seconds_per_phase, config.intra_op_threads
+        )
         width_px, height_px = PASTE_BACK_FRAME_SIZE_PX
         progress(f"paste-back alone at {width_px}x{height_px}")
         paste_ms = time_calls(paste_back_call(stages, sketches_bgr), config.seconds_per_phase / 4)
