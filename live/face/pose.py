@@ -137,10 +137,14 @@ def pose_angles_deg(landmarks_px: np.ndarray) -> np.ndarray:
     return angles_from_rotation_deg(face_rotation(landmarks_px))
 
 
-def pose_range_deg(angles_deg: np.ndarray) -> dict[str, list[float]]:
-    """{"yaw": [lo, hi], "pitch": [...], "roll": [...]} of (N, 3) angles, as recorded in a model card."""
+def pose_range_deg(
+    angles_deg: np.ndarray, low_percentile: float = 0.0, high_percentile: float = 100.0, decimals: int | None = None
+) -> dict[str, list[float]]:
+    """{"yaw": [lo, hi], "pitch": [...], "roll": [...]} of (N, 3) angles, as recorded in a model card:
+    the given percentiles (default: min and max), rounded to `decimals` when given."""
     angles_deg = np.asarray(angles_deg, dtype=np.float64).reshape(-1, 3)
-    return {
-        name: [float(angles_deg[:, axis].min()), float(angles_deg[:, axis].max())]
-        for axis, name in enumerate(ANGLE_NAMES)
-    }
+    low = np.percentile(angles_deg, low_percentile, axis=0)
+    high = np.percentile(angles_deg, high_percentile, axis=0)
+    if decimals is not None:
+        low, high = np.round(low, decimals), np.round(high, decimals)
+    return {name: [float(low[axis]), float(high[axis])] for axis, name in enumerate(ANGLE_NAMES)}

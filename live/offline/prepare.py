@@ -24,7 +24,7 @@ from live.engines.landmarks import LandmarkConfig, LandmarkDetector
 from live.errors import UsageError
 from live.face.alignment import HEAD_TEMPLATE, apply_transform, crop_transform, median_transform, warp_to_crop
 from live.face.coverage import coverage_lines, coverage_report
-from live.face.pose import pose_angles_deg
+from live.face.pose import pose_angles_deg, pose_range_deg
 from live.formats.dataset import (
     DATASET_FORMAT_VERSION,
     MANIFEST_NAME,
@@ -263,7 +263,6 @@ def _manifest(config: PrepareConfig, videos: list, frames: list, landmarks_px: n
     """The manifest; pose range from the landmarks in the videos' own pixels (roll included), neutral from the crops."""
     train = np.array([entry.split == "train" for entry in frames])
     angles = np.array([pose_angles_deg(lm) for lm in native_px])
-    low, high = np.percentile(angles, 1, axis=0), np.percentile(angles, 99, axis=0)
     return Manifest(
         format_version=DATASET_FORMAT_VERSION,
         sketch_format_version=SKETCH_FORMAT_VERSION,
@@ -278,9 +277,7 @@ def _manifest(config: PrepareConfig, videos: list, frames: list, landmarks_px: n
         neutral_landmarks_px=np.round(
             np.median(landmarks_px[train] if train.any() else landmarks_px, axis=0), 3
         ).tolist(),
-        pose_range_deg={
-            name: [round(float(low[i]), 2), round(float(high[i]), 2)] for i, name in enumerate(("yaw", "pitch", "roll"))
-        },
+        pose_range_deg=pose_range_deg(angles, low_percentile=1, high_percentile=99, decimals=2),
         frames=tuple(frames),
     )
 
