@@ -228,7 +228,8 @@ def avatar_pixels_on_screen() -> int:
 
 
 @pytest.mark.skip(
-    reason="fails after other window tests in the same process (reproduced: test_pipeline, test_run_cli, test_recordings then this): OpenCV window reuse under investigation; tests/test_pipeline.py still checks a real window"
+    reason="fails after other window tests in the same process (reproduced: test_pipeline, test_run_cli, "
+    "test_recordings, then this); tests/test_pipeline.py still checks a real window"
 )
 def test_window_shows_frames_and_returns_keys(xvfb: object) -> None:
     assert xvfb is not None, "needs Xvfb (Debian package xvfb) for pytest-xvfb"
