@@ -22,6 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import av
 import pytest
+from headless_browser import CHROMIUM_FLAGS
 
 REPO = Path(__file__).resolve().parents[1]
 CLIP = REPO / "data" / "jwp_office.mp4"
@@ -108,16 +109,8 @@ def play_in_browser(site: Site, video_name: str, profile: Path) -> dict[str, str
     (site.folder / page).write_text(PAGE.format(video=video_name, played_s=PLAYED_S))
     command = [
         chromium(),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
+        *(flag for flag in CHROMIUM_FLAGS if not flag.startswith("--remote-debugging")),
         f"--user-data-dir={profile}",
-        "--autoplay-policy=no-user-gesture-required",
         f"{site.url}/{page}",
     ]
     browser = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
