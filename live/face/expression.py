@@ -36,14 +36,26 @@ def _distance(points: np.ndarray, pair: tuple[int, int]) -> np.ndarray:
     return np.linalg.norm(points[..., pair[0], :] - points[..., pair[1], :], axis=-1)
 
 
+# Row e of each: eye e's three lid pairs then its corner pair (right eye, left eye).
+_EYE_PAIR_STARTS = np.array(
+    [
+        [pair[0] for pair in (*RIGHT_EYE_LIDS, RIGHT_EYE_CORNERS)],
+        [pair[0] for pair in (*LEFT_EYE_LIDS, LEFT_EYE_CORNERS)],
+    ]
+)
+_EYE_PAIR_ENDS = np.array(
+    [
+        [pair[1] for pair in (*RIGHT_EYE_LIDS, RIGHT_EYE_CORNERS)],
+        [pair[1] for pair in (*LEFT_EYE_LIDS, LEFT_EYE_CORNERS)],
+    ]
+)
+
+
 def eye_openings(landmarks_px: np.ndarray) -> np.ndarray:
     """(..., 2) lid gap / eye width of the right and the left eye."""
     points = np.asarray(landmarks_px, dtype=np.float64)
-    openings = []
-    for lids, corners in ((RIGHT_EYE_LIDS, RIGHT_EYE_CORNERS), (LEFT_EYE_LIDS, LEFT_EYE_CORNERS)):
-        gap = np.mean([_distance(points, pair) for pair in lids], axis=0)
-        openings.append(gap / np.maximum(_distance(points, corners), 1e-9))
-    return np.stack(openings, axis=-1)
+    lengths = np.linalg.norm(points[..., _EYE_PAIR_STARTS, :] - points[..., _EYE_PAIR_ENDS, :], axis=-1)
+    return lengths[..., :3].mean(axis=-1) / np.maximum(lengths[..., 3], 1e-9)
 
 
 def mouth_opening(landmarks_px: np.ndarray) -> np.ndarray:
