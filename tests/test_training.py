@@ -318,3 +318,49 @@ def test_resume_without_checkpoint_says_so(dataset_64: Path, tmp_path: Path) -> 
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "no checkpoint in" in result.stderr and "starting from step 0" in result.stderr
+
+
+def test_init_from_starts_a_new_run_from_another_runs_weights(
+    dataset_64: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from live.training.train import TrainConfig, train
+
+    common = dict(dataset=str(dataset_64), ngf=4, ndf=8, checkpoint_every=100, sample_every=100, threads=1)
+    first = train(TrainConfig(out=str(tmp_path / "first"), steps=3, **common)).last_checkpoint
+    assert first is not None
+    started = train(
+        TrainConfig(out=str(tmp_path / "tuned"), steps=1, balance_expressions=True, init_from=str(first), **common),
+        stop_at_step=0,
+    )
+    tuned = load_checkpoint(started.last_checkpoint)
+    assert tuned["step"] == 0 and tuned["config"]["balance_expressions"] is True
+    for name, tensor in load_checkpoint(first)["generator"].items():
+        assert torch.equal(tensor, tuned["generator"][name]), name
+    fresh = load_checkpoint(
+        train(TrainConfig(out=str(tmp_path / "fresh"), steps=1, **common), stop_at_step=0).last_checkpoint
+    )
+    assert any(not torch.equal(tensor, fresh["generator"][name]) for name, tensor in tuned["generator"].items())
+
+    code, message = _exit_and_message(
+        [
+            "train",
+            str(dataset_64),
+            "--out",
+            str(tmp_path / "wider"),
+            "--steps",
+            "1",
+            "--init-from",
+            str(first),
+            "--ngf",
+            "8",
+            "--threads",
+            "1",
+        ],
+        capsys,
+    )
+    assert code == 2 and "--init-from" in message and "another architecture" in message
+    code, message = _exit_and_message(
+        ["train", str(dataset_64), "--out", str(tmp_path / "none"), "--init-from", str(tmp_path / "no.pt"), *TINY],
+        capsys,
+    )
+    assert code == 2 and "no such checkpoint" in message

@@ -37,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             else:
                 parser.add_argument(flag, dest=spec.name, action="store_true", help=help_text)
             continue
-        kind = {"int": int, "float": float}.get(str(spec.type), spec.type)
+        kind = {"int": int, "float": float, "str": str}.get(str(spec.type), spec.type)
         suffix = " (with --resume: the run's own)" if spec.name == "steps" else ""
         parser.add_argument(flag, type=kind, default=None, help=f"{help_text} (default {spec.default}){suffix}")
 

@@ -46,6 +46,9 @@ class TrainConfig:
     checkpoint_every: int = _option(200, "steps between checkpoints", 1)
     keep_last: int = _option(3, "checkpoints kept", 1)
     sample_every: int = _option(200, "steps between sample grids", 1)
+    init_from: str = _option(
+        "", "start from the weights of another run's checkpoint (RUN/checkpoints/step_N.pt), with fresh optimisers"
+    )
     seed: int = _option(0, "random seed")
     threads: int = _option(0, "torch CPU threads (0: torch's default)", 0)
 

@@ -102,3 +102,23 @@ def restore(run: TrainingRun, path: Path) -> None:
     else:  # another number of processes: a fresh, distinct stream per rank
         run.random.manual_seed(run.config.seed * 1000 + run.rank + 7919 * run.step)
     torch.set_rng_state(state["torch_random"])
+
+
+def initialise_from(run: TrainingRun, path: Path) -> str:
+    """Start a new run from another run's weights (--init-from): same architecture, this run's settings,
+    fresh optimisers and step 0. The discriminator is taken too when it has the same layers. Says what it took."""
+    if not path.is_file():
+        raise UsageError(f"--init-from {path}: no such checkpoint; give a RUN/checkpoints/step_N.pt file")
+    state = load_checkpoint(path)
+    expected = unwrap(run.generator).config.to_dict()
+    if state.get("generator_config") != expected:
+        raise UsageError(
+            f"--init-from {path}: a generator of another architecture ({state.get('generator_config')}, "
+            f"this run is {expected}): give the same --ngf and a dataset of the same --size"
+        )
+    unwrap(run.generator).load_state_dict(state["generator"])
+    try:
+        unwrap(run.discriminator).load_state_dict(state["discriminator"])
+    except RuntimeError:
+        return f"generator from {path} (step {state['step']}); its discriminator has other layers: a new one"
+    return f"generator and discriminator from {path} (step {state['step']})"

@@ -36,7 +36,7 @@ from live.training.distributed import (
 from live.training.losses import build_discriminator, expression_weight_maps, generator_adversarial_losses
 from live.training.losses import discriminator_loss as adversarial_discriminator_loss
 from live.training.networks import GeneratorConfig, UnetGenerator
-from live.training.run_state import TrainingRun, restore, training_state
+from live.training.run_state import TrainingRun, initialise_from, restore, training_state
 
 
 def generator_config_for(config: TrainConfig, size_px: int) -> GeneratorConfig:
@@ -212,6 +212,8 @@ def _start(config: TrainConfig, resume: bool, console: Console) -> tuple[Trainin
         console.print(f"resumed {existing.name} at step {run.step}")
     elif resume:
         console.print(f"--resume: no checkpoint in {checkpoints}, starting from step 0")
+    if config.init_from and not existing:
+        console.print(f"--init-from: {initialise_from(run, Path(config.init_from))}")
     return run, existing
 
 
@@ -267,7 +269,8 @@ def train(
     if run.rank == 0:
         _write_config(run, Path(config.out))
     started_s, started_step = time.perf_counter(), run.step
-    last_path, interrupted = _loop(run, min(config.steps, stop_at_step or config.steps), existing, console)
+    end_step = config.steps if stop_at_step is None else min(config.steps, stop_at_step)
+    last_path, interrupted = _loop(run, end_step, existing, console)
     steps_per_s = (run.step - started_step) / max(1e-9, time.perf_counter() - started_s)
     if run.world_size > 1:
         write_rank_digest(run.generator, run.rank, run.step, Path(config.out))
