@@ -144,3 +144,21 @@ def test_drive_eval_reports_every_figure(tmp_path: Path) -> None:
         assert all(value is None or -1 <= value <= 1 for value in report[key].values())
     assert 0 < report["faces_found"] <= 1 and report["jitter_ratio"] > 0 and 0 <= report["outside_training"] <= 1
     assert report["ceiling_clamp_on"]["mouth"] >= 0.9, "the mouth of the smiling driver reaches the sketch"
+
+
+def test_drive_eval_takes_a_saved_calibration(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    model, clip = str(REPOSITORY / "models" / "jwp.onnx"), str(DATA / "cremad_1001_HAP.flv")
+    calibration = tmp_path / "driver.json"
+    missing = ["drive-eval", model, clip, "--calibration", str(calibration)]
+    assert live_main(missing) == 2
+    assert "no such file; write one with `live run" in capsys.readouterr().err
+    run = ["run", "--source", clip, "--model", model, "--output", str(tmp_path / "out.avi"), "--no-pace"]
+    assert live_main([*run, "--calibration", str(calibration)]) == 0 and calibration.is_file()
+    reports = {}
+    for name, extra in (("first second", []), ("saved", ["--calibration", str(calibration)])):
+        out = tmp_path / f"{name}.json"
+        assert live_main(["drive-eval", model, clip, "--json", str(out), *extra]) == 0
+        reports[name] = json.loads(out.read_text())["drivers"][0]
+    assert reports["saved"]["calibration"] == str(calibration)
+    assert reports["saved"]["frames_rendered"] == reports["saved"]["frames"], "no calibration wait"
+    assert reports["first second"]["frames_rendered"] < reports["first second"]["frames"]

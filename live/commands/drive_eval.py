@@ -35,6 +35,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("clips", type=Path, nargs="+", metavar="CLIP", help="driver videos (one face each)")
     parser.add_argument("--retarget", choices=RETARGET_MODES, default="full", help="as `live run --retarget`")
     parser.add_argument("--no-shape-clamp", action="store_true", help="as `live run --no-shape-clamp`")
+    parser.add_argument(
+        "--calibration",
+        type=Path,
+        metavar="FILE",
+        help="the driver's neutral, as written by `live run --calibration FILE` (default: calibrate on each clip's "
+        "first second, as `live run` does)",
+    )
     parser.add_argument("--json", type=Path, metavar="OUT.json", help="write every figure to this JSON file")
     parser.add_argument("--device", default="cpu", help="ONNX Runtime device (default cpu)")
     parser.add_argument(
@@ -55,7 +62,16 @@ def run(args: argparse.Namespace) -> int:
     missing = [str(clip) for clip in args.clips if not clip.is_file()]
     if missing:
         raise UsageError(f"no such driver clip: {', '.join(missing)}; give video files")
-    retarget = RetargetConfig(mode=args.retarget, shape_clamp=not args.no_shape_clamp)
+    if args.calibration is not None and not args.calibration.is_file():
+        raise UsageError(
+            f"--calibration {args.calibration}: no such file; write one with `live run --source NEUTRAL_CLIP "
+            f"--model MODEL --output OUT.mp4 --calibration {args.calibration}`"
+        )
+    retarget = RetargetConfig(
+        mode=args.retarget,
+        shape_clamp=not args.no_shape_clamp,
+        calibration_path=None if args.calibration is None else str(args.calibration),
+    )
     reports, rows = [], []
     for clip in args.clips:
         config = DriveConfig(args.model, clip, retarget, args.device)

@@ -31,6 +31,7 @@ from live.face.expression import MEASURE_NAMES, measure_series
 from live.face.pose import STABLE_POINT_INDICES
 from live.face.retarget import RetargetConfig, Retargeter
 from live.formats.card import ModelCard
+from live.io.calibration_file import CalibrationFile
 from live.io.sources import SourceConfig, VideoFileSource, media_time_s
 from live.pipeline.messages import Frame
 from live.pipeline.run import PipelineConfig, open_stages
@@ -116,6 +117,7 @@ def retarget_only(record: DriveRecord, config: RetargetConfig) -> list[np.ndarra
     """The retargeted landmarks of the recorded driver frames under another retarget config (no generator)."""
     targets: list[np.ndarray | None] = []
     with Retargeter(config, record.card) as retargeter:
+        CalibrationFile(config.calibration_path).load_into(retargeter)
         for landmarks, t_s in zip(record.driver, record.frame_times_s):
             if landmarks is None:
                 retargeter.no_face()
@@ -187,6 +189,7 @@ def evaluate_drive(config: DriveConfig, record: DriveRecord | None = None) -> di
         "driver": str(config.clip),
         "retarget": config.retarget.mode,
         "shape_clamp": config.retarget.shape_clamp,
+        "calibration": config.retarget.calibration_path or "the clip's first tracked frames",
         "frames": len(record.driver),
         "frames_rendered": int(sum(rendered)),
         "correlation": correlations(record.driver, record.output),
