@@ -324,17 +324,9 @@ def test_bad_inputs_are_one_line_usage_errors(
 def test_eval_refuses_a_model_of_other_sketches(
     tiny_dataset: Path, tiny_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    import onnx
+    from card_edit import copy_with_card
 
-    from live.formats.card import CARD_METADATA_KEY
-
-    model = onnx.load(str(tiny_model))
-    entry = next(entry for entry in model.metadata_props if entry.key == CARD_METADATA_KEY)
-    card = json.loads(entry.value)
-    card["sketch_format_version"] = 1
-    entry.value = json.dumps(card)
-    other = tmp_path / "sketch_v1.onnx"
-    onnx.save(model, str(other))
+    other = copy_with_card(tiny_model, tmp_path / "sketch_v1.onnx", sketch_format_version=1)
     assert main(["eval", str(other), str(tiny_dataset), "--device", "cpu"]) == 2
     message = capsys.readouterr().err
     assert "was trained on sketch format v1" in message and "retrain it on this dataset" in message

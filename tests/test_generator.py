@@ -56,19 +56,10 @@ def test_io_binding_matches_a_plain_ort_run(tiny_model_path: Path) -> None:
 
 
 def test_an_old_format_model_is_refused_with_one_line_saying_what_to_do(tiny_model_path: Path, tmp_path: Path) -> None:
-    import json
 
-    import onnx
+    from card_edit import copy_with_card
 
-    from live.formats.card import CARD_METADATA_KEY
-
-    model = onnx.load(str(tiny_model_path))
-    entry = next(entry for entry in model.metadata_props if entry.key == CARD_METADATA_KEY)
-    card = json.loads(entry.value)
-    card["card_version"] = 1
-    entry.value = json.dumps(card)
-    old = tmp_path / "old.onnx"
-    onnx.save(model, str(old))
+    old = copy_with_card(tiny_model_path, tmp_path / "old.onnx", card_version=1)
     with pytest.raises(UsageError) as caught:
         GeneratorSession(GeneratorSessionConfig(old, device="cpu"))
     message = str(caught.value)

@@ -76,15 +76,20 @@ def _check_same_settings(config: TrainConfig, saved: dict, path: Path) -> None:
         )
 
 
-def restore(run: TrainingRun, path: Path) -> None:
-    """Load a checkpoint into the run, refusing one of other settings or another architecture."""
+def _load_same_architecture(run: TrainingRun, path: Path, what: str, fix: str) -> dict:
+    """The checkpoint at path, refused in one line (what ... fix) when its generator is another architecture."""
     state = load_checkpoint(path)
     expected = unwrap(run.generator).config.to_dict()
     if state.get("generator_config") != expected:
         raise UsageError(
-            f"{path} is a checkpoint of another architecture ({state.get('generator_config')}, "
-            f"this run is {expected}): use a new --out or the same settings"
+            f"{what} of another architecture ({state.get('generator_config')}, this run is {expected}): {fix}"
         )
+    return state
+
+
+def restore(run: TrainingRun, path: Path) -> None:
+    """Load a checkpoint into the run, refusing one of other settings or another architecture."""
+    state = _load_same_architecture(run, path, f"{path} is a checkpoint", "use a new --out or the same settings")
     _check_same_settings(run.config, state.get("config", {}), path)
     try:
         unwrap(run.generator).load_state_dict(state["generator"])
@@ -109,13 +114,9 @@ def initialise_from(run: TrainingRun, path: Path) -> str:
     fresh optimisers and step 0. The discriminator is taken too when it has the same layers. Says what it took."""
     if not path.is_file():
         raise UsageError(f"--init-from {path}: no such checkpoint; give a RUN/checkpoints/step_N.pt file")
-    state = load_checkpoint(path)
-    expected = unwrap(run.generator).config.to_dict()
-    if state.get("generator_config") != expected:
-        raise UsageError(
-            f"--init-from {path}: a generator of another architecture ({state.get('generator_config')}, "
-            f"this run is {expected}): give the same --ngf and a dataset of the same --size"
-        )
+    state = _load_same_architecture(
+        run, path, f"--init-from {path}: a generator", "give the same --ngf and a dataset of the same --size"
+    )
     unwrap(run.generator).load_state_dict(state["generator"])
     try:
         unwrap(run.discriminator).load_state_dict(state["discriminator"])
