@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from live.face.alignment import fit_similarity
 from live.face.expression import (
     FACE_TOP_BOTTOM,
     LEFT_EYE_CORNERS,
@@ -100,23 +101,14 @@ def set_eye_openings(shape_px: np.ndarray, rotation: np.ndarray, wanted: np.ndar
     return shape_px
 
 
-def _similar_onto(source_xy: np.ndarray, target_xy: np.ndarray) -> np.ndarray:
-    """source_xy moved by the least-squares similarity (shift, rotation, scale) that best maps it onto target_xy."""
-    source_mean, target_mean = source_xy.mean(axis=0), target_xy.mean(axis=0)
-    source, target = source_xy - source_mean, target_xy - target_mean
-    u, singular_values, vt = np.linalg.svd(source.T @ target)
-    sign = np.array([1.0, np.sign(np.linalg.det(u @ vt)) or 1.0])
-    rotation = (u * sign) @ vt
-    scale = float((singular_values * sign).sum() / max(float((source**2).sum()), 1e-12))
-    return scale * source @ rotation + target_mean
-
-
 def keep_local_shape(projected_px: np.ndarray, original_px: np.ndarray) -> np.ndarray:
     """The projected shape with the eye and lip contours' own shape from the original: the original is first
     brought onto the projected face by the best similarity (the projection may also have changed the head's
     scale or roll, which the contours must follow), then each contour's shape (not its mean) is restored."""
     result = np.array(projected_px, dtype=np.float32)
-    aligned_xy = _similar_onto(original_px[:, :2].astype(np.float64), projected_px[:, :2].astype(np.float64))
+    original_xy = original_px[:, :2].astype(np.float64)
+    transform = fit_similarity(original_xy, projected_px[:, :2])
+    aligned_xy = original_xy @ transform[:, :2].T + transform[:, 2]
     for points in LOCAL_SHAPE_GROUPS:
         residual = aligned_xy[points] - projected_px[points, :2]
         result[points, :2] += residual - residual.mean(axis=0)

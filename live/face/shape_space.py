@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from live.face.alignment import fit_similarity
 from live.formats.card_checks import SHAPE_SPACE_VERSION  # the card's contract for this layout
 
 DEFAULT_VARIANCE_KEPT = 0.98
@@ -91,13 +92,7 @@ def shape_change_px(before_xy: np.ndarray, after_xy: np.ndarray) -> float:
     """Mean per-landmark distance between two (N, 2) shapes once the best similarity (shift, rotation,
     scale) of `after` onto `before` is removed: how much the face's shape changed, not its pose (in aligned
     head crops the training shapes hold little head motion, so the projection also undoes pose)."""
-    before = before_xy.astype(np.float64) - before_xy.mean(axis=0)
-    after = after_xy.astype(np.float64) - after_xy.mean(axis=0)
-    u, singular_values, vt = np.linalg.svd(after.T @ before)
-    rotation = u @ vt
-    if np.linalg.det(rotation) < 0:
-        u[:, -1] *= -1
-        singular_values[-1] *= -1
-        rotation = u @ vt
-    scale = float(singular_values.sum() / max(float((after**2).sum()), 1e-12))
-    return float(np.linalg.norm(scale * after @ rotation - before, axis=1).mean())
+    before = np.asarray(before_xy, dtype=np.float64)
+    after = np.asarray(after_xy, dtype=np.float64)
+    transform = fit_similarity(after, before)
+    return float(np.linalg.norm(after @ transform[:, :2].T + transform[:, 2] - before, axis=1).mean())
