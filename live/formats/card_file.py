@@ -8,6 +8,7 @@ from pathlib import Path
 from live.errors import UsageError
 from live.formats.card import CARD_METADATA_KEY, ModelCard
 from live.formats.card_text import card_markdown
+from live.formats.replacing import replacing
 
 
 def update_card_metrics(model_path: Path, metrics: dict) -> ModelCard:
@@ -24,12 +25,11 @@ def update_card_metrics(model_path: Path, metrics: dict) -> ModelCard:
     data.setdefault("metrics", {}).update(metrics)
     card = ModelCard.from_json(json.dumps(data), str(model_path))
     entries[CARD_METADATA_KEY].value = card.to_json()
-    temporary = model_path.with_name(model_path.name + ".partial")
     try:
-        onnx.save(model, str(temporary))
-        temporary.replace(model_path)
-        model_path.with_suffix(".md").write_text(card_markdown(card))
+        with replacing(model_path) as temporary:
+            onnx.save(model, str(temporary))
+        with replacing(model_path.with_suffix(".md")) as temporary:
+            temporary.write_text(card_markdown(card))
     except OSError as error:
-        temporary.unlink(missing_ok=True)
         raise UsageError(f"cannot update the card of {model_path}: {error.strerror or error}") from error
     return card

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +15,7 @@ from live.face.shape_space import ShapeSpace
 from live.formats.card import ModelCard, encode_plate
 from live.formats.card_text import card_markdown
 from live.formats.dataset import Dataset, Manifest, load_dataset, sha256_of_file
+from live.formats.replacing import replacing
 from live.training.checkpoints import latest_checkpoint, load_checkpoint
 from live.training.networks import GeneratorConfig, UnetGenerator
 from live.training.onnx_export import ExportError, export_onnx
@@ -153,12 +153,8 @@ def export_run(run_folder: Path, out: Path, metrics: dict | None = None, notes: 
 
 def write_card_text(path: Path, text: str) -> None:
     """Write NAME.md whole or not at all; ExportError (one line) when it cannot be written."""
-    temporary = path.with_name(path.name + ".partial")
     try:
-        temporary.write_text(text)
-        os.replace(temporary, path)
+        with replacing(path) as temporary:
+            temporary.write_text(text)
     except OSError as error:
         raise ExportError(f"cannot write {path}: {error.strerror or error} (the model was written)") from error
-    finally:
-        if temporary.exists():  # (unlink of a missing file fails too on a read-only file system)
-            temporary.unlink()

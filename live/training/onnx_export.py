@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +15,7 @@ from live.formats.card import (
     PLATE_METADATA_KEY,
     ModelCard,
 )
+from live.formats.replacing import replacing
 from live.training.fast_export import InferenceUnet
 from live.training.networks import Uint8Wrapper, UnetGenerator
 
@@ -43,17 +43,13 @@ def export_onnx(
     removed and ExportError raised.
     """
     path = Path(path)
-    temporary = path.with_name(path.name + ".partial")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        difference = _write_checked(generator, card, temporary, check_inputs_bgr, plate_base64)
-        os.replace(temporary, path)
+        with replacing(path) as temporary:
+            difference = _write_checked(generator, card, temporary, check_inputs_bgr, plate_base64)
     except OSError as error:  # a read-only folder, a full disk, a quota
         reason = error.strerror or str(error)
         raise ExportError(f"cannot write {path}: {reason}; nothing was written") from error
-    finally:
-        if temporary.exists():  # (unlink of a missing file fails too on a read-only file system)
-            temporary.unlink()
     return difference
 
 
