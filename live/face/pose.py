@@ -31,6 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from live.formats.card_checks import ANGLE_NAMES  # the keys of a card's pose_range_deg
+
 # Mirrored stable points: (subject's right side, subject's left side). Eye corners,
 # cheekbones, temples, upper forehead: they move little with expression.
 MIRRORED_STABLE_PAIRS: tuple[tuple[int, int], ...] = (
@@ -58,7 +60,6 @@ _RIGHT_SIDE = np.array([right for right, _ in MIRRORED_STABLE_PAIRS], dtype=np.i
 _LEFT_SIDE = np.array([left for _, left in MIRRORED_STABLE_PAIRS], dtype=np.intp)
 _NOSE_BRIDGE = np.array([168, 6], dtype=np.intp)
 _NOSE_BASE = np.array([2, 164], dtype=np.intp)
-ANGLE_NAMES: tuple[str, str, str] = ("yaw", "pitch", "roll")
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from live.errors import UsageError
 from live.formats.landmarks import LANDMARK_COUNT
 
 SHAPE_SPACE_VERSION = 1  # the layout of a card's shape_space (written by live.face.shape_space)
-ANGLE_NAMES = ("yaw", "pitch", "roll")
+ANGLE_NAMES: tuple[str, str, str] = ("yaw", "pitch", "roll")  # pose_range_deg's keys (live.face.pose)
 
 Check = Callable[[Any], "str | None"]
 
@@ -66,9 +66,18 @@ def check_sha256(value: Any) -> str | None:
     return None if isinstance(value, str) and re.fullmatch(r"[0-9a-f]{64}", value) else "must be a sha256 in hex"
 
 
-def check_landmarks(value: Any) -> str | None:
-    array = _finite_array(value, (LANDMARK_COUNT, 3))
-    return array if isinstance(array, str) else None
+def _array_check(shape: tuple[int | None, ...]) -> Check:
+    """A check that `value` is a finite array of `shape`."""
+
+    def check(value: Any) -> str | None:
+        array = _finite_array(value, shape)
+        return array if isinstance(array, str) else None
+
+    return check
+
+
+check_landmarks = _array_check((LANDMARK_COUNT, 3))
+check_transform = _array_check((2, 3))
 
 
 def check_pose_range(value: Any) -> str | None:
@@ -84,11 +93,6 @@ def check_pose_range(value: Any) -> str | None:
 def check_plate_size(value: Any) -> str | None:
     ok = isinstance(value, list) and len(value) == 2 and all(check_positive_integer(side) is None for side in value)
     return None if ok else "must be [width, height] in pixels"
-
-
-def check_transform(value: Any) -> str | None:
-    array = _finite_array(value, (2, 3))
-    return array if isinstance(array, str) else None
 
 
 def check_shape_space(value: Any) -> str | None:
