@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import cv2
@@ -98,3 +98,19 @@ def tiny_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ]
     export_onnx(UnetGenerator(config), card, path, inputs_bgr, plate_base64)
     return path
+
+
+@pytest.fixture
+def clip_frames(tmp_path: Path) -> Callable[[int, str], Path]:
+    """write(count, name) -> tmp_path/name holding the first `count` frames of data/jwp_office.mp4 as 000.png, ..."""
+
+    def write(count: int, name: str) -> Path:
+        folder = tmp_path / name
+        folder.mkdir()
+        capture = cv2.VideoCapture(str(DATA / "jwp_office.mp4"))
+        for index in range(count):
+            cv2.imwrite(str(folder / f"{index:03d}.png"), capture.read()[1])
+        capture.release()
+        return folder
+
+    return write

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import av
@@ -193,15 +193,9 @@ def test_the_source_is_never_the_output(
 
 
 @pytest.fixture
-def clip_folder(tmp_path: Path) -> Path:
+def clip_folder(clip_frames: Callable[[int, str], Path]) -> Path:
     """The first 60 frames of the shipped clip as PNGs."""
-    folder = tmp_path / "clip"
-    folder.mkdir()
-    capture = cv2.VideoCapture(str(CLIP))
-    for index in range(60):
-        cv2.imwrite(str(folder / f"{index:03d}.png"), capture.read()[1])
-    capture.release()
-    return folder
+    return clip_frames(60, "clip")
 
 
 def test_an_unreadable_image_is_skipped_with_one_warning(

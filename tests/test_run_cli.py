@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -47,15 +48,9 @@ def count_frames(path: Path) -> tuple[int, tuple[int, ...]]:
 
 
 @pytest.fixture
-def face_folder(tmp_path: Path) -> Path:
+def face_folder(clip_frames: Callable[[int, str], Path]) -> Path:
     """Eight real frames of the shipped clip as images."""
-    folder = tmp_path / "frames"
-    folder.mkdir()
-    capture = cv2.VideoCapture(str(CLIP))
-    for index in range(8):
-        cv2.imwrite(str(folder / f"{index:03d}.png"), capture.read()[1])
-    capture.release()
-    return folder
+    return clip_frames(8, "frames")
 
 
 @pytest.mark.parametrize(
