@@ -68,11 +68,11 @@ class ExpressionRange:
 
 
 def wanted_eye_openings(
-    driver_px: np.ndarray, driver_neutral_px: np.ndarray, target_neutral_px: np.ndarray, limits: ExpressionRange
+    driver_px: np.ndarray, driver_neutral: np.ndarray, target_neutral: np.ndarray, limits: ExpressionRange
 ) -> np.ndarray:
-    """(2,) the target's eye openings for the driver's (module docstring), within the training range."""
-    driver, driver_neutral = eye_openings(driver_px), eye_openings(driver_neutral_px)
-    target_neutral = eye_openings(target_neutral_px)
+    """(2,) the target's eye openings for the driver's (module docstring), within the training range;
+    driver_neutral and target_neutral: (2,) eye openings of the two neutral faces."""
+    driver = eye_openings(driver_px)
     closure = (driver - CLOSED_EYE_OPENING) / np.maximum(driver_neutral - CLOSED_EYE_OPENING, 1e-3)
     wanted = limits.eye_low + closure * np.maximum(target_neutral - limits.eye_low, 0.0)
     return np.clip(wanted, limits.eye_low, limits.eye_high)

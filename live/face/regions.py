@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from live.face.expression import eye_openings
 from live.face.pose import STABLE_POINT_INDICES, face_rotation
 from live.formats.mesh_topology import PART_EDGES
 
@@ -31,6 +32,7 @@ class FaceReference:
     rotation: the face's rotation (live.face.pose.face_rotation).
     region_size_px: (478,) the size of each point's region, measured in the
         face's frontal plane (RMS distance of each part's points from the part's centre).
+    eye_openings: (2,) live.face.expression.eye_openings of the neutral (measured once, not per frame).
     """
 
     neutral_px: np.ndarray
@@ -38,6 +40,7 @@ class FaceReference:
     size_px: float
     rotation: np.ndarray
     region_size_px: np.ndarray
+    eye_openings: np.ndarray
 
 
 def region_labels(neutral_px: np.ndarray) -> np.ndarray:
@@ -76,4 +79,6 @@ def face_reference(neutral_px: np.ndarray, labels: np.ndarray) -> FaceReference:
     size_px = float(np.sqrt(((neutral[STABLE_POINT_INDICES] - centre_px) ** 2).sum(axis=1).mean()))
     rotation = face_rotation(neutral)
     frontal_px = (neutral - centre_px) @ rotation
-    return FaceReference(neutral, centre_px, size_px, rotation, region_sizes_px(frontal_px)[labels])
+    return FaceReference(
+        neutral, centre_px, size_px, rotation, region_sizes_px(frontal_px)[labels], eye_openings(neutral)
+    )

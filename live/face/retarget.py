@@ -259,7 +259,8 @@ class Retargeter(Closing):
             gain_px = driver.size_px * target.region_size_px / driver.region_size_px * self._expression_weight
             shape_px = shape_px + (expression @ target.rotation.T) * gain_px[:, None]
             driver_shape_px = driver.neutral_px + (expression @ driver.rotation.T) * driver.size_px
-            wanted = wanted_eye_openings(driver_shape_px, driver.neutral_px, target.neutral_px, self.range.expression)
+            limits = self.range.expression
+            wanted = wanted_eye_openings(driver_shape_px, driver.eye_openings, target.eye_openings, limits)
             shape_px = set_eye_openings(shape_px, target.rotation, wanted)
         rotation, pose_clamped = self.range.rotation(cv2.Rodrigues(pose_vector[:3])[0])
         shift_px, scale = self.range.shift_and_scale(pose_vector[3:6] * target.size_px, float(pose_vector[6]))
