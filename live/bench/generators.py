@@ -13,7 +13,7 @@ import numpy as np
 import onnxruntime
 
 from live.bench.timing import MIN_CALLS, WARMUP_CALLS, time_one
-from live.engines.generator import _session_options
+from live.engines.generator import session_options
 from live.pipeline.stages import Stages
 from live.pipeline.stats import TimingSummary, summarise
 
@@ -57,7 +57,7 @@ def measure_generators(
     if reference_path is not None:
         providers = list(dict.fromkeys([session.provider, "CPUExecutionProvider"]))
         reference = onnxruntime.InferenceSession(
-            str(reference_path), _session_options(intra_op_threads), providers=providers
+            str(reference_path), session_options(intra_op_threads), providers=providers
         )
         inputs = [
             np.ascontiguousarray((sketch.astype(np.float32) / 127.5 - 1.0).transpose(2, 0, 1)[None])

@@ -65,7 +65,8 @@ def default_intra_op_threads() -> int:
     return max(1, min(4, cores // 2))
 
 
-def _session_options(intra_op_threads: int) -> onnxruntime.SessionOptions:
+def session_options(intra_op_threads: int) -> onnxruntime.SessionOptions:
+    """The ORT session options of every generator run (also `live bench`'s reference, for a fair comparison)."""
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -108,7 +109,7 @@ class GeneratorSession(Closing):
         self.config = config
         path = Path(config.model_path)
         _check_model_file(path)
-        options = _session_options(config.intra_op_threads)
+        options = session_options(config.intra_op_threads)
         if config.device == "auto":
             self._session, self.provider_note = self._open_auto(path, options)
         else:
