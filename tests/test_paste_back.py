@@ -75,3 +75,20 @@ def test_paste_writes_into_a_given_buffer() -> None:
     crop = paste.plate_crop(transform)
     buffer = np.zeros_like(image)
     assert paste.paste(crop, crop, transform, buffer) is buffer
+
+
+def test_at_one_to_one_scale_the_crop_is_the_feathered_blend_of_crop_and_plate() -> None:
+    """An unrotated crop at the plate's own scale pastes as alpha * crop + (1 - alpha) * plate crop, everywhere
+    inside its square (the band-only blend and the drawn mask must equal the plain formula)."""
+    image = plate()
+    paste = PasteBack(image, CROP_PX)
+    transform = transform_from_parameters(np.array([250.0, 220.0, float(CROP_PX), 0.0]), CROP_PX)
+    plate_crop = paste.plate_crop(transform)
+    crop = np.random.default_rng(0).integers(0, 256, plate_crop.shape, dtype=np.uint8)
+    out = paste.paste(crop, plate_crop, transform)
+    alpha = feather_alpha(CROP_PX)[..., None]
+    expected = np.round(alpha * crop + (1.0 - alpha) * plate_crop)
+    left, top = 250 - CROP_PX // 2, 220 - CROP_PX // 2
+    pasted = out[top + 1 : top + CROP_PX - 1, left + 1 : left + CROP_PX - 1].astype(int)
+    assert np.abs(pasted - expected[1:-1, 1:-1]).max() <= 1
+    assert (out[top - 2] == image[top - 2]).all() and (out[:, left - 2] == image[:, left - 2]).all()

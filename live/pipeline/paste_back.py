@@ -5,8 +5,8 @@ crop. Paste-back first blends the generated crop with that same plate crop throu
 (1 inside, a raised-cosine fall to 0 over FEATHER_FRACTION of the side at the border), made once per
 crop size; so the crop's border is the plate itself, whatever the generator painted there. The blended
 crop then goes through the inverse of its plate->crop transform into a copy of the native plate, inside
-the crop's bounding box only (a hard mask of the crop's own square, made once too, as the border already
-equals the plate). No erosion or blur per frame; no seam, halo or colour step at the crop's border.
+the crop's bounding box only, through a hard mask of the crop's own square (a filled polygon, as the border
+already equals the plate). No erosion or blur per frame; no seam, halo or colour step at the crop's border.
 Blending at the crop's size instead of the frame's costs about a fifth at 1280x720 (`live bench`).
 """
 
@@ -26,6 +26,16 @@ def feather_alpha(crop_px: int, feather_fraction: float = FEATHER_FRACTION) -> n
     return np.outer(ramp, ramp).astype(np.float32)
 
 
+def _band_strips(alpha: np.ndarray) -> list[tuple[tuple[slice, slice], np.ndarray, np.ndarray]]:
+    """The four strips of the crop where alpha < 1 (top, bottom, left, right), each with its alpha and 1 - alpha."""
+    side_px = alpha.shape[0]
+    band_px = int(np.argmax(alpha[side_px // 2] >= 1.0)) or side_px // 2
+    whole, middle = slice(0, side_px), slice(band_px, side_px - band_px)
+    strips = [(slice(0, band_px), whole), (slice(side_px - band_px, side_px), whole)]
+    strips += [(middle, slice(0, band_px)), (middle, slice(side_px - band_px, side_px))]
+    return [(strip, np.ascontiguousarray(alpha[strip]), np.ascontiguousarray(1.0 - alpha[strip])) for strip in strips]
+
+
 class PasteBack:
     """`paste(crop_bgr, plate_crop_bgr, transform) -> frame_bgr`: the crop placed into a copy of the plate."""
 
@@ -33,9 +43,11 @@ class PasteBack:
         self.plate_bgr = np.ascontiguousarray(plate_bgr)
         self.crop_px = crop_px
         self.alpha = feather_alpha(crop_px, feather_fraction)
-        self._alpha_complement = 1.0 - self.alpha
-        self._inside = np.zeros((crop_px, crop_px), dtype=np.uint8)
-        self._inside[1:-1, 1:-1] = 255  # pixels whose bilinear samples lie wholly inside the crop
+        self._band_strips = _band_strips(self.alpha)
+        self._blended_bgr = np.empty((crop_px, crop_px, 3), dtype=np.uint8)
+        # the crop's square, shrunk to where bilinear samples lie wholly inside it
+        low, high = 0.5, crop_px - 1.5
+        self._inside_corners = np.array([[low, low], [high, low], [high, high], [low, high]], dtype=np.float64)
 
     @property
     def size_px(self) -> tuple[int, int]:
@@ -80,12 +92,26 @@ class PasteBack:
         box = self.region(transform)
         if box is None:
             return out_bgr
-        blended = cv2.blendLinear(crop_bgr, plate_crop_bgr, self.alpha, self._alpha_complement)
+        blended = self._blend(crop_bgr, plate_crop_bgr)
         x0, y0, x1, y1 = box
         to_region = cv2.invertAffineTransform(np.asarray(transform, dtype=np.float64))
         to_region[:, 2] -= (x0, y0)
         size = (x1 - x0, y1 - y0)
         warped = cv2.warpAffine(blended, to_region, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-        inside = cv2.warpAffine(self._inside, to_region, size, flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT)
-        cv2.copyTo(warped, inside, out_bgr[y0:y1, x0:x1])
+        cv2.copyTo(warped, self._inside_mask(to_region, size), out_bgr[y0:y1, x0:x1])
         return out_bgr
+
+    def _blend(self, crop_bgr: np.ndarray, plate_crop_bgr: np.ndarray) -> np.ndarray:
+        """alpha * crop + (1 - alpha) * plate crop, blending only the border band (alpha is 1 inside it)."""
+        blended = self._blended_bgr
+        np.copyto(blended, crop_bgr)
+        for strip, alpha, complement in self._band_strips:
+            blended[strip] = cv2.blendLinear(crop_bgr[strip], plate_crop_bgr[strip], alpha, complement)
+        return blended
+
+    def _inside_mask(self, to_region: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+        """uint8 mask of the region's pixels that the crop's square covers (drawn, not warped: a tenth the cost)."""
+        corners = self._inside_corners @ to_region[:, :2].T + to_region[:, 2]
+        mask = np.zeros((size[1], size[0]), dtype=np.uint8)
+        cv2.fillConvexPoly(mask, np.round(corners * 16).astype(np.int32), 255, lineType=cv2.LINE_8, shift=4)
+        return mask
