@@ -7,10 +7,12 @@ import numpy as np
 import pytest
 
 from live.engines.landmarks import LandmarkConfig, LandmarkDetector
+from live.errors import UsageError
 from live.face.alignment import (
     ALIGNMENT_INDICES,
     HEAD_TEMPLATE,
     HeadFollower,
+    HeadTemplate,
     TransformSmoother,
     apply_transform,
     crop_transform,
@@ -104,3 +106,26 @@ def test_follower_places_the_neutral_face_at_the_neutral_crop(portrait) -> None:
     transform, crop_px = follower.follow(shifted, 1.0)
     np.testing.assert_allclose(crop_px[:, :2], neutral_px[:, :2], atol=1e-2)  # the crop follows the head
     assert abs(transform[0, 2] - (neutral_transform[0, 2] - 30.0)) < 1e-3
+
+
+def test_a_template_round_trips_through_its_card_form() -> None:
+    template = HeadTemplate.from_dict(HEAD_TEMPLATE.to_dict())
+    assert template.name == HEAD_TEMPLATE.name and template.side_over_face_height == HEAD_TEMPLATE.side_over_face_height
+    np.testing.assert_allclose(template.points_unit, HEAD_TEMPLATE.points_unit, atol=1e-4)
+    other = dict(HEAD_TEMPLATE.to_dict(), landmark_indices=list(range(len(ALIGNMENT_INDICES))))
+    with pytest.raises(UsageError, match="aligned on other landmarks"):
+        HeadTemplate.from_dict(other)
+
+
+def test_the_follower_crops_with_the_model_s_own_template(portrait) -> None:
+    """A model prepared with a wider template (its card says so) must be driven with that template's crop."""
+    _, landmarks_px = portrait
+    wider = HeadTemplate.from_dict(
+        dict(HEAD_TEMPLATE.to_dict(), points_unit=(0.5 + (HEAD_TEMPLATE.points_unit - 0.5) * 0.5).tolist())
+    )
+    neutral_transform = crop_transform(landmarks_px, CROP_PX)
+    neutral_px = apply_transform(neutral_transform, landmarks_px)
+    usual, _ = HeadFollower(neutral_transform, CROP_PX).follow(neutral_px, 0.0)
+    wide, _ = HeadFollower(neutral_transform, CROP_PX, template=wider).follow(neutral_px, 0.0)
+    usual_side_px, wide_side_px = transform_parameters(usual, CROP_PX)[2], transform_parameters(wide, CROP_PX)[2]
+    assert wide_side_px == pytest.approx(2.0 * usual_side_px, rel=1e-3)

@@ -71,6 +71,14 @@ DAMAGE: dict[str, tuple[Callable[[dict], None], str]] = {
     ),
     "plate size as text": (setting("plate_size_px", "640x480"), r"field plate_size_px must be \[width, height\]"),
     "transform of the wrong shape": (setting("neutral_transform", [[1, 0, 0]]), r"field neutral_transform has shape"),
+    "head template missing a point": (
+        lambda card: card["template"]["points_unit"].pop(),
+        r"field template points_unit has shape 23x2, expected 24x2",
+    ),
+    "head template without its side": (
+        lambda card: card["template"].pop("side_over_face_height"),
+        r"field template needs numbers side_over_face_height",
+    ),
 }
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from live.errors import UsageError
 from live.face.smoothing import OneEuroFilter, OneEuroParameters
 
 # Stable points (MediaPipe face mesh): eye corners, temples, upper cheekbones by the ears,
@@ -54,6 +55,23 @@ class HeadTemplate:
             "centre_above_face_middle": self.centre_above_face_middle,
             "points_unit": np.round(self.points_unit.astype(np.float64), 4).tolist(),
         }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "HeadTemplate":
+        """The template a model card or dataset manifest records (to_dict's form, checked by the card's checks);
+        UsageError when it is aligned on other landmarks than this version's ALIGNMENT_INDICES."""
+        if list(data["landmark_indices"]) != ALIGNMENT_INDICES.tolist():
+            raise UsageError(
+                f"the model's head template {data.get('name')!r} is aligned on other landmarks than this version of "
+                "live uses: prepare and train it again with this version"
+            )
+        points_unit = np.asarray(data["points_unit"], dtype=np.float64)
+        return cls(
+            name=str(data["name"]),
+            side_over_face_height=float(data["side_over_face_height"]),
+            centre_above_face_middle=float(data["centre_above_face_middle"]),
+            points_unit=points_unit,
+        )
 
 
 HEAD_TEMPLATE = HeadTemplate(
@@ -227,12 +245,17 @@ class HeadFollower:
     The retargeter works in the pixels of the target's usual crop (`neutral_transform`, plate->crop, from
     the model card). `follow` maps its landmarks into the plate, fits the crop transform on their stable
     points, smooths it (TransformSmoother, apart from the expression) and returns the transform and the
-    landmarks in that crop, which is what the sketch is drawn from."""
+    landmarks in that crop, which is what the sketch is drawn from. `template`: the model's own (its card's)."""
 
     def __init__(
-        self, neutral_transform: np.ndarray, crop_px: int, smoothing: TransformSmoothing = TransformSmoothing()
+        self,
+        neutral_transform: np.ndarray,
+        crop_px: int,
+        smoothing: TransformSmoothing = TransformSmoothing(),
+        template: HeadTemplate = HEAD_TEMPLATE,
     ) -> None:
         self.crop_px = crop_px
+        self.template = template
         self.neutral_transform = np.asarray(neutral_transform, dtype=np.float64)
         self._to_plate = invert_transform(self.neutral_transform)
         self._smoother = TransformSmoother(crop_px, smoothing)
@@ -245,6 +268,6 @@ class HeadFollower:
     def follow(self, target_px: np.ndarray, t_s: float) -> tuple[np.ndarray, np.ndarray]:
         """(plate->crop transform, landmarks in that crop) for landmarks in the usual crop's pixels."""
         plate_px = apply_transform(self._to_plate, target_px)
-        transform = self._smoother.smooth(crop_transform(plate_px, self.crop_px), t_s)
+        transform = self._smoother.smooth(crop_transform(plate_px, self.crop_px, self.template), t_s)
         self.last_transform = transform
         return transform, apply_transform(transform, plate_px)

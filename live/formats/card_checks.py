@@ -120,6 +120,19 @@ def check_shape_space(value: Any) -> str | None:
     return None
 
 
+def check_template(value: Any) -> str | None:
+    """The head template the crop is aligned to (live.face.alignment.HeadTemplate.to_dict()): a point per index."""
+    if not isinstance(value, dict):
+        return "must be a JSON object"
+    indices = value.get("landmark_indices")
+    if not isinstance(indices, list) or not indices:
+        return "needs landmark_indices"
+    if not all(_is_number(value.get(name)) for name in ("side_over_face_height", "centre_above_face_middle")):
+        return "needs numbers side_over_face_height and centre_above_face_middle"
+    points = _finite_array(value.get("points_unit"), (len(indices), 2))
+    return f"points_unit {points}" if isinstance(points, str) else None
+
+
 def check_expression_range(value: Any) -> str | None:
     """{} (older cards), or live.face.coverage's report with eye {low, high} and mouth {high}."""
     if value == {}:
@@ -151,7 +164,7 @@ FIELD_CHECKS: dict[str, tuple[bool, Check]] = {
     "shape_space": (False, check_shape_space),
     "expression_range": (False, check_expression_range),
     "crop": (False, check_list_of_mappings),
-    "template": (False, check_mapping),
+    "template": (False, check_template),
     "coverage": (False, check_mapping),
     "architecture": (False, check_mapping),
     "training": (False, check_mapping),

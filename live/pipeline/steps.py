@@ -16,7 +16,7 @@ from typing import Generic, Protocol, TypeVar
 import numpy as np
 
 from live.engines.landmarks import LandmarkDetector
-from live.face.alignment import HeadFollower
+from live.face.alignment import HEAD_TEMPLATE, HeadFollower, HeadTemplate
 from live.face.retarget import Retargeter
 from live.formats.card import ModelCard
 from live.formats.sketch import SKETCH_FORMAT_VERSION, draw_sketch
@@ -96,7 +96,9 @@ class SketchStep:
         self.size_px = size_px
         self.pool = pool
         self.stats = stats
-        self.follower = follower or HeadFollower(np.asarray(retargeter.card.neutral_transform), size_px)
+        card = retargeter.card
+        template = HeadTemplate.from_dict(card.template) if card.template else HEAD_TEMPLATE
+        self.follower = follower or HeadFollower(np.asarray(card.neutral_transform), size_px, template=template)
 
     def __call__(self, tracked: Tracked) -> Sketched:
         frame = tracked.frame
