@@ -57,12 +57,12 @@ class GeneratorSessionConfig:
 
 
 def default_intra_op_threads() -> int:
-    """Half the cores, at least 1 and at most 4: the landmark thread, capture and the main loop need
-    cores too. On 2 idle cores (`live bench`, shipped 256 px avatar) 1 thread against 2: generator alone
-    9.9 against 10.2 ms, paced 30 fps p50 latency 22 ms either way, p95 equal or lower (26-27 against
-    27-48 ms over three pairs of runs), 6-16 % less CPU; unthrottled fps alike (68-73 either way)."""
+    """Half the cores, at least 2 (1 on a single core) and at most 4. With threads that sleep instead of spinning
+    (session_options), a second generator thread uses the core the landmark thread leaves idle between frames;
+    on 2 cores it lowered paced latency without costing unthrottled fps (README, "Speed"). The format-1 avatar,
+    half as costly, gained nothing from it, so this was 1 on 2 cores before."""
     cores = os.cpu_count() or 1
-    return max(1, min(4, cores // 2))
+    return 1 if cores < 2 else min(4, max(2, cores // 2))
 
 
 def session_options(intra_op_threads: int) -> onnxruntime.SessionOptions:
