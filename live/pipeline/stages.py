@@ -71,7 +71,7 @@ class Stages:
 def open_stages(config: PipelineConfig) -> Iterator[Stages]:
     """Load the generator (UsageError for a bad model or device), the detector and the retargeter,
     and render the target's neutral face once. OpenCV's own thread pool is turned off: on 2 cores it only
-    fights the pipeline's threads (paste-back at 1280x720: p50 2.4 ms with it, 1.7 ms without)."""
+    competes with the pipeline's own threads (an earlier `live bench` measured paste-back slower with it)."""
     cv2.setNumThreads(1)
     with ExitStack() as stack:
         session = stack.enter_context(GeneratorSession(config.generator))
