@@ -295,7 +295,7 @@ def test_window_keys_cycle_the_view_and_toggle_the_overlay(stages: Stages, clip_
     presenter.close()
 
 
-def test_the_crop_follows_the_head_with_the_model_s_own_template(tmp_path: Path) -> None:
+def test_the_crop_follows_the_head_with_the_model_s_own_template(tmp_path: Path, clip_frames: list[np.ndarray]) -> None:
     """A model whose card records a wider head template (prepared for more of the body) is cropped with it,
     not with this version's default template."""
     from card_edit import copy_with_card
@@ -308,13 +308,12 @@ def test_the_crop_follows_the_head_with_the_model_s_own_template(tmp_path: Path)
     wider = copy_with_card(
         shipped, tmp_path / "wider.onnx", template={**HEAD_TEMPLATE.to_dict(), "points_unit": wider_points}
     )
-    image_bgr = cv2.VideoCapture(str(CLIP)).read()[1]
     sides_px = []
     for model in (shipped, wider):
         with open_stages(PipelineConfig(GeneratorSessionConfig(model, "cpu"))) as stages:
             stats = PipelineStats("test")
             track = TrackStep(stages.detector, stats)
             sketch = SketchStep(stages.retargeter, stages.card.size_px, BufferPool(stages.card.size_px), stats)
-            sketched = sketch(track(Frame(0, 0.0, image_bgr, 0.0)))
+            sketched = sketch(track(Frame(0, 0.0, clip_frames[0], 0.0)))
             sides_px.append(transform_parameters(sketched.crop_transform, stages.card.size_px)[2])
     assert sides_px[1] == pytest.approx(2.0 * sides_px[0], rel=1e-3)
