@@ -56,7 +56,6 @@ def test_io_binding_matches_a_plain_ort_run(tiny_model_path: Path) -> None:
 
 
 def test_an_old_format_model_is_refused_with_one_line_saying_what_to_do(tiny_model_path: Path, tmp_path: Path) -> None:
-
     from card_edit import copy_with_card
 
     old = copy_with_card(tiny_model_path, tmp_path / "old.onnx", card_version=1)
