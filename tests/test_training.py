@@ -364,3 +364,27 @@ def test_init_from_starts_a_new_run_from_another_runs_weights(
         capsys,
     )
     assert code == 2 and "no such checkpoint" in message
+
+
+def test_shape_augmentation_trains_on_sketch_variants(dataset_64: Path, tmp_path: Path) -> None:
+    from live.formats.dataset import load_dataset
+    from live.training.augment import CropSampler
+    from live.training.shape_augment import shape_variant_sketches
+    from live.training.train import TrainConfig, train
+
+    common = dict(dataset=str(dataset_64), ngf=4, ndf=8, checkpoint_every=100, sample_every=100, threads=1)
+    result = train(TrainConfig(out=str(tmp_path / "run"), steps=2, shape_augment=0.3, shape_variants=3, **common))
+    saved = load_checkpoint(result.last_checkpoint)
+    assert saved["step"] == 2 and saved["config"]["shape_augment"] == 0.3
+
+    dataset = load_dataset(dataset_64)
+    indices = dataset.indices("train")[:2]
+    sampler = CropSampler(dataset, indices, 1.0, torch.device("cpu"))
+    bank = shape_variant_sketches(dataset.landmarks_px[indices], dataset.size_px, 3, 0.3, seed=0)
+    sampler.use_sketch_variants(bank)
+    identity = torch.tensor([[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]])
+    for frame in range(2):
+        for variant in range(3):
+            sketch = sampler.sample(torch.tensor([frame]), identity, torch.tensor([variant]))[0]
+            drawn = ((sketch[0].permute(1, 2, 0) + 1.0) * 127.5).round().to(torch.uint8).numpy()
+            assert np.abs(drawn.astype(int) - bank[frame * 3 + variant]).max() <= 1

@@ -79,6 +79,7 @@ class CropSampler:
         self.weights = face_weight_maps(dataset.landmarks_px[indices], self.size_px, face_weight).to(device)
         self.plates = [to_float(plate[None]).to(device) for plate in dataset.plates_bgr]
         self.videos = dataset.video_indices[indices]
+        self.sketch_variants = 1
         crop_to_plate = []
         for transform in dataset.transforms[indices]:
             inverse = np.vstack([cv2.invertAffineTransform(transform), [0.0, 0.0, 1.0]])
@@ -88,11 +89,20 @@ class CropSampler:
     def __len__(self) -> int:
         return len(self.videos)
 
-    def sample(self, chosen: torch.Tensor, thetas: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """sketch, real crop, L1 weights, plate crop for the chosen rows under the (B, 2, 3) jitters, in [-1, 1]."""
+    def use_sketch_variants(self, sketches_bgr: np.ndarray) -> None:
+        """Draw each frame's sketch from its own variants ((N * V, S, S, 3), frame-major) instead of its one sketch."""
+        self.sketch_variants = len(sketches_bgr) // len(self.videos)
+        self.sketches = torch.from_numpy(np.ascontiguousarray(sketches_bgr)).permute(0, 3, 1, 2).to(self.device)
+
+    def sample(
+        self, chosen: torch.Tensor, thetas: torch.Tensor, variants: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, ...]:
+        """sketch, real crop, L1 weights, plate crop for the chosen rows under the (B, 2, 3) jitters, in [-1, 1];
+        variants: which of each frame's sketch variants (use_sketch_variants) to use."""
         size_px = self.size_px
         scale = lambda images: images.float() / 127.5 - 1.0  # noqa: E731
-        sketch = scale(_warp(self.sketches[chosen].float(), thetas, size_px, "zeros"))  # black outside
+        rows = chosen if variants is None else chosen * self.sketch_variants + variants
+        sketch = scale(_warp(self.sketches[rows].float(), thetas, size_px, "zeros"))  # black outside
         weight = _warp(self.weights[chosen], thetas, size_px, "border")
         real = _warp(scale(self.context[chosen]), thetas * self.context_ratio, size_px, "border")
         crop_from_normalised = torch.linalg.inv(_normaliser((size_px, size_px)))

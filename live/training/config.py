@@ -39,6 +39,10 @@ class TrainConfig:
     augment_shift: float = _option(0.02, "random shift, as a share of the frame", 0.0)
     augment_scale: float = _option(0.03, "random scale change, as a share", 0.0)
     augment_rotate_deg: float = _option(2.0, "random rotation in degrees", 0.0)
+    shape_augment: float = _option(
+        0.0, "lip thickness and lid curve varied by up to this log-factor in training sketches (0: off)", 0.0
+    )
+    shape_variants: int = _option(8, "sketches drawn per frame with --shape-augment (the first unchanged)", 1)
     flip: bool = _option(False, "random horizontal flips (off: a fixed scene is not symmetric)")
     use_plate: bool = _option(
         True, "paint the person over a background plate (off: paint the whole frame)", flag="--no-plate"

@@ -37,6 +37,7 @@ from live.training.losses import build_discriminator, expression_weight_maps, ge
 from live.training.losses import discriminator_loss as adversarial_discriminator_loss
 from live.training.networks import GeneratorConfig, UnetGenerator
 from live.training.run_state import TrainingRun, initialise_from, restore, training_state
+from live.training.shape_augment import shape_variant_sketches
 
 
 def generator_config_for(config: TrainConfig, size_px: int) -> GeneratorConfig:
@@ -103,6 +104,16 @@ class _Batches:
             run.dataset.landmarks_px[indices], run.dataset.size_px, run.config.region_weight
         ).to(run.device)
         self.probabilities = torch.from_numpy(sample_weights(run.dataset.landmarks_px[indices]))
+        if run.config.shape_augment > 0:
+            self.sampler.use_sketch_variants(
+                shape_variant_sketches(
+                    run.dataset.landmarks_px[indices],
+                    run.dataset.size_px,
+                    run.config.shape_variants,
+                    run.config.shape_augment,
+                    run.config.seed,
+                )
+            )
 
     def sample(self, run: TrainingRun) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """sketch, real image, L1 weights and background plate, all under the same random crop jitter."""
@@ -111,7 +122,11 @@ class _Batches:
             if run.config.balance_expressions
             else torch.randint(len(self.indices), (run.config.batch_size,), generator=run.random)
         )
-        return self.sampler.sample(chosen, jitter_thetas(len(chosen), run.config, run.random))
+        thetas = jitter_thetas(len(chosen), run.config, run.random)
+        if self.sampler.sketch_variants == 1:
+            return self.sampler.sample(chosen, thetas)
+        variants = torch.randint(self.sampler.sketch_variants, (len(chosen),), generator=run.random)
+        return self.sampler.sample(chosen, thetas, variants)
 
 
 def _train_step(run: TrainingRun, batches: _Batches, scaler: torch.amp.GradScaler) -> dict[str, float]:
