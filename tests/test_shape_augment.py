@@ -68,3 +68,14 @@ def test_variant_zero_is_the_frames_own_sketch_and_the_others_differ(faces: np.n
             other = variants[frame * 4 + variant]
             assert not np.array_equal(other, own)
             assert np.all(other == REGION_COLOURS_BGR["lips"], axis=2).sum() != lips
+
+
+def test_lips_only_leaves_the_eyes_alone(faces: np.ndarray) -> None:
+    from live.face.expression_transfer import EYE_CONTOURS
+
+    eyes = np.concatenate(EYE_CONTOURS)
+    lips_only = perturb_part_shapes(faces[0], np.random.default_rng(2), 0.5, lids=False)
+    both = perturb_part_shapes(faces[0], np.random.default_rng(2), 0.5, lids=True)
+    np.testing.assert_array_equal(lips_only[eyes], faces[0][eyes])
+    assert not np.allclose(both[eyes], faces[0][eyes])
+    np.testing.assert_array_equal(lips_only[OUTER_LIPS], both[OUTER_LIPS])  # the same lips either way

@@ -43,6 +43,9 @@ class TrainConfig:
         0.0, "lip thickness and lid curve varied by up to this log-factor in training sketches (0: off)", 0.0
     )
     shape_variants: int = _option(8, "sketches drawn per frame with --shape-augment (the first unchanged)", 1)
+    shape_augment_lids: bool = _option(
+        True, "with --shape-augment, vary the lid curves as well as the lips", flag="--no-shape-augment-lids"
+    )
     flip: bool = _option(False, "random horizontal flips (off: a fixed scene is not symmetric)")
     use_plate: bool = _option(
         True, "paint the person over a background plate (off: paint the whole frame)", flag="--no-plate"

@@ -58,22 +58,25 @@ def _bend_lids(landmarks_px: np.ndarray, curvatures: np.ndarray) -> np.ndarray:
     return set_eye_openings(landmarks_px, _UPRIGHT, openings)
 
 
-def perturb_part_shapes(landmarks_px: np.ndarray, random: np.random.Generator, strength: float) -> np.ndarray:
-    """(478, 3) landmarks of an upright crop with random lip thickness and lid curves (module docstring)."""
+def perturb_part_shapes(
+    landmarks_px: np.ndarray, random: np.random.Generator, strength: float, lids: bool = True
+) -> np.ndarray:
+    """(478, 3) landmarks of an upright crop with random lip thickness and (lids) lid curves (module docstring)."""
     shape_px = np.array(landmarks_px, dtype=np.float64)
     upper, lower = np.exp(random.uniform(-strength, strength, size=2))
     _thicken_lips(shape_px, float(upper), float(lower))
-    return _bend_lids(shape_px, random.uniform(-strength, strength, size=2))
+    curvatures = random.uniform(-strength, strength, size=2)
+    return _bend_lids(shape_px, curvatures) if lids else shape_px
 
 
 def shape_variant_sketches(
-    landmarks_px: np.ndarray, size_px: int, variants: int, strength: float, seed: int
+    landmarks_px: np.ndarray, size_px: int, variants: int, strength: float, seed: int, lids: bool = True
 ) -> np.ndarray:
     """(N * variants, S, S, 3) uint8 sketches, frame-major (row n * variants + v); v = 0 is the unperturbed sketch."""
     random = np.random.default_rng(seed)
     sketches = np.empty((len(landmarks_px) * variants, size_px, size_px, 3), dtype=np.uint8)
     for frame, landmarks in enumerate(landmarks_px):
         for variant in range(variants):
-            shape_px = landmarks if variant == 0 else perturb_part_shapes(landmarks, random, strength)
+            shape_px = landmarks if variant == 0 else perturb_part_shapes(landmarks, random, strength, lids)
             draw_sketch(shape_px.astype(np.float32), size_px, out_bgr=sketches[frame * variants + variant])
     return sketches

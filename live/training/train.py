@@ -112,6 +112,7 @@ class _Batches:
                     run.config.shape_variants,
                     run.config.shape_augment,
                     run.config.seed,
+                    run.config.shape_augment_lids,
                 )
             )
 
