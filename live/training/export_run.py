@@ -17,6 +17,7 @@ from live.formats.card_text import card_markdown
 from live.formats.dataset import Dataset, Manifest, load_dataset, sha256_of_file
 from live.formats.replacing import replacing
 from live.training.checkpoints import latest_checkpoint, load_checkpoint
+from live.training.config import TrainConfig
 from live.training.networks import GeneratorConfig, UnetGenerator
 from live.training.onnx_export import ExportError, export_onnx
 
@@ -59,6 +60,17 @@ def plate_video(manifest: Manifest) -> int:
 
 # Training options of issue 10 (absent from older runs' checkpoints: None).
 EXPRESSION_TRAINING_KEYS = ("region_weight", "discriminator_scales", "lambda_feature_matching", "balance_expressions")
+# Augmentation options; a run older than an option did what its default does now.
+AUGMENTATION_TRAINING_KEYS = (
+    "augment_shift",
+    "augment_scale",
+    "augment_rotate_deg",
+    "shape_augment",
+    "shape_augment_lids",
+)
+
+
+_DEFAULTS = {spec.name: spec for spec in dataclasses.fields(TrainConfig)}
 
 
 def build_card(
@@ -107,7 +119,9 @@ def build_card(
             )
         }
         | {"steps_done": int(state["step"])}
-        | {key: state["config"].get(key) for key in EXPRESSION_TRAINING_KEYS},
+        | {key: state["config"].get(key) for key in EXPRESSION_TRAINING_KEYS}
+        | {key: state["config"].get(key, _DEFAULTS[key].default) for key in AUGMENTATION_TRAINING_KEYS}
+        | {"init_from": Path(state["config"].get("init_from") or "").name},
         provenance={
             "consent": dataset_manifest.consent,
             "dataset_manifest_sha256": manifest_sha256,
