@@ -114,3 +114,23 @@ def clip_frames(tmp_path: Path) -> Callable[[int, str], Path]:
         return folder
 
     return write
+
+
+@pytest.fixture(scope="session")
+def smiling_actor_faces() -> list[np.ndarray]:
+    """Every tracked face of the shipped CREMA-D clip (actor 1001 smiling, blinking), scaled and centred to fill
+    a 256 px sketch."""
+    from live.engines.landmarks import LandmarkConfig, LandmarkDetector
+
+    capture = cv2.VideoCapture(str(DATA / "cremad_1001_HAP.flv"))
+    found = []
+    with LandmarkDetector(LandmarkConfig()) as detector:
+        while (frame := capture.read())[0]:
+            face = detector.detect(frame[1])
+            if face is not None:
+                centre = face[:, :2].mean(axis=0)
+                face = face.copy()
+                face[:, :2] = (face[:, :2] - centre) * 1.8 + 256 / 2
+                found.append(face)
+    capture.release()
+    return found

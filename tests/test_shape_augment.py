@@ -3,37 +3,21 @@ lids bend, but the openings the photo shows (eye, mouth, smile) stay exactly as 
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import cv2
 import numpy as np
 import pytest
 
-from live.engines.landmarks import LandmarkConfig, LandmarkDetector
 from live.face.expression import eye_openings, mouth_opening, smile
 from live.formats.sketch import REGION_COLOURS_BGR, draw_sketch
 from live.training.shape_augment import INNER_LIPS, OUTER_LIPS, perturb_part_shapes, shape_variant_sketches
 
-CLIP = Path(__file__).resolve().parents[1] / "data" / "cremad_1001_HAP.flv"
 SIZE_PX = 256
 
 
 @pytest.fixture(scope="module")
-def faces() -> np.ndarray:
-    """Ten tracked faces of the clip, scaled and centred to fill a SIZE_PX sketch."""
-    capture = cv2.VideoCapture(str(CLIP))
-    found = []
-    with LandmarkDetector(LandmarkConfig()) as detector:
-        while len(found) < 10 and (frame := capture.read())[0]:
-            face = detector.detect(frame[1])
-            if face is not None:
-                centre = face[:, :2].mean(axis=0)
-                face = face.copy()
-                face[:, :2] = (face[:, :2] - centre) * 1.8 + SIZE_PX / 2
-                found.append(face)
-    capture.release()
-    assert len(found) == 10
-    return np.stack(found)
+def faces(smiling_actor_faces: list[np.ndarray]) -> np.ndarray:
+    """Ten tracked faces of the clip, scaled and centred to fill a SIZE_PX sketch (conftest)."""
+    assert len(smiling_actor_faces) >= 10
+    return np.stack(smiling_actor_faces[:10])
 
 
 def lip_thickness_px(landmarks_px: np.ndarray) -> float:

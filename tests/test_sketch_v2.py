@@ -3,35 +3,19 @@ a closed and an open mouth look different; v1 is still drawn for models trained 
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import cv2
 import numpy as np
 import pytest
 
-from live.engines.landmarks import LandmarkConfig, LandmarkDetector
 from live.face.expression import eye_openings, mouth_opening
 from live.formats.sketch import REGION_COLOURS_BGR, SKETCH_FORMAT_VERSION, SUPPORTED_SKETCH_VERSIONS, draw_sketch
 
-CLIP = Path(__file__).resolve().parents[1] / "data" / "cremad_1001_HAP.flv"
 SIZE_PX = 256
 
 
 @pytest.fixture(scope="module")
-def faces() -> list[np.ndarray]:
-    """Every tracked face of the clip, scaled and centred to fill a SIZE_PX sketch."""
-    capture = cv2.VideoCapture(str(CLIP))
-    found = []
-    with LandmarkDetector(LandmarkConfig()) as detector:
-        while (frame := capture.read())[0]:
-            face = detector.detect(frame[1])
-            if face is not None:
-                centre = face[:, :2].mean(axis=0)
-                face = face.copy()
-                face[:, :2] = (face[:, :2] - centre) * 1.8 + SIZE_PX / 2
-                found.append(face)
-    capture.release()
-    return found
+def faces(smiling_actor_faces: list[np.ndarray]) -> list[np.ndarray]:
+    """Every tracked face of the clip, scaled and centred to fill a SIZE_PX sketch (conftest)."""
+    return smiling_actor_faces
 
 
 def colour_pixels(sketch_bgr: np.ndarray, colour_bgr: tuple[int, int, int]) -> int:
