@@ -120,17 +120,12 @@ def clip_frames(tmp_path: Path) -> Callable[[int, str], Path]:
 def smiling_actor_faces() -> list[np.ndarray]:
     """Every tracked face of the shipped CREMA-D clip (actor 1001 smiling, blinking), scaled and centred to fill
     a 256 px sketch."""
-    from live.engines.landmarks import LandmarkConfig, LandmarkDetector
+    from tracked_faces import track_clip
 
-    capture = cv2.VideoCapture(str(DATA / "cremad_1001_HAP.flv"))
-    found = []
-    with LandmarkDetector(LandmarkConfig()) as detector:
-        while (frame := capture.read())[0]:
-            face = detector.detect(frame[1])
-            if face is not None:
-                centre = face[:, :2].mean(axis=0)
-                face = face.copy()
-                face[:, :2] = (face[:, :2] - centre) * 1.8 + 256 / 2
-                found.append(face)
-    capture.release()
-    return found
+    faces = []
+    for face in track_clip(DATA / "cremad_1001_HAP.flv"):
+        centre = face[:, :2].mean(axis=0)
+        face = face.copy()
+        face[:, :2] = (face[:, :2] - centre) * 1.8 + 256 / 2
+        faces.append(face)
+    return faces

@@ -7,6 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from tracked_faces import track_clip
 
 from live.engines.landmarks import LandmarkConfig, LandmarkDetector
 from live.face.coverage import (
@@ -24,15 +25,7 @@ DATA = Path(__file__).resolve().parents[1] / "data"
 @pytest.fixture(scope="module")
 def intro() -> np.ndarray:
     """(N, 478, 3) landmarks of every frame of jwp_intro (the default avatar's training clip)."""
-    capture = cv2.VideoCapture(str(DATA / "jwp_intro.mp4"))
-    faces = []
-    with LandmarkDetector(LandmarkConfig()) as detector:
-        while (frame := capture.read())[0]:
-            face = detector.detect(frame[1])
-            if face is not None:
-                faces.append(face)
-    capture.release()
-    return np.stack(faces)
+    return np.stack(track_clip(DATA / "jwp_intro.mp4"))
 
 
 def test_report_counts_the_blinks_and_names_what_is_missing(intro: np.ndarray) -> None:

@@ -70,7 +70,7 @@ AUGMENTATION_TRAINING_KEYS = (
 )
 
 
-_DEFAULTS = {spec.name: spec for spec in dataclasses.fields(TrainConfig)}
+_DEFAULTS = {spec.name: spec.default for spec in dataclasses.fields(TrainConfig)}
 
 
 def build_card(
@@ -120,7 +120,7 @@ def build_card(
         }
         | {"steps_done": int(state["step"])}
         | {key: state["config"].get(key) for key in EXPRESSION_TRAINING_KEYS}
-        | {key: state["config"].get(key, _DEFAULTS[key].default) for key in AUGMENTATION_TRAINING_KEYS}
+        | {key: state["config"].get(key, _DEFAULTS[key]) for key in AUGMENTATION_TRAINING_KEYS}
         | {"init_from": Path(state["config"].get("init_from") or "").name},
         provenance={
             "consent": dataset_manifest.consent,

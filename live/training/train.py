@@ -124,9 +124,9 @@ class _Batches:
             else torch.randint(len(self.indices), (run.config.batch_size,), generator=run.random)
         )
         thetas = jitter_thetas(len(chosen), run.config, run.random)
-        if self.sampler.sketch_variants == 1:
-            return self.sampler.sample(chosen, thetas)
-        variants = torch.randint(self.sampler.sketch_variants, (len(chosen),), generator=run.random)
+        variants = None  # drawn only with sketch variants, so runs without them keep their random sequence
+        if self.sampler.sketch_variants > 1:
+            variants = torch.randint(self.sampler.sketch_variants, (len(chosen),), generator=run.random)
         return self.sampler.sample(chosen, thetas, variants)
 
 
