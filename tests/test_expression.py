@@ -18,9 +18,14 @@ import pytest
 from live.cli import main as live_main
 from live.engines.landmarks import LandmarkConfig, LandmarkDetector
 from live.face.coverage import coverage_report
-from live.face.expression import eye_openings, measure_series
-from live.face.expression_transfer import ExpressionRange
-from live.face.pose import pose_angles_deg, pose_range_deg
+from live.face.expression import eye_openings, measure_series, mouth_opening
+from live.face.expression_transfer import (
+    LOWER_LIP_POINTS,
+    UPPER_LIP_POINTS,
+    ExpressionRange,
+    set_mouth_opening,
+)
+from live.face.pose import face_rotation, pose_angles_deg, pose_range_deg
 from live.face.retarget import RetargetConfig, Retargeter
 from live.face.shape_space import ShapeSpace
 from live.formats.card import ModelCard
@@ -49,7 +54,7 @@ def track(path: Path) -> tuple[list[np.ndarray | None], tuple[int, ...]]:
 
 @pytest.fixture(scope="module")
 def tracked() -> dict[str, tuple[list[np.ndarray | None], tuple[int, ...]]]:
-    return {name: track(DATA / name) for name in ("jwp_intro.mp4", *DRIVERS)}
+    return {name: track(DATA / name) for name in ("jwp_intro.mp4", *DRIVERS, "cremad_1001_ANG.flv")}
 
 
 @pytest.fixture(scope="module")
@@ -111,6 +116,50 @@ def test_full_blink_closes_the_targets_eyes_within_its_range(tracked: dict, card
     all_eyes = np.concatenate([eye_openings(t) for t in targets if t is not None])
     slack = 0.05 * (limits.eye_high - limits.eye_low)  # the lids are moved in the face's plane, measured in 3D
     assert all_eyes.min() >= limits.eye_low - slack and all_eyes.max() <= limits.eye_high + slack
+
+
+def test_set_mouth_opening_moves_only_the_lips(tracked: dict) -> None:
+    faces, _ = tracked["jwp_office.mp4"]
+    face = next(f for f in faces if f is not None and mouth_opening(f) > 0.05).astype(np.float64)
+    rotation = face_rotation(face)
+    lips = np.union1d(UPPER_LIP_POINTS, LOWER_LIP_POINTS)
+
+    def gap_in_face_plane(points: np.ndarray) -> float:  # the sketch is drawn from x and y only
+        lips = (points[14] - points[13]) @ rotation
+        return float(np.linalg.norm(lips[:2]) / np.linalg.norm(points[152] - points[10]))
+
+    for wanted in (0.0, 0.02, 0.1):
+        moved = set_mouth_opening(face, rotation, wanted)
+        print(f"mouth {gap_in_face_plane(face):.3f} set to {wanted}: measured {gap_in_face_plane(moved):.3f}")
+        assert abs(gap_in_face_plane(moved) - wanted) <= 0.002
+        others = np.setdiff1d(np.arange(len(face)), lips)
+        assert np.array_equal(moved[others], face[others]), "only lip points move (not the corners, not the jaw)"
+        upper_shift = np.linalg.norm(moved[UPPER_LIP_POINTS] - face[UPPER_LIP_POINTS], axis=1)
+        lower_shift = np.linalg.norm(moved[LOWER_LIP_POINTS] - face[LOWER_LIP_POINTS], axis=1)
+        assert abs(upper_shift.max() - lower_shift.max()) <= 0.1 * lower_shift.max(), "each lip moves half"
+
+
+@pytest.mark.parametrize("driver", ("jwp_office.mp4", "cremad_1001_ANG.flv"))
+def test_driver_mouth_opening_is_measured_from_closed_lips(tracked: dict, card: ModelCard, driver: str) -> None:
+    """The card's neutral is the median of a clip in which the target talks (lips apart): transferring
+    displacements from it alone left the avatar's mouth open by that much more than the driver's, unless
+    the driver, too, talked while calibrating (jwp_office does; the angry CREMA-D actor's lips are closed)."""
+    faces, shape = tracked[driver]
+    limits = ExpressionRange.from_card(card.expression_range, card.neutral_landmarks_px)
+    assert mouth_opening(card.neutral_landmarks_px) > limits.mouth_low + 0.02, "the test needs a talking neutral"
+    excess = {}
+    for from_closed in (True, False):
+        targets = retargeted(card, RetargetConfig(mouth_from_closed=from_closed), faces, shape)
+        pairs = np.array([(mouth_opening(f), mouth_opening(t)) for f, t in zip(faces, targets) if t is not None])
+        least_open = pairs[:, 0] <= np.percentile(pairs[:, 0], 20)  # the driver's most closed fifth
+        excess[from_closed] = float(np.median(pairs[least_open, 1] - pairs[least_open, 0]))
+    print(
+        f"{driver}: target minus driver mouth opening where the driver's is smallest {excess[True]:.3f}"
+        f" (from the neutral alone {excess[False]:.3f}; the target's closed lips {limits.mouth_low:.3f})"
+    )
+    assert excess[True] <= limits.mouth_low + 0.01
+    if driver != "jwp_office.mp4":
+        assert excess[False] > excess[True] + 0.01
 
 
 def test_best_lag_correlation_finds_a_delayed_copy() -> None:

@@ -35,6 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("clips", type=Path, nargs="+", metavar="CLIP", help="driver videos (one face each)")
     parser.add_argument("--retarget", choices=RETARGET_MODES, default="full", help="as `live run --retarget`")
     parser.add_argument("--no-shape-clamp", action="store_true", help="as `live run --no-shape-clamp`")
+    parser.add_argument("--mouth-from-neutral", action="store_true", help="as `live run --mouth-from-neutral`")
     parser.add_argument(
         "--calibration",
         type=Path,
@@ -70,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
     retarget = RetargetConfig(
         mode=args.retarget,
         shape_clamp=not args.no_shape_clamp,
+        mouth_from_closed=not args.mouth_from_neutral,
         calibration_path=None if args.calibration is None else str(args.calibration),
     )
     reports, rows = [], []

@@ -116,6 +116,12 @@ def add_retarget_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="let sketches leave the shapes the avatar was trained on (may smear features)",
     )
+    tuning.add_argument(
+        "--mouth-from-neutral",
+        action="store_true",
+        help="move the lips only by the driver's change from its neutral, not from closed lips (the old behaviour:"
+        " the avatar's mouth stays as open as its neutral's when the driver's lips are closed)",
+    )
 
 
 RETARGET_TUNING = {
@@ -161,6 +167,8 @@ def retarget_config(args: argparse.Namespace) -> RetargetConfig:
         values["smoothing"] = False
     if args.no_shape_clamp:
         values["shape_clamp"] = False
+    if args.mouth_from_neutral:
+        values["mouth_from_closed"] = False
     return RetargetConfig(**values)  # type: ignore[arg-type]
 
 

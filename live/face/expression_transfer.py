@@ -13,6 +13,15 @@ opening is set explicitly:
 clamped to the openings the target showed in training (ExpressionRange, from the
 card; a driver's full blink reaches the target's most closed eye seen in training).
 
+The mouth's opening is set the same way, from closed lips rather than from the
+neutral: the target's neutral is the median of a recording in which it talks
+(lips apart), and a driver may calibrate while talking, so displacements alone
+left the avatar's mouth open whenever the driver's was closed. The driver's
+inner-lip gap beyond closed lips (both in face heights) is added to the
+target's most closed mouth seen in training:
+
+    target opening = target closed + max(0, driver opening - min(driver neutral, CLOSED_MOUTH_OPENING))
+
 The shape space (live/face/shape_space.py) keeps 0.999 of the training shapes'
 variance; lid and lip motion is far below that share, so its projection erased
 blinks and smiles the target did show. `keep_local_shape` puts back, for the eye
@@ -29,6 +38,7 @@ import numpy as np
 from live.face.alignment import fit_similarity
 from live.face.expression import (
     FACE_TOP_BOTTOM,
+    INNER_LIPS,
     LEFT_EYE_CORNERS,
     RIGHT_EYE_CORNERS,
     eye_openings,
@@ -38,10 +48,15 @@ from live.face.regions import PART_INDICES
 
 # MediaPipe's lid gap / eye width on a closed eye (0.06-0.08 on the shipped clips, 0.03 on clm_cap13).
 CLOSED_EYE_OPENING = 0.07
+# MediaPipe's inner-lip gap / face height on closed lips (0.00-0.01 on every clip shipped or shared).
+CLOSED_MOUTH_OPENING = 0.01
 EYE_CONTOURS = (PART_INDICES["right_eye"], PART_INDICES["left_eye"])
 EYE_CORNERS = (RIGHT_EYE_CORNERS, LEFT_EYE_CORNERS)
 LIP_POINTS = np.union1d(PART_INDICES["outer_lips"], PART_INDICES["inner_lips"])
 MOUTH_CORNERS_INNER = (78, 308)
+# Every lip point but the corners, above and below the mouth's opening (outer and inner contour).
+UPPER_LIP_POINTS = np.array([185, 40, 39, 37, 0, 267, 269, 270, 409, 191, 80, 81, 82, 13, 312, 311, 310, 415])
+LOWER_LIP_POINTS = np.array([146, 91, 181, 84, 17, 314, 405, 321, 375, 95, 88, 178, 87, 14, 317, 402, 318, 324])
 # Points whose local shape the shape clamp keeps: eye contours, irises, lips.
 LOCAL_SHAPE_GROUPS = (
     np.union1d(PART_INDICES["right_eye"], PART_INDICES["right_iris"]),
@@ -52,17 +67,20 @@ LOCAL_SHAPE_GROUPS = (
 
 @dataclass(frozen=True, slots=True)
 class ExpressionRange:
-    """The openings a target showed in training: eye (lid gap / width) and mouth (inner-lip gap / face height)."""
+    """The openings a target showed in training: eye (lid gap / width) and mouth (inner-lip gap / face height;
+    mouth_low: its most closed lips, the 5th percentile)."""
 
     eye_low: float
     eye_high: float
     mouth_high: float
+    mouth_low: float = 0.0
 
     @classmethod
     def from_card(cls, data: dict, neutral_px: np.ndarray) -> "ExpressionRange":
         """From a card's expression_range (live.face.coverage), or a guess around the neutral for older cards."""
         if data:
-            return cls(float(data["eye"]["low"]), float(data["eye"]["high"]), float(data["mouth"]["high"]))
+            mouth_low = float(data.get("percentiles", {}).get("mouth", {}).get("p5", 0.0))
+            return cls(float(data["eye"]["low"]), float(data["eye"]["high"]), float(data["mouth"]["high"]), mouth_low)
         neutral_eye = float(eye_openings(neutral_px).mean())
         return cls(min(CLOSED_EYE_OPENING, neutral_eye), 1.3 * neutral_eye, float("inf"))
 
@@ -76,6 +94,36 @@ def wanted_eye_openings(
     closure = (driver - CLOSED_EYE_OPENING) / np.maximum(driver_neutral - CLOSED_EYE_OPENING, 1e-3)
     wanted = limits.eye_low + closure * np.maximum(target_neutral - limits.eye_low, 0.0)
     return np.clip(wanted, limits.eye_low, limits.eye_high)
+
+
+def wanted_mouth_opening(driver_px: np.ndarray, driver_neutral: float, limits: ExpressionRange) -> float:
+    """The target's mouth opening for the driver's (module docstring), within the training range;
+    driver_neutral: the mouth opening of the driver's neutral face."""
+    driver_closed = min(driver_neutral, CLOSED_MOUTH_OPENING)
+    wanted = limits.mouth_low + max(float(mouth_opening(driver_px)) - driver_closed, 0.0)
+    return min(wanted, limits.mouth_high)
+
+
+def set_mouth_opening(shape_px: np.ndarray, rotation: np.ndarray, wanted: float) -> np.ndarray:
+    """The shape with the lips moved apart or together (in the face's plane, across the line through the
+    inner mouth corners) until the inner-lip gap is `wanted` face heights. The upper and lower lip each move
+    half the change, most at the middle and not at all at the corners."""
+    shape_px = np.array(shape_px, dtype=np.float64)
+    frontal = shape_px @ rotation
+    start, end = frontal[MOUTH_CORNERS_INNER[0], :2], frontal[MOUTH_CORNERS_INNER[1], :2]
+    width = max(float(np.linalg.norm(end - start)), 1e-9)
+    axis = (end - start) / width
+    normal = np.array([-axis[1], axis[0]])
+    top, bottom = frontal[FACE_TOP_BOTTOM[0]], frontal[FACE_TOP_BOTTOM[1]]
+    if (bottom[:2] - top[:2]) @ normal < 0:
+        normal = -normal  # pointing from the upper lip to the lower
+    gap_px = float((frontal[INNER_LIPS[1], :2] - frontal[INNER_LIPS[0], :2]) @ normal)
+    change_px = wanted * float(np.linalg.norm(bottom - top)) - gap_px
+    for points, share in ((UPPER_LIP_POINTS, -0.5), (LOWER_LIP_POINTS, 0.5)):
+        along = np.clip((frontal[points, :2] - start) @ axis / width, 0.0, 1.0)
+        frontal[points, :2] += np.outer(share * change_px * np.sin(np.pi * along), normal)
+        shape_px[points] = frontal[points] @ rotation.T
+    return shape_px
 
 
 def _scale_aperture(

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from live.face.expression import eye_openings
+from live.face.expression import eye_openings, mouth_opening
 from live.face.pose import STABLE_POINT_INDICES, face_rotation
 from live.formats.mesh_topology import PART_EDGES
 
@@ -33,6 +33,7 @@ class FaceReference:
     region_size_px: (478,) the size of each point's region, measured in the
         face's frontal plane (RMS distance of each part's points from the part's centre).
     eye_openings: (2,) live.face.expression.eye_openings of the neutral (measured once, not per frame).
+    mouth_opening: live.face.expression.mouth_opening of the neutral.
     """
 
     neutral_px: np.ndarray
@@ -41,6 +42,7 @@ class FaceReference:
     rotation: np.ndarray
     region_size_px: np.ndarray
     eye_openings: np.ndarray
+    mouth_opening: float
 
 
 def region_labels(neutral_px: np.ndarray) -> np.ndarray:
@@ -80,5 +82,11 @@ def face_reference(neutral_px: np.ndarray, labels: np.ndarray) -> FaceReference:
     rotation = face_rotation(neutral)
     frontal_px = (neutral - centre_px) @ rotation
     return FaceReference(
-        neutral, centre_px, size_px, rotation, region_sizes_px(frontal_px)[labels], eye_openings(neutral)
+        neutral,
+        centre_px,
+        size_px,
+        rotation,
+        region_sizes_px(frontal_px)[labels],
+        eye_openings(neutral),
+        float(mouth_opening(neutral)),
     )

@@ -41,7 +41,12 @@ import numpy as np
 from live.closing import Closing
 from live.errors import UsageError
 from live.face.calibration import CALIBRATION_HINT, DriverNeutral
-from live.face.expression_transfer import set_eye_openings, wanted_eye_openings
+from live.face.expression_transfer import (
+    set_eye_openings,
+    set_mouth_opening,
+    wanted_eye_openings,
+    wanted_mouth_opening,
+)
 from live.face.pose import estimate_pose
 from live.face.regions import REGION_NAMES, FaceReference, face_reference, region_labels
 from live.face.smoothing import OneEuroParameters, PoseExpressionSmoothing
@@ -75,6 +80,8 @@ class RetargetConfig:
     shape_clamp: in pose/full, project the result onto the card's shape space (the
         shapes the generator was trained on, live/shape_space.py), each coefficient
         within the training range widened by shape_margin of its width.
+    mouth_from_closed: in full, set the mouth's opening from closed lips (live/face/expression_transfer.py);
+        False keeps the lips where the displacement from the two neutral faces puts them.
     """
 
     mode: str = "full"
@@ -93,6 +100,7 @@ class RetargetConfig:
     max_gap_s: float = 0.5
     shape_clamp: bool = True
     shape_margin: float = 0.1
+    mouth_from_closed: bool = True
 
     def __post_init__(self) -> None:
         if self.mode not in RETARGET_MODES:
@@ -262,6 +270,9 @@ class Retargeter(Closing):
             limits = self.range.expression
             wanted = wanted_eye_openings(driver_shape_px, driver.eye_openings, target.eye_openings, limits)
             shape_px = set_eye_openings(shape_px, target.rotation, wanted)
+            if self.config.mouth_from_closed:
+                wanted_mouth = wanted_mouth_opening(driver_shape_px, driver.mouth_opening, limits)
+                shape_px = set_mouth_opening(shape_px, target.rotation, wanted_mouth)
         rotation, pose_clamped = self.range.rotation(cv2.Rodrigues(pose_vector[:3])[0])
         shift_px, scale = self.range.shift_and_scale(pose_vector[3:6] * target.size_px, float(pose_vector[6]))
         posed_px = scale * (shape_px - target.centre_px) @ rotation.T + target.centre_px + shift_px
