@@ -25,10 +25,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--size", type=int, default=256, help="side of the square head crop in pixels (default 256; 512 for a GPU)"
     )
+    parser.add_argument(
+        "--keep-hands",
+        action="store_true",
+        help="keep frames with a hand over the face (by default they are skipped: the sketch cannot show a hand)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    config = PrepareConfig(videos=tuple(args.videos), out=args.out, consent=args.consent, size_px=args.size)
+    config = PrepareConfig(
+        videos=tuple(args.videos),
+        out=args.out,
+        consent=args.consent,
+        size_px=args.size,
+        skip_hands=not args.keep_hands,
+    )
     manifest = prepare_dataset(config)
     counts = manifest.counts
     print(f"wrote {args.out}: {counts['frames']} frames ({counts['train']} train, {counts['val']} val)")

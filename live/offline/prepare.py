@@ -11,6 +11,7 @@ out for validation.
 from __future__ import annotations
 
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from live.engines.hands import HandDetector, hand_over_face
 from live.engines.landmarks import LandmarkConfig, LandmarkDetector
 from live.errors import UsageError
 from live.face.alignment import HEAD_TEMPLATE, apply_transform, crop_transform, median_transform, warp_to_crop
@@ -44,7 +46,7 @@ class PrepareConfig:
     """videos: target recordings; size_px: the head crop's side; context_fraction: context kept around the
     crop on each side (a fraction of size_px) for training jitter; plate_frames: at most this many
     training frames per video go into its plate's median; blur_ratio: skip frames less sharp than this
-    fraction of the video's median."""
+    fraction of the video's median; skip_hands: skip frames with a hand over the face (live/engines/hands.py)."""
 
     videos: tuple[Path, ...]
     out: Path
@@ -54,6 +56,7 @@ class PrepareConfig:
     validation_fraction: float = 0.15
     blur_ratio: float = 0.4
     plate_frames: int = 60
+    skip_hands: bool = True
 
 
 NO_USABLE_FACE = "no usable face in any frame of the given videos: use a video where one face looks at the camera"
@@ -77,12 +80,13 @@ def prepare_dataset(config: PrepareConfig, console: Console | None = None) -> Ma
     console = console or Console(stderr=True)
     _check_inputs(config)
     scans = []
-    with (
-        LandmarkDetector(LandmarkConfig(static_image_mode=False, max_faces=2)) as detector,
-        Progress(console=console) as progress,
-    ):
-        for video in config.videos:
-            scans.append(_scan_video(video, detector, progress, config.blur_ratio))
+    for video in config.videos:
+        with (
+            LandmarkDetector(LandmarkConfig(static_image_mode=False, max_faces=2)) as detector,
+            HandDetector() if config.skip_hands else nullcontext() as hands,
+            Progress(console=console) as progress,
+        ):
+            scans.append(_scan_video(video, (detector, hands), progress, config.blur_ratio))
     if not any(lm is not None and i not in scan.skipped for scan in scans for i, lm in enumerate(scan.landmarks_px)):
         raise UsageError(NO_USABLE_FACE)  # before any folder is made
     for folder in ("frames", "sketches", "plates", "native"):
@@ -133,7 +137,9 @@ def _open_video(video: Path) -> cv2.VideoCapture:
     return capture
 
 
-def _scan_video(video: Path, detector: LandmarkDetector, progress: Progress, blur_ratio: float) -> _VideoScan:
+def _scan_video(
+    video: Path, detectors: tuple[LandmarkDetector, HandDetector | None], progress: Progress, blur_ratio: float
+) -> _VideoScan:
     capture = _open_video(video)
     scan = _VideoScan(name=Path(video).name, fps=float(capture.get(cv2.CAP_PROP_FPS) or 0.0))
     total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) or None
@@ -143,7 +149,7 @@ def _scan_video(video: Path, detector: LandmarkDetector, progress: Progress, blu
             ok, frame = capture.read()
             if not ok:
                 break
-            faces = detector.detect_all(frame)
+            faces = detectors[0].detect_all(frame)
             index = len(scan.landmarks_px)
             scan.frame_shape = frame.shape
             scan.landmarks_px.append(faces[0] if len(faces) == 1 else None)
@@ -151,6 +157,8 @@ def _scan_video(video: Path, detector: LandmarkDetector, progress: Progress, blu
                 scan.skipped[index] = "no face"
             elif len(faces) > 1:
                 scan.skipped[index] = "several faces"
+            elif detectors[1] is not None and hand_over_face(detectors[1].detect(frame), faces[0]):
+                scan.skipped[index] = "hand over the face"
             else:
                 scan.sharpness[index] = _face_sharpness(frame, faces[0])
             progress.advance(task)
@@ -170,12 +178,8 @@ def _face_sharpness(frame_bgr: np.ndarray, landmarks_px: np.ndarray) -> float:
 
 
 def _mark_blurred(scan: _VideoScan, blur_ratio: float) -> None:
-    if not scan.sharpness:
-        return
-    median = float(np.median(list(scan.sharpness.values())))
-    for index, value in scan.sharpness.items():
-        if value < median * blur_ratio:
-            scan.skipped[index] = "blurred"
+    median = float(np.median(list(scan.sharpness.values()))) if scan.sharpness else 0.0
+    scan.skipped |= {index: "blurred" for index, value in scan.sharpness.items() if value < median * blur_ratio}
 
 
 def _write_video(
