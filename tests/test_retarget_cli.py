@@ -31,6 +31,7 @@ def test_options_are_passed_through() -> None:
             "--pose-margin-deg",
             "5",
             "--no-shape-clamp",
+            "--mouth-from-neutral",
             "--calibration",
             "me.json",
         )
@@ -42,6 +43,7 @@ def test_options_are_passed_through() -> None:
         0.8,
     )
     assert (config.pose_margin_deg, config.shape_clamp, config.calibration_path) == (5.0, False, "me.json")
+    assert not config.mouth_from_closed and RetargetConfig().mouth_from_closed
 
 
 def test_bad_values_are_usage_errors() -> None:
