@@ -125,8 +125,8 @@ def test_set_mouth_opening_moves_only_the_lips(tracked: dict) -> None:
     lips = np.union1d(UPPER_LIP_POINTS, LOWER_LIP_POINTS)
 
     def gap_in_face_plane(points: np.ndarray) -> float:  # the sketch is drawn from x and y only
-        lips = (points[14] - points[13]) @ rotation
-        return float(np.linalg.norm(lips[:2]) / np.linalg.norm(points[152] - points[10]))
+        gap = (points[14] - points[13]) @ rotation
+        return float(np.linalg.norm(gap[:2]) / np.linalg.norm(points[152] - points[10]))
 
     for wanted in (0.0, 0.02, 0.1):
         moved = set_mouth_opening(face, rotation, wanted)

@@ -258,9 +258,9 @@ def test_window_shows_frames_and_returns_keys(desktop: str) -> None:
     display = desktop
     environment = dict(os.environ, DISPLAY=display)
     child_command = [sys.executable, str(Path(__file__).with_name("window_child.py")), ",".join(map(str, AVATAR_BGR))]
+    assert avatar_pixels_on(display) == 0
+    child = subprocess.Popen([*child_command, "240"], env=environment, stdout=subprocess.PIPE, text=True)
     try:
-        assert avatar_pixels_on(display) == 0
-        child = subprocess.Popen([*child_command, "240"], env=environment, stdout=subprocess.PIPE, text=True)
         pixels = 0
         deadline_s = time.monotonic() + 60.0  # the window maps and paints after a few GUI loop turns
         while time.monotonic() < deadline_s and child.poll() is None:
@@ -274,7 +274,7 @@ def test_window_shows_frames_and_returns_keys(desktop: str) -> None:
         subprocess.run(press, env=environment, check=True, timeout=30)
         output, _ = child.communicate(timeout=60)
     finally:
-        if "child" in locals() and child.poll() is None:
+        if child.poll() is None:
             child.kill()
     assert child.returncode == 0
     assert output.split("\n")[:3] == [f"key {ord('q')}", "closed while open False", "closed after True"], output

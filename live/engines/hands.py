@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from live.closing import Closing
-from live.engines.stderr_capture import captured_stderr
+from live.engines.stderr_capture import started_quietly
 
 # A hand counts as over the face when this many of its points lie inside the face's landmark box.
 POINTS_OVER_FACE = 3
@@ -24,21 +24,19 @@ def hand_over_face(hands_px: list[np.ndarray], face_px: np.ndarray) -> bool:
     return any(int(np.all((hand >= low) & (hand <= high), axis=1).sum()) >= POINTS_OVER_FACE for hand in hands_px)
 
 
+def _start_hands():
+    from mediapipe.python.solutions import hands
+
+    detector = hands.Hands(static_image_mode=False, max_num_hands=2, model_complexity=0)
+    detector.process(np.zeros((64, 64, 3), dtype=np.uint8))
+    return detector
+
+
 class HandDetector(Closing):
     """MediaPipe hands on the frames of one video (tracking); `detect` returns each hand's (21, 2) pixels."""
 
     def __init__(self) -> None:
-        failure: Exception | None = None
-        with captured_stderr() as log:  # MediaPipe's start-up log lines, as for the face mesh
-            try:
-                from mediapipe.python.solutions import hands
-
-                self._hands = hands.Hands(static_image_mode=False, max_num_hands=2, model_complexity=0)
-                self._hands.process(np.zeros((64, 64, 3), dtype=np.uint8))
-            except Exception as error:  # re-raised below, after stderr is restored
-                failure = error
-        if failure is not None:
-            raise RuntimeError("".join(log)) from failure
+        self._hands = started_quietly(_start_hands)  # MediaPipe's start-up log lines, as for the face mesh
 
     def detect(self, image_bgr: np.ndarray) -> list[np.ndarray]:
         """Every hand found, as (21, 2) float32 pixels of image_bgr."""

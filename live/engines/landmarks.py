@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import warnings
 from dataclasses import dataclass
 
@@ -10,7 +9,7 @@ import cv2
 import numpy as np
 
 from live.closing import Closing
-from live.engines.stderr_capture import captured_stderr
+from live.engines.stderr_capture import started_quietly
 from live.formats.landmarks import LANDMARK_COUNT
 
 # mediapipe 0.10.14 (pinned) calls a protobuf API that protobuf 4 marks deprecated, on every
@@ -40,25 +39,21 @@ def _quiet_face_mesh(config: LandmarkConfig):
     """Build MediaPipe's face mesh and run it once on a blank image, keeping its start-up log
     lines (TFLite delegate, feedback-tensor warnings) off the user's terminal. Call before
     worker threads start: the stderr capture is process-wide. On failure the log is re-emitted."""
-    failure: Exception | None = None
-    with captured_stderr() as log:
-        try:
-            from mediapipe.python.solutions import face_mesh
 
-            mesh = face_mesh.FaceMesh(
-                static_image_mode=config.static_image_mode,
-                max_num_faces=config.max_faces,
-                refine_landmarks=True,
-                min_detection_confidence=config.min_detection_confidence,
-                min_tracking_confidence=config.min_tracking_confidence,
-            )
-            mesh.process(np.zeros((64, 64, 3), dtype=np.uint8))
-        except Exception as error:  # re-raised below, after stderr is restored
-            failure = error
-    if failure is not None:
-        sys.stderr.write("".join(log))
-        raise failure
-    return mesh
+    def start():
+        from mediapipe.python.solutions import face_mesh
+
+        mesh = face_mesh.FaceMesh(
+            static_image_mode=config.static_image_mode,
+            max_num_faces=config.max_faces,
+            refine_landmarks=True,
+            min_detection_confidence=config.min_detection_confidence,
+            min_tracking_confidence=config.min_tracking_confidence,
+        )
+        mesh.process(np.zeros((64, 64, 3), dtype=np.uint8))
+        return mesh
+
+    return started_quietly(start)
 
 
 def face_box_area_px(landmarks_px: np.ndarray) -> float:

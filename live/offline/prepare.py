@@ -86,7 +86,7 @@ def prepare_dataset(config: PrepareConfig, console: Console | None = None) -> Ma
             HandDetector() if config.skip_hands else nullcontext() as hands,
             Progress(console=console) as progress,
         ):
-            scans.append(_scan_video(video, (detector, hands), progress, config.blur_ratio))
+            scans.append(_scan_video(video, detector, hands, progress, config.blur_ratio))
     if not any(lm is not None and i not in scan.skipped for scan in scans for i, lm in enumerate(scan.landmarks_px)):
         raise UsageError(NO_USABLE_FACE)  # before any folder is made
     for folder in ("frames", "sketches", "plates", "native"):
@@ -138,7 +138,7 @@ def _open_video(video: Path) -> cv2.VideoCapture:
 
 
 def _scan_video(
-    video: Path, detectors: tuple[LandmarkDetector, HandDetector | None], progress: Progress, blur_ratio: float
+    video: Path, detector: LandmarkDetector, hands: HandDetector | None, progress: Progress, blur_ratio: float
 ) -> _VideoScan:
     capture = _open_video(video)
     scan = _VideoScan(name=Path(video).name, fps=float(capture.get(cv2.CAP_PROP_FPS) or 0.0))
@@ -149,7 +149,7 @@ def _scan_video(
             ok, frame = capture.read()
             if not ok:
                 break
-            faces = detectors[0].detect_all(frame)
+            faces = detector.detect_all(frame)
             index = len(scan.landmarks_px)
             scan.frame_shape = frame.shape
             scan.landmarks_px.append(faces[0] if len(faces) == 1 else None)
@@ -157,7 +157,7 @@ def _scan_video(
                 scan.skipped[index] = "no face"
             elif len(faces) > 1:
                 scan.skipped[index] = "several faces"
-            elif detectors[1] is not None and hand_over_face(detectors[1].detect(frame), faces[0]):
+            elif hands is not None and hand_over_face(hands.detect(frame), faces[0]):
                 scan.skipped[index] = "hand over the face"
             else:
                 scan.sharpness[index] = _face_sharpness(frame, faces[0])
