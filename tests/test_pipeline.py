@@ -317,3 +317,22 @@ def test_the_crop_follows_the_head_with_the_model_s_own_template(tmp_path: Path,
             sketched = sketch(track(Frame(0, 0.0, clip_frames[0], 0.0)))
             sides_px.append(transform_parameters(sketched.crop_transform, stages.card.size_px)[2])
     assert sides_px[1] == pytest.approx(2.0 * sides_px[0], rel=1e-3)
+
+
+def test_two_generator_workers_write_what_one_writes_in_the_same_order(
+    short_clip: Path, tiny_model_path: Path, tmp_path: Path
+) -> None:
+    written = {}
+    for workers in (1, 2):
+        config = config_for(tiny_model_path, pace=False, lossless=True, generator_workers=workers)
+        with open_stages(config) as opened:
+            assert len(opened.sessions) == workers
+            source = open_source(SourceConfig(str(short_clip)))
+            video_path = tmp_path / f"workers{workers}.mp4"
+            file_output = Output(open_sink(SinkConfig("file", path=video_path, fps=source.fps), (64, 64)))
+            report = run_pipeline(config, source, [file_output], opened)
+        assert report.frames_written == CLIP_FRAMES and report.out_of_order_outputs == 0
+        written[workers] = read_video(video_path)
+    assert len(written[2]) == CLIP_FRAMES
+    assert all(np.array_equal(one, two) for one, two in zip(written[1], written[2], strict=True))
+    assert not all(np.array_equal(written[1][0], image) for image in written[1])  # the frames do change

@@ -49,3 +49,24 @@ def test_options_are_passed_through() -> None:
 def test_bad_values_are_usage_errors() -> None:
     with pytest.raises(UsageError, match="smoothing cutoffs"):
         retarget_config(parse("--pose-min-cutoff-hz", "0"))
+
+
+def test_generator_workers_reach_the_pipeline_config_and_bench() -> None:
+    from live.commands.bench import bench_config
+    from live.commands.run import run_pipeline_config
+    from live.pipeline.stages import PipelineConfig
+
+    default = PipelineConfig.__dataclass_fields__["generator_workers"].default
+    assert run_pipeline_config(parse(), is_camera=False).generator_workers == default == 0
+    assert run_pipeline_config(parse("--generator-workers", "3"), is_camera=False).generator_workers == 3
+    with pytest.raises(UsageError, match="--generator-workers must be 0 or more"):
+        run_pipeline_config(parse("--generator-workers", "-1"), is_camera=False)
+    bench_arguments = build_parser("bench").parse_args(
+        ["bench", "--model", "m.onnx", "--source", "clip.mp4", "--generator-workers", "1"]
+    )
+    bench = bench_config(bench_arguments)
+    assert bench.generator_workers == 1
+    assert (
+        bench.pipeline(pace=False).generator_workers == 1
+        and bench.pipeline(pace=True, sequential=True).generator_workers == 1
+    )

@@ -45,7 +45,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--max-shift-fraction", type=float, default=0.1)
     args = parser.parse_args(argv)
     retarget = RetargetConfig(pose_margin_deg=args.pose_margin_deg, max_shift_fraction=args.max_shift_fraction)
-    config = PipelineConfig(generator=GeneratorSessionConfig(args.model, "cpu", 1), retarget=retarget)
+    config = PipelineConfig(GeneratorSessionConfig(args.model, "cpu", 1), retarget=retarget, generator_workers=1)
     stats = PipelineStats("check")
     transforms, driver_transforms, outputs = [], [], []
     with open_stages(config) as stages, open_source(SourceConfig(args.driver)) as source:

@@ -57,21 +57,27 @@ COLD_START_RUN_S = 0.5
 @dataclass(frozen=True, slots=True)
 class BenchConfig:
     """What `live bench` measures. landmarks: the pipeline's LandmarkConfig (detect width);
-    intra_op_threads: the generator's threads (0 = its default); reference: also time pix2pix unet_256."""
+    intra_op_threads: the generator's threads (0 = its default); generator_workers: the pipeline's generator
+    workers (0 = its default; the sequential loop has one); reference: also time pix2pix unet_256."""
 
     model_path: Path
     source_text: str
     seconds_per_phase: float = 20.0
     device: str = "auto"
     intra_op_threads: int = 0
+    generator_workers: int = 0
     landmarks: LandmarkConfig = field(default_factory=LandmarkConfig)
     paced_fps: float = 30.0
     reference: bool = True
 
-    def pipeline(self, pace: bool) -> PipelineConfig:
-        """The pipeline configuration of a run: paced (drops allowed) or unthrottled (lossless)."""
+    def pipeline(self, pace: bool, sequential: bool = False) -> PipelineConfig:
+        """The pipeline configuration of a run: paced (drops allowed) or unthrottled (lossless); the
+        sequential loop has one generator worker."""
         generator = GeneratorSessionConfig(self.model_path, self.device, self.intra_op_threads)
-        return PipelineConfig(generator=generator, landmarks=self.landmarks, pace=pace, lossless=not pace)
+        workers = 1 if sequential else self.generator_workers
+        return PipelineConfig(
+            generator=generator, landmarks=self.landmarks, pace=pace, lossless=not pace, generator_workers=workers
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +165,7 @@ def measure_stages(
 
 def run_unthrottled(config: BenchConfig, sequential: bool) -> PipelineReport:
     """The threaded pipeline (or the sequential loop) on the looped clip, every frame rendered, as fast as it goes."""
-    pipeline_config = config.pipeline(pace=False)
+    pipeline_config = config.pipeline(pace=False, sequential=sequential)
     with ExitStack() as stack:
         stages = stack.enter_context(open_stages(pipeline_config))
         sink = stack.enter_context(MeasuringSink(tuple(stages.card.plate_size_px), config.paced_fps))
@@ -193,7 +199,8 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda text
         raise UsageError("--seconds and --fps must be more than 0")
     load_start = os.getloadavg()[0]
     frames_bgr, fps = read_frames(config.source_text, STAGE_FRAME_COUNT)
-    with tempfile.TemporaryDirectory(prefix="live-bench-") as folder, open_stages(config.pipeline(pace=True)) as stages:
+    alone = config.pipeline(pace=True, sequential=True)  # one session, as the reference has
+    with tempfile.TemporaryDirectory(prefix="live-bench-") as folder, open_stages(alone) as stages:
         size_px, provider = stages.card.size_px, stages.session.provider
         reference_path, reference_note = (None, "skipped (--no-reference)")
         if config.reference:
@@ -244,6 +251,7 @@ def measure_cold_start(config: BenchConfig) -> float:
         config.source_text,
         config.device,
         str(config.intra_op_threads),
+        str(config.generator_workers),
         str(config.landmarks.detect_width_px),
     ]
     start_s = time.time()
@@ -258,10 +266,17 @@ def measure_cold_start(config: BenchConfig) -> float:
 
 def _cold_start_child(arguments: list[str]) -> None:
     """Run the paced pipeline briefly; print the wall-clock time (time.time) of the first frame at the sink."""
-    model_path, source_text, device, threads, detect_width_px = arguments
+    model_path, source_text, device, threads, workers, detect_width_px = arguments
     landmarks = replace(LandmarkConfig(), detect_width_px=int(detect_width_px))
     config = BenchConfig(
-        Path(model_path), source_text, COLD_START_RUN_S, device, int(threads), landmarks, reference=False
+        Path(model_path),
+        source_text,
+        COLD_START_RUN_S,
+        device,
+        intra_op_threads=int(threads),
+        generator_workers=int(workers),
+        landmarks=landmarks,
+        reference=False,
     )
     first_output_wall_s = run_paced(config).first_output_wall_s
     if first_output_wall_s is None:

@@ -19,6 +19,7 @@ from rich.table import Table
 from live.bench.measure import BenchResult
 from live.engines.generator import default_intra_op_threads
 from live.formats.dataset import sha256_of_file
+from live.pipeline.stages import default_generator_workers
 from live.pipeline.stats import PipelineReport, TimingSummary
 
 # name -> (comparison, target); the targets for a 2-core machine at 256x256.
@@ -154,6 +155,7 @@ def result_json(result: BenchResult) -> dict[str, Any]:
     speedup = ratio(result.reference_ms.p50_ms if result.reference_ms else None, result.generator_ms.p50_ms)
     pipeline_vs_sequential = ratio(result.unthrottled.output_fps, result.sequential.output_fps)
     values = _targeted_values(result)
+    workers = config.generator_workers or default_generator_workers()
     return {
         "machine": machine_info(),
         "model": {
@@ -165,6 +167,7 @@ def result_json(result: BenchResult) -> dict[str, Any]:
         "settings": {
             "device": config.device,
             "intra_op_threads": config.intra_op_threads or default_intra_op_threads(),
+            "pipeline_generator_workers": workers,
             "detect_width_px": config.landmarks.detect_width_px,
             "source": config.source_text,
             "sink": "virtual camera 1280x720 (live.io.sinks.VirtualCameraSink), "
@@ -222,6 +225,7 @@ def bench_table(data: dict[str, Any]) -> Table:
         f"live bench — {machine['cores']} cores, {machine['cpu_model']}, "
         f"ORT {machine['ort_version']} on {data['model']['provider']}, "
         f"{settings['intra_op_threads']} generator threads, "
+        f"{settings['pipeline_generator_workers']} generator workers in the pipeline, "
         f"load {data['load_average_1min']['start']:.1f}→{data['load_average_1min']['end']:.1f}"
     )
     table = Table(title=title, title_justify="left")

@@ -20,6 +20,7 @@ from rich.console import Console
 from live.bench.measure import BenchConfig, run_bench
 from live.bench.report import print_bench_table, result_json
 from live.bench.web_cost import measure_web_beside_vcam, web_table
+from live.commands.pipeline_options import add_generator_workers_argument
 from live.engines.generator import DEVICES
 from live.engines.landmarks import LandmarkConfig
 from live.errors import UsageError
@@ -43,6 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--threads", type=int, default=0, help="CPU threads for one generator run (0: the default of `live run`)"
     )
+    add_generator_workers_argument(parser)
     parser.add_argument(
         "--detect-width",
         type=int,
@@ -58,8 +60,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def bench_config(args: argparse.Namespace) -> BenchConfig:
     """The frozen bench configuration from the command line."""
-    if args.threads < 0 or (args.detect_width is not None and args.detect_width < 0):
-        raise UsageError("--threads and --detect-width must be 0 or more")
+    if args.threads < 0 or args.generator_workers < 0 or (args.detect_width is not None and args.detect_width < 0):
+        raise UsageError("--threads, --generator-workers and --detect-width must be 0 or more")
     landmarks = (
         LandmarkConfig()
         if args.detect_width is None
@@ -71,6 +73,7 @@ def bench_config(args: argparse.Namespace) -> BenchConfig:
         seconds_per_phase=args.seconds,
         device=args.device,
         intra_op_threads=args.threads,
+        generator_workers=args.generator_workers,
         landmarks=landmarks,
         paced_fps=args.fps,
         reference=not args.no_reference,

@@ -16,7 +16,8 @@ import cv2
 import numpy as np
 from rich.console import Console
 
-from live.commands.run import DEFAULT_OUTPUT_FPS, pipeline_config
+from live.commands.pipeline_options import pipeline_config
+from live.commands.run import DEFAULT_OUTPUT_FPS
 from live.engines.generator import DEVICES, GeneratorSessionConfig
 from live.errors import UsageError
 from live.face.retarget import RETARGET_MODES, RetargetConfig

@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
+from live.commands.pipeline_options import add_generator_workers_argument, pipeline_config
 from live.commands.web_options import add_web_arguments, web_config, with_sink_notes
 from live.engines.generator import DEVICES, GeneratorSessionConfig
-from live.engines.landmarks import LandmarkConfig
 from live.errors import UsageError
 from live.face.alignment import crop_box_px
 from live.face.retarget import RETARGET_MODES, RetargetConfig
@@ -84,6 +84,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_web_arguments(parser)
     parser.add_argument("--device", choices=DEVICES, default="auto", help="where the generator runs (default auto)")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads for one generator run (0: automatic)")
+    add_generator_workers_argument(parser)
     parser.add_argument(
         "--retarget",
         choices=RETARGET_MODES,
@@ -172,22 +173,6 @@ def retarget_config(args: argparse.Namespace) -> RetargetConfig:
     return RetargetConfig(**values)  # type: ignore[arg-type]
 
 
-def pipeline_config(
-    generator: GeneratorSessionConfig, retarget: RetargetConfig, *, pace: bool, is_camera: bool, max_frames: int = 0
-) -> PipelineConfig:
-    """The frozen pipeline configuration (`live run` and `live demo`): an unpaced recording is rendered losslessly."""
-    if max_frames < 0:
-        raise UsageError("--max-frames must be 0 or more")
-    return PipelineConfig(
-        generator=generator,
-        landmarks=LandmarkConfig(),
-        retarget=retarget,
-        pace=pace,
-        lossless=not pace and not is_camera,
-        max_frames=max_frames,
-    )
-
-
 def run_pipeline_config(args: argparse.Namespace, is_camera: bool) -> PipelineConfig:
     """`live run`'s pipeline configuration from its options."""
     if args.threads < 0:
@@ -196,7 +181,12 @@ def run_pipeline_config(args: argparse.Namespace, is_camera: bool) -> PipelineCo
         raise UsageError(f"--fps {args.fps:g}: give a frame rate from {MIN_FPS:g} to {MAX_FPS:g} (0: the default)")
     generator = GeneratorSessionConfig(model_path=args.model, device=args.device, intra_op_threads=args.threads)
     return pipeline_config(
-        generator, retarget_config(args), pace=not args.no_pace, is_camera=is_camera, max_frames=args.max_frames
+        generator,
+        retarget_config(args),
+        pace=not args.no_pace,
+        is_camera=is_camera,
+        max_frames=args.max_frames,
+        generator_workers=args.generator_workers,
     )
 
 

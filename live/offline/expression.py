@@ -81,7 +81,8 @@ def face_tile(image_bgr: np.ndarray, face: np.ndarray | None, tile_px: int = STR
 
 def drive(config: DriveConfig, keep_images: bool = False) -> DriveRecord:
     """Run every frame of the clip through the pipeline's steps and find the face on each output."""
-    pipeline = PipelineConfig(GeneratorSessionConfig(config.model_path, config.device), retarget=config.retarget)
+    generator = GeneratorSessionConfig(config.model_path, config.device)
+    pipeline = PipelineConfig(generator, retarget=config.retarget, generator_workers=1)  # one frame at a time
     record = DriveRecord([], [], [], [], 0.0, [], [])
     stats = PipelineStats("drive-eval")
     with (

@@ -1,7 +1,8 @@
 """The real-time pipeline, wired in one place.
 
     capture thread  --frames-->  landmarks thread (landmarks, retarget, sketch)  --sketches-->
-    generator thread  --rendered-->  main thread (sinks: window, virtual camera, file)
+    generator threads (one per session, frames side by side, handed on in capture order)  --rendered-->
+    main thread (sinks: window, virtual camera, file)
 
 Buffers drop their oldest item when the consumer falls behind (each drop counted), so latency
 stays bounded while stages overlap; with `lossless=True` they block instead
@@ -30,13 +31,16 @@ from live.pipeline.ringbuffer import RingBuffer
 from live.pipeline.stages import PipelineConfig, Stages, describe_stages, open_stages, retarget_status
 from live.pipeline.stats import PipelineReport, PipelineStats, Status
 from live.pipeline.steps import (
+    GET_TIMEOUT_S,
     BufferPool,
+    FaceHold,
     RenderStep,
     SketchStep,
     StageLoop,
     TrackStep,
 )
 from live.pipeline.threads import FailureSlot, StageError, start_stage_thread
+from live.pipeline.workers import InTurn
 
 SHUTDOWN_BUDGET_S = 1.0
 
@@ -125,13 +129,17 @@ class _PipelineRun:
         frames: RingBuffer[Frame] = self._buffer("frames")
         track = TrackStep(stages.detector, stats)
         sketch = SketchStep(stages.retargeter, stages.card.size_px, self.pool, stats)
-        render = RenderStep(stages.session, stages.neutral_bgr, stats, config.no_face_hold_s)
         sketches: RingBuffer[Sketched] = self._buffer("sketches")
         rendered: RingBuffer[Rendered] = self._buffer("rendered")
         capture = CaptureLoop(self.source, frames, stop, stats, config.pace, config.max_frames, self.failures)
         self._thread("capture", capture.run, frames, self.source.close)
         self._thread("landmarks", StageLoop(frames, lambda frame: sketch(track(frame)), sketches, stop).run, sketches)
-        self._thread("generator", StageLoop(sketches, render, rendered, stop).run, rendered)
+        hold = FaceHold(stages.neutral_bgr, stats, config.no_face_hold_s)
+        in_turn: InTurn[Sketched, Rendered] = InTurn(sketches, rendered, stop, then=hold, wait_s=GET_TIMEOUT_S)
+        for number, session in enumerate(stages.sessions, start=1):
+            body, on_exit = in_turn.worker(RenderStep(session, stages.neutral_bgr, stats).render)
+            name = "generator" if number == 1 else f"generator-{number}"
+            self.threads.append(start_stage_thread(name, body, on_exit, stop, self.failures))
         stats.watch_buffers(self.buffers)
         return rendered
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from contextlib import ExitStack
+from dataclasses import replace
 
 from live.io.sources import Source, describe_source, media_time_s
 from live.pipeline.messages import Frame
@@ -23,9 +24,10 @@ def run_sequential(
     config: PipelineConfig, source: Source, outputs: Sequence[Output], stages: Stages | None = None
 ) -> PipelineReport:
     """The same stages in one plain loop (read, landmarks, retarget, sketch, generate, write),
-    as fast as they go (no pacing, nothing dropped), for comparison with run_pipeline."""
+    as fast as they go (no pacing, nothing dropped), for comparison with run_pipeline. It uses one
+    generator session: when it opens its own stages, one worker's (with all the automatic threads)."""
     with ExitStack() as stack:
-        stages = stages or stack.enter_context(open_stages(config))
+        stages = stages or stack.enter_context(open_stages(replace(config, generator_workers=1)))
         stats = PipelineStats("sequential")
         describe_stages(stats, stages)
         stats.set_text(Status.SOURCE, describe_source(source))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ import numpy as np
 
 from live.engines.generator import GeneratorSession, GeneratorSessionConfig
 from live.engines.landmarks import LandmarkConfig, LandmarkDetector
+from live.errors import UsageError
 from live.face.retarget import RetargetConfig, Retargeter
 from live.formats.card import ModelCard
 from live.io.calibration_file import CalibrationFile
@@ -31,6 +33,9 @@ class PipelineConfig:
     no_face_hold_s: how long the last good output is held when the face is lost.
     max_frames: stop after this many captured frames (0: no limit).
     keep_alive_fps: the rate at which the last frame is re-sent to virtual cameras.
+    generator_workers: generator threads, each with its own session, rendering frames side by side
+        (live.pipeline.workers; 0: default_generator_workers()), each with `generator.intra_op_threads`.
+        The sequential loop uses one.
     """
 
     generator: GeneratorSessionConfig
@@ -42,18 +47,29 @@ class PipelineConfig:
     no_face_hold_s: float = NO_FACE_HOLD_S
     max_frames: int = 0
     keep_alive_fps: float = 30.0
+    generator_workers: int = 0
+
+
+def default_generator_workers() -> int:
+    """2 on a machine with 2 cores or more, else 1 (README, "Measured on a 2-core CPU")."""
+    return 2 if (os.cpu_count() or 1) >= 2 else 1
 
 
 @dataclass(slots=True)
 class Stages:
     """The opened per-frame components of a run; close() releases them."""
 
-    session: GeneratorSession
+    sessions: tuple[GeneratorSession, ...]  # one per generator worker
     detector: LandmarkDetector
     retargeter: Retargeter
     card: ModelCard
     neutral_bgr: np.ndarray
     calibration_file: CalibrationFile | None = None
+
+    @property
+    def session(self) -> GeneratorSession:
+        """The first generator session (the sequential loop's, and the one describing the device)."""
+        return self.sessions[0]
 
     def save_new_calibration(self) -> None:
         """Write a calibration the retargeter finished (main thread: no file IO on the tracking thread)."""
@@ -64,24 +80,30 @@ class Stages:
         """Release MediaPipe and ONNX Runtime; idempotent."""
         self.retargeter.close()
         self.detector.close()
-        self.session.close()
+        for session in self.sessions:
+            session.close()
 
 
 @contextmanager
 def open_stages(config: PipelineConfig) -> Iterator[Stages]:
-    """Load the generator (UsageError for a bad model or device), the detector and the retargeter,
-    and render the target's neutral face once. OpenCV's own thread pool is turned off: on 2 cores it only
-    competes with the pipeline's own threads (an earlier `live bench` measured paste-back slower with it)."""
+    """Load the generator (one session per worker; UsageError for a bad model or device), the detector and
+    the retargeter, and render the target's neutral face once. OpenCV's own thread pool is turned off: on 2
+    cores it only competes with the pipeline's own threads (an earlier `live bench` measured paste-back slower
+    with it)."""
     cv2.setNumThreads(1)
     with ExitStack() as stack:
-        session = stack.enter_context(GeneratorSession(config.generator))
+        workers = config.generator_workers or default_generator_workers()
+        if workers < 1:
+            raise UsageError(f"generator workers must be 1 or more (0: automatic), got {workers}")
+        sessions = tuple(stack.enter_context(GeneratorSession(config.generator)) for _ in range(workers))
+        session = sessions[0]
         detector = stack.enter_context(LandmarkDetector(config.landmarks))
         retargeter = stack.enter_context(Retargeter(config.retarget, session.card))
         calibration_file = CalibrationFile(config.retarget.calibration_path)
         calibration_file.load_into(retargeter)
         card = session.card
         neutral_bgr = neutral_face_bgr(session, card.neutral_landmarks_px, card.size_px, card.sketch_format_version)
-        yield Stages(session, detector, retargeter, session.card, neutral_bgr, calibration_file)
+        yield Stages(sessions, detector, retargeter, session.card, neutral_bgr, calibration_file)
 
 
 def describe_stages(stats: PipelineStats, stages: Stages) -> None:

@@ -11,6 +11,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Generic, Protocol, TypeVar
 
 import numpy as np
@@ -135,8 +136,9 @@ class Generator(Protocol):
 class RenderStep:
     """Sketched -> Rendered: the generator's head crop painted over the plate in that crop, pasted back into
     the target's own frame (live.pipeline.paste_back, timed as its own stage "paste_back"); without a face,
-    the last good frame for up to `hold_s` (capture time), then the target's neutral face. Never the
-    camera image."""
+    the last good frame for up to `hold_s` (capture time), then the target's neutral face (FaceHold). Never
+    the camera image. Several workers (live.pipeline.workers) each `render` with their own generator and
+    share one FaceHold, applied in capture order."""
 
     def __init__(
         self,
@@ -149,15 +151,17 @@ class RenderStep:
         self.generator = generator
         self.neutral_bgr = neutral_bgr
         self.stats = stats
-        self.hold_s = hold_s
         self.paste_back = paste_back or PasteBack(generator.plate_bgr, generator.card.size_px)
-        self._last_good_bgr: np.ndarray | None = None
-        self._last_face_s = float("-inf")
+        self.hold = FaceHold(neutral_bgr, stats, hold_s)
 
     def __call__(self, sketched: Sketched) -> Rendered:
+        return self.hold(self.render(sketched))
+
+    def render(self, sketched: Sketched) -> Rendered:
+        """The frame with the generated head pasted back; without a face, the neutral face (for FaceHold)."""
         frame = sketched.frame
         if sketched.sketch_bgr is None:
-            return Rendered(frame, None, self._fallback(frame.t_stream_s), False, dict(sketched.stage_ms))
+            return Rendered(frame, None, self.neutral_bgr, False, dict(sketched.stage_ms))
         transform = self.generator.neutral_transform if sketched.crop_transform is None else sketched.crop_transform
         start_s = time.perf_counter()
         plate_crop_bgr = self.paste_back.plate_crop(transform)
@@ -168,17 +172,32 @@ class RenderStep:
         paste_ms = elapsed_ms(start_s)
         self.stats.record_stage("generator", generator_ms)
         self.stats.record_stage("paste_back", paste_ms)
-        self._last_good_bgr = output_bgr
-        self._last_face_s = frame.t_stream_s
         stage_ms = {**sketched.stage_ms, "generator": generator_ms, "paste_back": paste_ms}
         return Rendered(frame, sketched.sketch_bgr, output_bgr, True, stage_ms)
 
-    def _fallback(self, t_stream_s: float) -> np.ndarray:
+
+class FaceHold:
+    """Rendered -> Rendered, called in capture order: a frame without a face shows the last good output for up
+    to `hold_s` (capture time), then the target's neutral face."""
+
+    def __init__(self, neutral_bgr: np.ndarray, stats: PipelineStats, hold_s: float = NO_FACE_HOLD_S) -> None:
+        self.neutral_bgr = neutral_bgr
+        self.stats = stats
+        self.hold_s = hold_s
+        self._last_good_bgr: np.ndarray | None = None
+        self._last_face_s = float("-inf")
+
+    def __call__(self, rendered: Rendered) -> Rendered:
+        t_stream_s = rendered.frame.t_stream_s
+        if rendered.face_found:
+            self._last_good_bgr = rendered.output_bgr
+            self._last_face_s = t_stream_s
+            return rendered
         if self._last_good_bgr is not None and t_stream_s - self._last_face_s <= self.hold_s:
             self.stats.count(Event.HELD)
-            return self._last_good_bgr
+            return replace(rendered, output_bgr=self._last_good_bgr)
         self.stats.count(Event.NEUTRAL)
-        return self.neutral_bgr
+        return replace(rendered, output_bgr=self.neutral_bgr)
 
 
 def neutral_face_bgr(

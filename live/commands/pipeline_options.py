@@ -1,0 +1,49 @@
+"""The pipeline's options shared by `live run`, `live demo` and `live bench`, derived from PipelineConfig."""
+
+from __future__ import annotations
+
+import argparse
+
+from live.engines.generator import GeneratorSessionConfig
+from live.engines.landmarks import LandmarkConfig
+from live.errors import UsageError
+from live.face.retarget import RetargetConfig
+from live.pipeline.stages import PipelineConfig, default_generator_workers
+
+
+def add_generator_workers_argument(parser: argparse.ArgumentParser) -> None:
+    """--generator-workers (`live run` and `live bench`), its default PipelineConfig's."""
+    default = PipelineConfig.__dataclass_fields__["generator_workers"].default
+    parser.add_argument(
+        "--generator-workers",
+        type=int,
+        default=default,
+        metavar="N",
+        help=f"generator threads rendering frames side by side, each with its own session "
+        f"(default {default}: {default_generator_workers()} on this machine), each with --threads",
+    )
+
+
+def pipeline_config(
+    generator: GeneratorSessionConfig,
+    retarget: RetargetConfig,
+    *,
+    pace: bool,
+    is_camera: bool,
+    max_frames: int = 0,
+    generator_workers: int = 0,
+) -> PipelineConfig:
+    """The frozen pipeline configuration (`live run` and `live demo`): an unpaced recording is rendered losslessly."""
+    if max_frames < 0:
+        raise UsageError("--max-frames must be 0 or more")
+    if generator_workers < 0:
+        raise UsageError("--generator-workers must be 0 or more (0: automatic)")
+    return PipelineConfig(
+        generator=generator,
+        landmarks=LandmarkConfig(),
+        retarget=retarget,
+        pace=pace,
+        lossless=not pace and not is_camera,
+        max_frames=max_frames,
+        generator_workers=generator_workers,
+    )
