@@ -189,14 +189,17 @@ def test_sequential_loop_returns_the_same_statistics(
     assert len(vcam.sent) == CLIP_FRAMES and vcam.closed
 
 
+@pytest.mark.parametrize("workers", [1, 2])
 def test_no_face_holds_the_last_output_then_shows_the_neutral_face(
-    clip_frames: list[np.ndarray], stages: Stages, tiny_model_path: Path, tmp_path: Path, vcam: type[RecordingBackend]
+    clip_frames: list[np.ndarray], tiny_model_path: Path, tmp_path: Path, vcam: type[RecordingBackend], workers: int
 ) -> None:
     face_count, blank_count = 6, 16
     for index, image_bgr in enumerate(clip_frames[:face_count] + [np.zeros_like(clip_frames[0])] * blank_count):
         cv2.imwrite(str(tmp_path / f"{index:03d}.png"), image_bgr)
     source = open_source(SourceConfig(str(tmp_path), fps=20.0))  # blank stretch: 0.8 s > the 0.5 s hold
-    report = run_pipeline(config_for(tiny_model_path, lossless=True), source, [vcam_output(stages)], stages)
+    config = config_for(tiny_model_path, lossless=True, generator_workers=workers)
+    with open_stages(config) as stages:
+        report = run_pipeline(config, source, [vcam_output(stages)], stages)
 
     assert report.frames_written == face_count + blank_count
     assert report.face_lost_frames == blank_count
@@ -208,7 +211,10 @@ def test_no_face_holds_the_last_output_then_shows_the_neutral_face(
     first_neutral = is_neutral.index(True, first_face)
     assert all(is_neutral[first_neutral:])
     held_bgr = vcam.sent[first_neutral - 1]
-    assert not np.array_equal(held_bgr, neutral_bgr)  # the last generated face, held
+    assert not np.array_equal(held_bgr, neutral_bgr)  # a generated face, held
+    faces_shown = vcam.sent[first_face:first_neutral]
+    changes = sum(not np.array_equal(before, after) for before, after in zip(faces_shown, faces_shown[1:]))
+    assert changes == face_count - 1  # six faces in turn, then the last of them held (not an earlier one)
     assert all(image.shape == neutral_bgr.shape and image.any() for image in vcam.sent)  # never a (black) camera frame
 
 

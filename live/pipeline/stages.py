@@ -51,8 +51,9 @@ class PipelineConfig:
 
 
 def default_generator_workers() -> int:
-    """2 on a machine with 2 cores or more, else 1 (README, "Measured on a 2-core CPU")."""
-    return 2 if (os.cpu_count() or 1) >= 2 else 1
+    """2 on 4 cores or more, else 1. On 2 cores the landmark thread already takes the second core: two workers
+    gained nothing measurable there and cost paced latency (README, "Measured on a 2-core CPU")."""
+    return 2 if (os.cpu_count() or 1) >= 4 else 1
 
 
 @dataclass(slots=True)

@@ -2,7 +2,7 @@
 
 The generator is the pipeline's costliest stage, and ONNX Runtime spreads one inference over several cores
 less well than several inferences side by side (README, "Measured on a 2-core CPU"). So the generator
-stage has several workers, each with its own session, each rendering another frame. A ticket is handed
+stage can have several workers, each with its own session, each rendering another frame. A ticket is handed
 out with every item taken from the inbox; a worker that finishes out of turn waits for the worker before
 it, so frames leave in capture order (none is shown after a later one, none is dropped for being late).
 A worker that fails still gives up its turn, so the others are never left waiting for it.
