@@ -388,3 +388,48 @@ def test_shape_augmentation_trains_on_sketch_variants(dataset_64: Path, tmp_path
             sketch = sampler.sample(torch.tensor([frame]), identity, torch.tensor([variant]))[0]
             drawn = ((sketch[0].permute(1, 2, 0) + 1.0) * 127.5).round().to(torch.uint8).numpy()
             assert np.abs(drawn.astype(int) - bank[frame * 3 + variant]).max() <= 1
+
+
+def test_eye_mixing_takes_the_partner_s_eyes_and_keeps_the_rest(dataset_64: Path, tmp_path: Path) -> None:
+    from live.errors import UsageError
+    from live.face.regions import PART_INDICES
+    from live.formats.dataset import load_dataset
+    from live.training.augment import CropSampler
+    from live.training.eye_mixing import EyeMixer
+    from live.training.train import TrainConfig, train
+
+    common = dict(dataset=str(dataset_64), ngf=4, ndf=8, checkpoint_every=100, sample_every=100, threads=1)
+    result = train(TrainConfig(out=str(tmp_path / "run"), steps=2, mix_eyes=0.5, **common))
+    assert load_checkpoint(result.last_checkpoint)["config"]["mix_eyes"] == 0.5
+    with pytest.raises(UsageError, match="--mix-eyes 1.5: give a share from 0 to 1"):
+        TrainConfig(out=str(tmp_path / "bad"), mix_eyes=1.5, **common)
+
+    dataset = load_dataset(dataset_64)
+    indices = dataset.indices("train")
+    sampler = CropSampler(dataset, indices, 1.0, torch.device("cpu"))
+    sampler.eye_mixer = EyeMixer.of_frames(dataset, indices, 1.0)
+    assert (sampler.eye_mixer.draw(50, torch.Generator().manual_seed(0)) >= 0).all()
+    assert (EyeMixer.of_frames(dataset, indices, 0.0).draw(50, torch.Generator().manual_seed(0)) == -1).all()
+    identity = torch.tensor([[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]])
+    own, partner = 0, len(indices) - 1
+
+    def images(frame: int, partners: torch.Tensor | None = None) -> tuple[np.ndarray, np.ndarray]:
+        sketch, real = sampler.sample(torch.tensor([frame]), identity, None, partners)[:2]
+        return sketch[0].permute(1, 2, 0).numpy(), real[0].permute(1, 2, 0).numpy()
+
+    own_sketch, own_real = images(own)
+    partner_sketch, partner_real = images(partner)
+    mixed_sketch, mixed_real = images(own, torch.tensor([partner]))
+    kept_sketch, kept_real = images(own, torch.tensor([-1]))
+    assert np.array_equal(kept_sketch, own_sketch) and np.array_equal(kept_real, own_real)
+    assert not np.allclose(own_real, partner_real, atol=0.05)  # the two frames differ
+    landmarks = dataset.landmarks_px[indices[own]]
+    for part, mixed in (("right_eye", True), ("left_eye", True), ("inner_lips", False)):
+        x, y = np.rint(landmarks[PART_INDICES[part], :2].mean(axis=0)).astype(int)
+        for own_image, partner_image, mixed_image in (
+            (own_sketch, partner_sketch, mixed_sketch),
+            (own_real, partner_real, mixed_real),
+        ):
+            expected = partner_image if mixed else own_image
+            np.testing.assert_allclose(mixed_image[y, x], expected[y, x], atol=1e-4, err_msg=part)
+    np.testing.assert_allclose(mixed_real[-1, -1], own_real[-1, -1], atol=1e-4)  # the crop's corner: its own

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as functional
 
 from live.formats.sketch import face_mask
+from live.training.eye_mixing import EyeMixer
 
 
 def face_weight_maps(landmarks_px: np.ndarray, size_px: int, face_weight: float) -> torch.Tensor:
@@ -80,6 +81,7 @@ class CropSampler:
         self.plates = [to_float(plate[None]).to(device) for plate in dataset.plates_bgr]
         self.videos = dataset.video_indices[indices]
         self.sketch_variants = 1
+        self.eye_mixer: EyeMixer | None = None  # set by the training run with --mix-eyes
         crop_to_plate = []
         for transform in dataset.transforms[indices]:
             inverse = np.vstack([cv2.invertAffineTransform(transform), [0.0, 0.0, 1.0]])
@@ -89,22 +91,39 @@ class CropSampler:
     def __len__(self) -> int:
         return len(self.videos)
 
+    def _sketch_rows(self, frames: torch.Tensor, variants: torch.Tensor | None) -> torch.Tensor:
+        return frames if variants is None else frames * self.sketch_variants + variants
+
     def use_sketch_variants(self, sketches_bgr: np.ndarray) -> None:
         """Draw each frame's sketch from its own variants ((N * V, S, S, 3), frame-major) instead of its one sketch."""
         self.sketch_variants = len(sketches_bgr) // len(self.videos)
         self.sketches = torch.from_numpy(np.ascontiguousarray(sketches_bgr)).permute(0, 3, 1, 2).to(self.device)
 
     def sample(
-        self, chosen: torch.Tensor, thetas: torch.Tensor, variants: torch.Tensor | None = None
+        self,
+        chosen: torch.Tensor,
+        thetas: torch.Tensor,
+        variants: torch.Tensor | None = None,
+        partners: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, ...]:
         """sketch, real crop, L1 weights, plate crop for the chosen rows under the (B, 2, 3) jitters, in [-1, 1];
-        variants: which of each frame's sketch variants (use_sketch_variants) to use."""
+        variants: which of each frame's sketch variants (use_sketch_variants) to use; partners: the frames
+        whose eyes each row takes (EyeMixer.draw; -1: its own)."""
         size_px = self.size_px
         scale = lambda images: images.float() / 127.5 - 1.0  # noqa: E731
-        rows = chosen if variants is None else chosen * self.sketch_variants + variants
-        sketch = scale(_warp(self.sketches[rows].float(), thetas, size_px, "zeros"))  # black outside
+        rows = self._sketch_rows(chosen, variants)
+        sketches, context = self.sketches[rows].float(), self.context[chosen].float()
+        if partners is not None and self.eye_mixer is not None:
+            partner_frames = partners.clamp(min=0)
+            sketches, context = self.eye_mixer.blend(
+                chosen,
+                partners,
+                (sketches, self.sketches[self._sketch_rows(partner_frames, variants)].float()),
+                (context, self.context[partner_frames].float()),
+            )
+        sketch = scale(_warp(sketches, thetas, size_px, "zeros"))  # black outside
         weight = _warp(self.weights[chosen], thetas, size_px, "border")
-        real = _warp(scale(self.context[chosen]), thetas * self.context_ratio, size_px, "border")
+        real = _warp(scale(context), thetas * self.context_ratio, size_px, "border")
         crop_from_normalised = torch.linalg.inv(_normaliser((size_px, size_px)))
         plates = []
         for row, index in enumerate(chosen.tolist()):

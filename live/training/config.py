@@ -46,6 +46,9 @@ class TrainConfig:
     shape_augment_lids: bool = _option(
         True, "with --shape-augment, vary the lid curves as well as the lips", flag="--no-shape-augment-lids"
     )
+    mix_eyes: float = _option(
+        0.0, "share of training frames whose eyes and brows come from another frame (sketch and photo; 0: off)", 0.0
+    )
     flip: bool = _option(False, "random horizontal flips (off: a fixed scene is not symmetric)")
     use_plate: bool = _option(
         True, "paint the person over a background plate (off: paint the whole frame)", flag="--no-plate"
@@ -63,6 +66,8 @@ class TrainConfig:
         for name, value, minimum in self.numeric_limits():
             if value < minimum:
                 raise UsageError(f"--{name.replace('_', '-')} {value}: must be {minimum:g} or more")
+        if self.mix_eyes > 1:
+            raise UsageError(f"--mix-eyes {self.mix_eyes}: give a share from 0 to 1")
         if self.learning_rate <= 0:
             raise UsageError(f"--learning-rate {self.learning_rate}: must be more than 0")
 

@@ -20,9 +20,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from live.errors import UsageError
-from live.face.coverage import sample_weights
 from live.formats.dataset import Dataset, load_dataset
-from live.training.augment import CropSampler, jitter_thetas
+from live.training.batches import Batches
 from live.training.checkpoints import latest_checkpoint, save_checkpoint
 from live.training.config import TrainConfig
 from live.training.distributed import (
@@ -33,11 +32,10 @@ from live.training.distributed import (
     unwrap,
     write_rank_digest,
 )
-from live.training.losses import build_discriminator, expression_weight_maps, generator_adversarial_losses
+from live.training.losses import build_discriminator, generator_adversarial_losses
 from live.training.losses import discriminator_loss as adversarial_discriminator_loss
 from live.training.networks import GeneratorConfig, UnetGenerator
 from live.training.run_state import TrainingRun, initialise_from, restore, training_state
-from live.training.shape_augment import shape_variant_sketches
 
 
 def generator_config_for(config: TrainConfig, size_px: int) -> GeneratorConfig:
@@ -90,47 +88,7 @@ def _to_tensor(images_bgr: np.ndarray, device: torch.device) -> torch.Tensor:
     return (torch.from_numpy(images_bgr).to(device).permute(0, 3, 1, 2).float() / 127.5 - 1.0).contiguous()
 
 
-class _Batches:
-    """Training tensors kept on the device; each batch is sampled and its crop jittered with the run's own RNG
-    (live.training.augment.CropSampler: sketch, real crop, weights and plate move together)."""
-
-    def __init__(self, run: TrainingRun) -> None:
-        indices = run.dataset.indices("train")
-        if indices.size == 0:
-            raise UsageError(f"{run.dataset.path} has no training frames: prepare a longer video")
-        self.indices = torch.from_numpy(indices)
-        self.sampler = CropSampler(run.dataset, indices, run.config.face_weight, run.device)
-        self.sampler.weights *= expression_weight_maps(
-            run.dataset.landmarks_px[indices], run.dataset.size_px, run.config.region_weight
-        ).to(run.device)
-        self.probabilities = torch.from_numpy(sample_weights(run.dataset.landmarks_px[indices]))
-        if run.config.shape_augment > 0:
-            self.sampler.use_sketch_variants(
-                shape_variant_sketches(
-                    run.dataset.landmarks_px[indices],
-                    run.dataset.size_px,
-                    run.config.shape_variants,
-                    run.config.shape_augment,
-                    run.config.seed,
-                    run.config.shape_augment_lids,
-                )
-            )
-
-    def sample(self, run: TrainingRun) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """sketch, real image, L1 weights and background plate, all under the same random crop jitter."""
-        chosen = (
-            torch.multinomial(self.probabilities, run.config.batch_size, replacement=True, generator=run.random)
-            if run.config.balance_expressions
-            else torch.randint(len(self.indices), (run.config.batch_size,), generator=run.random)
-        )
-        thetas = jitter_thetas(len(chosen), run.config, run.random)
-        variants = None  # drawn only with sketch variants, so runs without them keep their random sequence
-        if self.sampler.sketch_variants > 1:
-            variants = torch.randint(self.sampler.sketch_variants, (len(chosen),), generator=run.random)
-        return self.sampler.sample(chosen, thetas, variants)
-
-
-def _train_step(run: TrainingRun, batches: _Batches, scaler: torch.amp.GradScaler) -> dict[str, float]:
+def _train_step(run: TrainingRun, batches: Batches, scaler: torch.amp.GradScaler) -> dict[str, float]:
     sketch, real, weight, plate = batches.sample(run)
     autocast = torch.autocast(run.device.type, enabled=run.device.type == "cuda")
     with autocast:
@@ -246,7 +204,7 @@ def _progress(console: Console, rank: int) -> Progress:
 def _loop(run: TrainingRun, end_step: int, last_path: Path | None, console: Console) -> tuple[Path | None, bool]:
     """Train to end_step or a stop signal; checkpoint on schedule and where it stopped. (last path, interrupted)."""
     out, config = Path(run.config.out), run.config
-    batches = _Batches(run)
+    batches = Batches(run)
     scaler = torch.amp.GradScaler(run.device.type, enabled=run.device.type == "cuda")
     writer = _open_tensorboard(out / "tensorboard") if run.rank == 0 else None
     saved_step = run.step if last_path else -1
