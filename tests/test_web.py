@@ -171,6 +171,7 @@ def test_chromium_plays_the_avatar_with_its_latency_and_the_run_closes_the_peers
         finally:
             run.join(BROWSER_TIMEOUT_S)  # the clip ends the run
         assert not run.is_alive() and reports[0].end_reason == "end of input"
+        clock_rtt_ms = browser.evaluate("window.liveViewer.clock_rtt_ms")
         browser.wait_for("window.liveViewer.state !== 'connected'", BROWSER_TIMEOUT_S)  # the run closed the peer
     # the browser shows the avatar's frames: far closer to one of them than to a blank frame
     best = min(mean_difference(shown_bgr, sent) for sent in sent_bgr)
@@ -178,6 +179,7 @@ def test_chromium_plays_the_avatar_with_its_latency_and_the_run_closes_the_peers
     # glass to glass: from the frame's capture to its display in the page
     p50_ms, p95_ms = np.percentile(latencies_ms, [50, 95])
     print(f"web latency capture -> browser display: p50 {p50_ms:.1f} ms, p95 {p95_ms:.1f} ms")
+    assert clock_rtt_ms is not None and 0.0 <= clock_rtt_ms < 50.0  # synced to the run's clock, within 25 ms
     assert min(latencies_ms) > 0.0
     figures = sink.figures()
     viewer = figures.viewers[0]

@@ -1,10 +1,13 @@
 """The page `--output web` serves: the avatar's video at its native size on a transparent page, nothing else
 (an OBS browser source points at it directly). `?stats=1` overlays FPS and latency.
 
-The page offers a receive-only video track and a data channel ("clock") to the server. For every frame the
-server hands to its encoder it sends {pts, age_ms} (the frame's RTP media time and its age since capture) on
-the channel; the page notes `performance.now() - age_ms` as the frame's capture time in its own clock (no clock
-sync needed: only the channel's one-way delay, well under a millisecond on a LAN, is unaccounted for). Each
+The page offers a receive-only video track and a data channel ("clock") to the server. The page syncs its
+clock to the server's as NTP does: it sends {ping} (its performance.now()) every second, the server answers
+{pong, server_ms} at once, and the answer with the shortest round trip gives the offset (its error is at
+most half that round trip). For every frame the server hands to its encoder it sends {pts, capture_ms}
+(the frame's RTP media time and its capture time in the server's clock); the page turns the capture time
+into its own clock with the offset. (Noting `performance.now()` when the message was handled instead made
+every delay in handling it, e.g. a busy page, look like a shorter latency.) Each
 displayed frame's `rtpTimestamp` (requestVideoFrameCallback) is the pts plus the sender's random origin, which
 the page finds by intersecting the candidate origins of successive frames (and learns again after 30 misses).
 The latency is the frame's expected display time minus its capture time. The page sends each latency back
@@ -26,7 +29,9 @@ video { display: block; }
 const params = new URLSearchParams(location.search);
 const video = document.getElementById("video");
 const statsBox = document.getElementById("stats");
-const viewer = window.liveViewer = { state: "new", error: null, latencies_ms: [], presented: 0, origin: null };
+const viewer = window.liveViewer = {
+  state: "new", error: null, latencies_ms: [], presented: 0, origin: null, clock_offset_ms: null, clock_rtt_ms: null,
+};
 const captured = new Map();  // pts -> capture time in this page's clock (ms)
 let candidates = null;
 let agreeing = 0;
@@ -35,9 +40,23 @@ let channel = null;
 
 function onClock(message) {
   const clock = JSON.parse(message.data);
-  captured.set(clock.pts, performance.now() - clock.age_ms);
+  if ("pong" in clock) {  // server clock - page clock, from the shortest round trip so far
+    const roundTrip = performance.now() - clock.pong;
+    if (viewer.clock_rtt_ms === null || roundTrip <= viewer.clock_rtt_ms) {
+      viewer.clock_rtt_ms = roundTrip;
+      viewer.clock_offset_ms = clock.server_ms - (clock.pong + roundTrip / 2);
+    }
+    return;
+  }
+  if (viewer.clock_offset_ms === null) return;
+  captured.set(clock.pts, clock.capture_ms - viewer.clock_offset_ms);
   if (captured.size > 300) captured.delete(captured.keys().next().value);
 }
+
+function ping() {
+  if (channel && channel.readyState === "open") channel.send(JSON.stringify({ ping: performance.now() }));
+}
+setInterval(ping, 1000);
 
 function captureTimeOf(rtpTimestamp) {
   if (viewer.origin === null) {
@@ -100,6 +119,8 @@ async function connect() {
   pc.addTransceiver("video", { direction: "recvonly" });
   channel = pc.createDataChannel("clock");
   channel.onmessage = onClock;
+  viewer.clock_offset_ms = viewer.clock_rtt_ms = null;  // a new connection may be another server process
+  channel.onopen = () => { for (let i = 0; i < 5; i++) setTimeout(ping, 50 * i); };
   pc.ontrack = (event) => {
     if ("jitterBufferTarget" in event.receiver) event.receiver.jitterBufferTarget = 0;  // play as soon as decoded
     video.srcObject = event.streams[0] || new MediaStream([event.track]);

@@ -105,8 +105,7 @@ class FrameTrack(MediaStreamTrack):
     def _send_clock(self, pts: int, t_capture_s: float) -> None:
         channel = self.clock_channel
         if channel is not None and channel.readyState == "open":  # type: ignore[attr-defined]
-            age_ms = (time.perf_counter() - t_capture_s) * 1000.0
-            channel.send(json.dumps({"pts": pts, "age_ms": round(age_ms, 3)}))  # type: ignore[attr-defined]
+            channel.send(json.dumps({"pts": pts, "capture_ms": round(t_capture_s * 1000.0, 3)}))  # type: ignore[attr-defined]
 
     def stop(self) -> None:
         """End the track; a waiting recv() raises MediaStreamError."""
@@ -213,7 +212,7 @@ class WebServer:
         @peer.on("datachannel")
         def on_channel(channel: object) -> None:
             track.clock_channel = channel
-            channel.on("message", lambda message: self._note_latency(counts, message))  # type: ignore[attr-defined]
+            channel.on("message", lambda message: self._on_message(channel, counts, message))  # type: ignore[attr-defined]
 
         @peer.on("connectionstatechange")
         async def on_state() -> None:
@@ -226,11 +225,18 @@ class WebServer:
         asyncio.get_running_loop().call_later(self.connect_timeout_s, self._drop_if_unconnected, viewer)
         return viewer
 
-    def _note_latency(self, counts: ViewerCounts, message: object) -> None:
+    def _on_message(self, channel: object, counts: ViewerCounts, message: object) -> None:
+        """A clock ping (answered at once with this process's clock: the page syncs to it) or a latency report;
+        anything else is ignored (a viewer cannot break the run)."""
         try:
-            latency_ms = float(json.loads(message)["latency_ms"])  # type: ignore[arg-type]
+            data = json.loads(message)  # type: ignore[arg-type]
+            if "ping" in data:
+                reply = {"pong": float(data["ping"]), "server_ms": time.perf_counter() * 1000.0}
+                channel.send(json.dumps(reply))  # type: ignore[attr-defined]
+                return
+            latency_ms = float(data["latency_ms"])
         except (ValueError, KeyError, TypeError):
-            return  # not a latency report: ignored (a viewer cannot break the run)
+            return
         if 0.0 <= latency_ms < 60_000.0:
             with self.lock:
                 counts.latency_ms.append(latency_ms)
