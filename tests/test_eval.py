@@ -14,6 +14,7 @@ import pytest
 
 from live.cli import main
 from live.engines.landmarks import LandmarkConfig, LandmarkDetector
+from live.face.body import MAX_SHIFT_FRACTION
 from live.formats.card import read_card_from_metadata
 from live.formats.dataset import load_dataset
 from live.formats.sketch import face_mask
@@ -241,6 +242,10 @@ def test_eval_writes_json_strip_and_card(
     assert baseline["face_found_rate"] == 1.0 and baseline["akd_frames"] == frames and baseline["akd_px"] < 3
     assert baseline["psnr_db_frame"] > report["model"]["psnr_db_frame"]  # random weights lose to the lookup
 
+    assert report["body_follow"] and len(report["body_shifts_px"]) == frames  # the plate's person followed
+    measured = [shift for shift in report["body_shifts_px"] if shift is not None]
+    limit_px = MAX_SHIFT_FRACTION * report["frame_size_px"][1] + 1e-6
+    assert measured and all(abs(value) <= limit_px for shift in measured for value in shift)
     width_px, height_px = report["frame_size_px"]
     assert (width_px, height_px) == dataset.manifest.videos[0].frame_size_px  # the target's own size
     strip = cv2.imread(str(out_strip))

@@ -32,6 +32,7 @@ def test_options_are_passed_through() -> None:
             "5",
             "--no-shape-clamp",
             "--mouth-from-neutral",
+            "--no-body-follow",
             "--calibration",
             "me.json",
         )
@@ -44,6 +45,7 @@ def test_options_are_passed_through() -> None:
     )
     assert (config.pose_margin_deg, config.shape_clamp, config.calibration_path) == (5.0, False, "me.json")
     assert not config.mouth_from_closed and RetargetConfig().mouth_from_closed
+    assert not config.body_follow and RetargetConfig().body_follow
 
 
 def test_bad_values_are_usage_errors() -> None:

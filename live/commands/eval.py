@@ -42,6 +42,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NAME=FOLDER",
         help="also score other outputs of the same frames (FOLDER/NNNNNN.png by frame number, the video's size)",
     )
+    parser.add_argument(
+        "--no-body-follow",
+        action="store_true",
+        help="keep the plate's person still (default: moved to each real frame's body, as `live run` moves it)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         if not separator or not name or not Path(folder).is_dir():
             raise UsageError(f"--compare {text!r}: give NAME=FOLDER with an existing folder of NNNNNN.png frames")
         compare.append((name, Path(folder)))
-    config = EvalConfig(args.model, args.dataset, args.split, args.device, tuple(compare))
+    config = EvalConfig(args.model, args.dataset, args.split, args.device, tuple(compare), not args.no_body_follow)
     result = evaluate(config)
     Console().print(results_table(result.report))
     if args.json:

@@ -118,6 +118,11 @@ def add_retarget_arguments(parser: argparse.ArgumentParser) -> None:
         help="let sketches leave the shapes the avatar was trained on (may smear features)",
     )
     tuning.add_argument(
+        "--no-body-follow",
+        action="store_true",
+        help="keep the target's body still instead of moving it as the driver's body moves",
+    )
+    tuning.add_argument(
         "--mouth-from-neutral",
         action="store_true",
         help="move the lips only by the driver's change from its neutral, not from closed lips (the old behaviour:"
@@ -170,6 +175,8 @@ def retarget_config(args: argparse.Namespace) -> RetargetConfig:
         values["shape_clamp"] = False
     if args.mouth_from_neutral:
         values["mouth_from_closed"] = False
+    if args.no_body_follow:
+        values["body_follow"] = False
     return RetargetConfig(**values)  # type: ignore[arg-type]
 
 

@@ -82,6 +82,8 @@ class RetargetConfig:
         within the training range widened by shape_margin of its width.
     mouth_from_closed: in full, set the mouth's opening from closed lips (live/face/expression_transfer.py);
         False keeps the lips where the displacement from the two neutral faces puts them.
+    body_follow: the driver's body shift below the face moves the person on the target's plate
+        (live/face/body.py; the pipeline's, not the retargeter's, but set with it).
     """
 
     mode: str = "full"
@@ -101,6 +103,7 @@ class RetargetConfig:
     shape_clamp: bool = True
     shape_margin: float = 0.1
     mouth_from_closed: bool = True
+    body_follow: bool = True
 
     def __post_init__(self) -> None:
         if self.mode not in RETARGET_MODES:

@@ -29,6 +29,7 @@ from live.errors import UsageError
 from live.face.alignment import apply_transform, invert_transform
 from live.formats.dataset import Dataset, load_dataset, sha256_of_file
 from live.formats.sketch import SKETCH_FORMAT_VERSION, face_mask
+from live.offline.body_plates import frame_plates
 from live.offline.image_metrics import (
     PSNR_CAP_DB,
     consecutive_pairs,
@@ -70,13 +71,16 @@ DEFINITIONS = {
 class EvalConfig:
     """model_path: an ONNX file from `live export`; dataset_path: a `live prepare` folder; split: "val"
     (frames recorded at their own size are kept for it); compare: (name, folder) pairs of other outputs of the
-    same frames, named by the frame's number in its video (NNNNNN.png), at the video's size."""
+    same frames, named by the frame's number in its video (NNNNNN.png), at the video's size; body_follow: each
+    frame's plate has its person moved to the real frame's body (live.offline.body_plates), as `live run` moves
+    it with the driver's."""
 
     model_path: Path
     dataset_path: Path
     split: str = "val"
     device: str = "auto"
     compare: tuple[tuple[str, Path], ...] = ()
+    body_follow: bool = True
 
 
 @dataclass(frozen=True)
@@ -126,23 +130,23 @@ def evaluate(config: EvalConfig, console: Console | None = None) -> EvalResult:
     """Run the model and the nearest-frame baseline on the validation frames; UsageError on bad input."""
     console = console or Console(stderr=True)
     dataset, indices, train = _check(config)
-    with GeneratorSession(GeneratorSessionConfig(Path(config.model_path), config.device)) as session:
-        _check_session(session, config, dataset)
-        crops, generator_ms = _generate(session, dataset, indices, console)
-        provider = session.provider
-    nearest = train[nearest_landmark_frames(dataset.landmarks_px[indices], dataset.landmarks_px[train], None)]
-    pastes = [PasteBack(plate, dataset.size_px) for plate in dataset.plates_bgr]
     videos = dataset.video_indices
     real = np.stack([dataset.native_frame(i) for i in indices])
-    generated = np.stack(
-        [pastes[videos[i]].paste(crop, dataset.plate_crop(i), dataset.transforms[i]) for crop, i in zip(crops, indices)]
-    )
-    baseline = np.stack(
-        [
-            pastes[videos[i]].paste(dataset.images_bgr[j], dataset.plate_crop(i), dataset.transforms[i])
-            for i, j in zip(indices, nearest)
-        ]
-    )
+    pastes = [PasteBack(plate, dataset.size_px) for plate in dataset.plates_bgr]
+    plates, shifts = frame_plates(dataset, indices, real, config.body_follow)
+    plate_crops = [pastes[videos[i]].plate_crop(dataset.transforms[i], plate_bgr=p) for i, p in zip(indices, plates)]
+    with GeneratorSession(GeneratorSessionConfig(Path(config.model_path), config.device)) as session:
+        _check_session(session, config, dataset)
+        crops, generator_ms = _generate(session, dataset, indices, plate_crops, console)
+        provider = session.provider
+    nearest = train[nearest_landmark_frames(dataset.landmarks_px[indices], dataset.landmarks_px[train], None)]
+
+    def pasted(crop: np.ndarray, k: int) -> np.ndarray:
+        index = indices[k]
+        return pastes[videos[index]].paste(crop, plate_crops[k], dataset.transforms[index], plate_bgr=plates[k])
+
+    generated = np.stack([pasted(crop, k) for k, crop in enumerate(crops)])
+    baseline = np.stack([pasted(dataset.images_bgr[j], k) for k, j in enumerate(nearest)])
     compared = {name: _read_outputs(Path(folder), dataset, indices) for name, folder in config.compare}
     found = _detect_faces({"real": real, "model": generated, "baseline": baseline, **compared}, console)
     masks = [_native_face_mask(dataset, i) for i in indices]
@@ -173,6 +177,8 @@ def evaluate(config: EvalConfig, console: Console | None = None) -> EvalResult:
             "flicker_pairs": len(pairs),
         },
         "generator_ms_p50": _rounded(float(np.median(generator_ms))),
+        "body_follow": config.body_follow,
+        "body_shifts_px": [None if shift is None else [round(v, 2) for v in shift] for shift in shifts],
         "landmarks": "MediaPipe face mesh, static_image_mode=True, on real, generated and baseline frames alike",
         "definitions": DEFINITIONS,
     }
@@ -212,7 +218,7 @@ def _frame_indices(dataset: Dataset, indices: np.ndarray) -> np.ndarray:
 
 
 def _generate(
-    session: GeneratorSession, dataset: Dataset, indices: np.ndarray, console: Console
+    session: GeneratorSession, dataset: Dataset, indices: np.ndarray, plate_crops: list[np.ndarray], console: Console
 ) -> tuple[np.ndarray, list[float]]:
     """The generator's head crop for every frame's sketch over its plate crop, and the milliseconds each call took."""
     generated = np.empty_like(dataset.sketches_bgr[indices])
@@ -220,7 +226,7 @@ def _generate(
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("generating", total=len(indices))
         for k, index in enumerate(indices):
-            plate_bgr = dataset.plate_crop(index)
+            plate_bgr = plate_crops[k]
             start_s = time.perf_counter()
             session.generate(dataset.sketches_bgr[index], out_bgr=generated[k], plate_bgr=plate_bgr)
             timings_ms.append((time.perf_counter() - start_s) * 1000.0)

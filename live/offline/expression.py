@@ -92,8 +92,8 @@ def drive(config: DriveConfig, keep_images: bool = False) -> DriveRecord:
     ):
         pool = BufferPool(stages.card.size_px)
         track = TrackStep(stages.detector, stats)
-        sketch = SketchStep(stages.retargeter, stages.card.size_px, pool, stats)
-        render = RenderStep(stages.session, stages.neutral_bgr, stats)
+        sketch = SketchStep(stages.retargeter, stages.card.size_px, pool, stats, body=stages.body_follower)
+        render = RenderStep(stages.session, stages.neutral_bgr, stats, body_plate=stages.body_plate)
         index = 0
         image_bgr_shape = (source.size_px[1], source.size_px[0], 3)
         while (image_bgr := source.read()) is not None:

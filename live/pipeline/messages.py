@@ -50,7 +50,8 @@ class Sketched:
     """The generator's conditioning image for a frame (None: no face).
 
     target_landmarks_px: the sketch's landmarks, in pixels of the head crop; crop_transform: that crop's
-    2x3 transform from the target's own frame (the plate) into the crop (live.face.alignment)."""
+    2x3 transform from the target's own frame (the plate) into the crop (live.face.alignment);
+    body_shift_px: how far the plate's person moves (live.face.body), None: it stays."""
 
     frame: Frame
     landmarks_px: np.ndarray | None
@@ -58,6 +59,7 @@ class Sketched:
     sketch_bgr: np.ndarray | None
     stage_ms: dict[str, float]
     crop_transform: np.ndarray | None = None
+    body_shift_px: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True, slots=True)

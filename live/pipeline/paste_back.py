@@ -54,10 +54,12 @@ class PasteBack:
         """(width, height) of the frames it makes."""
         return self.plate_bgr.shape[1], self.plate_bgr.shape[0]
 
-    def plate_crop(self, transform: np.ndarray, out_bgr: np.ndarray | None = None) -> np.ndarray:
-        """The plate warped into the crop (what the generator paints over)."""
+    def plate_crop(
+        self, transform: np.ndarray, out_bgr: np.ndarray | None = None, plate_bgr: np.ndarray | None = None
+    ) -> np.ndarray:
+        """The plate (or this frame's `plate_bgr`, same size) warped into the crop (what the generator paints over)."""
         return cv2.warpAffine(
-            self.plate_bgr,
+            self.plate_bgr if plate_bgr is None else plate_bgr,
             np.asarray(transform, dtype=np.float64),
             (self.crop_px, self.crop_px),
             dst=out_bgr,
@@ -85,12 +87,14 @@ class PasteBack:
         plate_crop_bgr: np.ndarray,
         transform: np.ndarray,
         out_bgr: np.ndarray | None = None,
+        plate_bgr: np.ndarray | None = None,
     ) -> np.ndarray:
-        """The plate with `crop_bgr` (S, S, 3 uint8, painted over `plate_crop_bgr`) placed through the inverse
-        of `transform` (2x3 plate->crop). Written into `out_bgr` (plate-sized uint8) when given, else a new array."""
+        """The plate (or this frame's `plate_bgr`, same size) with `crop_bgr` (S, S, 3 uint8, painted over
+        `plate_crop_bgr`) placed through the inverse of `transform` (2x3 plate->crop). Written into `out_bgr`
+        (plate-sized uint8) when given, else a new array."""
         if out_bgr is None:
             out_bgr = np.empty_like(self.plate_bgr)
-        np.copyto(out_bgr, self.plate_bgr)
+        np.copyto(out_bgr, self.plate_bgr if plate_bgr is None else plate_bgr)
         to_region = cv2.invertAffineTransform(np.asarray(transform, dtype=np.float64))
         box = self._region_of_inverse(to_region)
         if box is None:

@@ -128,7 +128,7 @@ class _PipelineRun:
         config, stages, stats, stop = self.config, self.stages, self.stats, self.stop
         frames: RingBuffer[Frame] = self._buffer("frames")
         track = TrackStep(stages.detector, stats)
-        sketch = SketchStep(stages.retargeter, stages.card.size_px, self.pool, stats)
+        sketch = SketchStep(stages.retargeter, stages.card.size_px, self.pool, stats, body=stages.body_follower)
         sketches: RingBuffer[Sketched] = self._buffer("sketches")
         rendered: RingBuffer[Rendered] = self._buffer("rendered")
         capture = CaptureLoop(self.source, frames, stop, stats, config.pace, config.max_frames, self.failures)
@@ -137,7 +137,8 @@ class _PipelineRun:
         hold = FaceHold(stages.neutral_bgr, stats, config.no_face_hold_s)
         in_turn: InTurn[Sketched, Rendered] = InTurn(sketches, rendered, stop, then=hold, wait_s=GET_TIMEOUT_S)
         for number, session in enumerate(stages.sessions, start=1):
-            body, on_exit = in_turn.worker(RenderStep(session, stages.neutral_bgr, stats).render)
+            render = RenderStep(session, stages.neutral_bgr, stats, body_plate=stages.body_plate)
+            body, on_exit = in_turn.worker(render.render)
             name = "generator" if number == 1 else f"generator-{number}"
             self.threads.append(start_stage_thread(name, body, on_exit, stop, self.failures))
         stats.watch_buffers(self.buffers)

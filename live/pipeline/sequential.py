@@ -36,8 +36,10 @@ def run_sequential(
         stack.callback(presenter.close)
         stack.callback(source.close)
         track = TrackStep(stages.detector, stats)
-        sketch = SketchStep(stages.retargeter, stages.card.size_px, pool, stats)
-        render = RenderStep(stages.session, stages.neutral_bgr, stats, config.no_face_hold_s)
+        sketch = SketchStep(stages.retargeter, stages.card.size_px, pool, stats, body=stages.body_follower)
+        render = RenderStep(
+            stages.session, stages.neutral_bgr, stats, config.no_face_hold_s, body_plate=stages.body_plate
+        )
         index = 0
         while config.max_frames <= 0 or index < config.max_frames:
             start_s = time.perf_counter()

@@ -12,7 +12,9 @@ import numpy as np
 
 from live.engines.generator import GeneratorSession, GeneratorSessionConfig
 from live.engines.landmarks import LandmarkConfig, LandmarkDetector
+from live.engines.segmentation import PersonSegmenter
 from live.errors import UsageError
+from live.face.body import BodyFollower, BodyPlate
 from live.face.retarget import RetargetConfig, Retargeter
 from live.formats.card import ModelCard
 from live.io.calibration_file import CalibrationFile
@@ -66,6 +68,9 @@ class Stages:
     card: ModelCard
     neutral_bgr: np.ndarray
     calibration_file: CalibrationFile | None = None
+    body_follower: BodyFollower | None = None  # with retarget.body_follow: the driver's body moves the plate's
+    body_plate: BodyPlate | None = None
+    segmenter: PersonSegmenter | None = None
 
     @property
     def session(self) -> GeneratorSession:
@@ -81,6 +86,8 @@ class Stages:
         """Release MediaPipe and ONNX Runtime; idempotent."""
         self.retargeter.close()
         self.detector.close()
+        if self.segmenter is not None:
+            self.segmenter.close()
         for session in self.sessions:
             session.close()
 
@@ -104,7 +111,13 @@ def open_stages(config: PipelineConfig) -> Iterator[Stages]:
         calibration_file.load_into(retargeter)
         card = session.card
         neutral_bgr = neutral_face_bgr(session, card.neutral_landmarks_px, card.size_px, card.sketch_format_version)
-        yield Stages(sessions, detector, retargeter, session.card, neutral_bgr, calibration_file)
+        stages = Stages(sessions, detector, retargeter, session.card, neutral_bgr, calibration_file)
+        if config.retarget.body_follow:
+            stages.segmenter = stack.enter_context(PersonSegmenter())
+            plate_bgr = session.plate_bgr
+            stages.body_plate = BodyPlate(plate_bgr, stages.segmenter.person_mask(plate_bgr))
+            stages.body_follower = BodyFollower(stages.segmenter.person_mask, plate_bgr.shape[0])
+        yield stages
 
 
 def describe_stages(stats: PipelineStats, stages: Stages) -> None:

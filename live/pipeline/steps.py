@@ -18,6 +18,7 @@ import numpy as np
 
 from live.engines.landmarks import LandmarkDetector
 from live.face.alignment import HEAD_TEMPLATE, HeadFollower, HeadTemplate
+from live.face.body import BodyFollower, BodyPlate
 from live.face.retarget import Retargeter
 from live.formats.card import ModelCard
 from live.formats.sketch import SKETCH_FORMAT_VERSION, draw_sketch
@@ -92,11 +93,13 @@ class SketchStep:
         pool: BufferPool,
         stats: PipelineStats,
         follower: HeadFollower | None = None,
+        body: BodyFollower | None = None,
     ) -> None:
         self.retargeter = retargeter
         self.size_px = size_px
         self.pool = pool
         self.stats = stats
+        self.body = body
         card = retargeter.card
         template = HeadTemplate.from_dict(card.template) if card.template else HEAD_TEMPLATE
         self.follower = follower or HeadFollower(np.asarray(card.neutral_transform), size_px, template=template)
@@ -110,6 +113,7 @@ class SketchStep:
         start_s = time.perf_counter()
         target_px = self.retargeter.retarget(tracked.landmarks_px, frame.image_bgr.shape, frame.t_stream_s)
         transform, crop_px = self.follower.follow(target_px, frame.t_stream_s)
+        body_shift_px = self._body_shift(frame, tracked.landmarks_px, target_px)
         retarget_ms = elapsed_ms(start_s)
         start_s = time.perf_counter()
         version = self.retargeter.card.sketch_format_version  # the format the model was trained on
@@ -118,7 +122,16 @@ class SketchStep:
         self.stats.record_stage("retarget", retarget_ms)
         self.stats.record_stage("sketch", sketch_ms)
         stage_ms = {"landmarks": tracked.landmarks_ms, "retarget": retarget_ms, "sketch": sketch_ms}
-        return Sketched(frame, tracked.landmarks_px, crop_px, sketch_bgr, stage_ms, transform)
+        return Sketched(frame, tracked.landmarks_px, crop_px, sketch_bgr, stage_ms, transform, body_shift_px)
+
+    def _body_shift(self, frame: Frame, driver_px: np.ndarray, target_px: np.ndarray) -> tuple[float, float] | None:
+        """The body's shift (timed with the retarget stage); its reference is taken once calibration ends."""
+        if self.body is None:
+            return None
+        if self.retargeter.calibrating:
+            self.body.reset()
+            return None
+        return self.body.follow(frame.image_bgr, driver_px, target_px, frame.t_stream_s)
 
 
 class Generator(Protocol):
@@ -147,11 +160,13 @@ class RenderStep:
         stats: PipelineStats,
         hold_s: float = NO_FACE_HOLD_S,
         paste_back: PasteBack | None = None,
+        body_plate: BodyPlate | None = None,
     ) -> None:
         self.generator = generator
         self.neutral_bgr = neutral_bgr
         self.stats = stats
         self.paste_back = paste_back or PasteBack(generator.plate_bgr, generator.card.size_px)
+        self.body_plate = body_plate
         self.hold = FaceHold(neutral_bgr, stats, hold_s)
 
     def __call__(self, sketched: Sketched) -> Rendered:
@@ -164,11 +179,14 @@ class RenderStep:
             return Rendered(frame, None, self.neutral_bgr, False, dict(sketched.stage_ms))
         transform = self.generator.neutral_transform if sketched.crop_transform is None else sketched.crop_transform
         start_s = time.perf_counter()
-        plate_crop_bgr = self.paste_back.plate_crop(transform)
+        plate_bgr = None  # the still plate, unless the body moved
+        if self.body_plate is not None and sketched.body_shift_px is not None:
+            plate_bgr = self.body_plate.shifted(sketched.body_shift_px)
+        plate_crop_bgr = self.paste_back.plate_crop(transform, plate_bgr=plate_bgr)
         crop_bgr = self.generator.generate(sketched.sketch_bgr, plate_bgr=plate_crop_bgr)
         generator_ms = elapsed_ms(start_s)
         start_s = time.perf_counter()
-        output_bgr = self.paste_back.paste(crop_bgr, plate_crop_bgr, transform)
+        output_bgr = self.paste_back.paste(crop_bgr, plate_crop_bgr, transform, plate_bgr=plate_bgr)
         paste_ms = elapsed_ms(start_s)
         self.stats.record_stage("generator", generator_ms)
         self.stats.record_stage("paste_back", paste_ms)

@@ -1,0 +1,38 @@
+"""`live eval` with the body following: each validation frame's plate has its person moved to where the real
+frame's body is, measured as `live run` measures a driver's (live.face.body), with the plate as the reference:
+in self-reenactment the driver is the target, and the plate is its body's neutral place."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from live.engines.segmentation import PersonSegmenter
+from live.face.alignment import apply_transform, invert_transform
+from live.face.body import MAX_SHIFT_FRACTION, BodyPlate, BodyRegistration, body_band
+from live.formats.dataset import Dataset
+
+
+def frame_plates(
+    dataset: Dataset, indices: np.ndarray, real_bgr: np.ndarray, body_follow: bool
+) -> tuple[list[np.ndarray], list[tuple[float, float] | None]]:
+    """Per frame: its video's plate, with the person shifted to the real frame's body when `body_follow`,
+    and the shift (None: not measured, the still plate)."""
+    if not body_follow:
+        return [dataset.plates_bgr[int(dataset.video_indices[i])] for i in indices], [None] * len(indices)
+    with PersonSegmenter() as segmenter:
+        masks = [segmenter.person_mask(plate) for plate in dataset.plates_bgr]
+    body_plates = [BodyPlate(plate, mask) for plate, mask in zip(dataset.plates_bgr, masks)]
+    plates, shifts = [], []
+    for index, image_bgr in zip(indices, real_bgr):
+        video = int(dataset.video_indices[index])
+        plate = dataset.plates_bgr[video]
+        landmarks_px = apply_transform(invert_transform(dataset.transforms[index]), dataset.landmarks_px[index])
+        band = body_band(plate.shape, landmarks_px)
+        registration = None if band is None else BodyRegistration(plate, masks[video], band)
+        shift = registration.measure(image_bgr) if registration is not None and registration.usable else None
+        if shift is not None:
+            limit = MAX_SHIFT_FRACTION * plate.shape[0]
+            shift = (float(np.clip(shift[0], -limit, limit)), float(np.clip(shift[1], -limit, limit)))
+        plates.append(plate if shift is None else body_plates[video].shifted(shift))
+        shifts.append(shift)
+    return plates, shifts
