@@ -7,7 +7,7 @@ and shoulders are where the avatar's frame differs most from it (tools/default_a
 - `body_band`: the rows below the chin (from 0.15 face heights under it to the frame's bottom), 1.5 face
   widths either side of the face's middle.
 - `BodyRegistration`: a reference band (a calibration frame, or the target's plate) and its person mask;
-  `measure` aligns a later frame's band to it (OpenCV's ECC, translation only, at half size, over the
+  `measure` aligns a later frame's band to it (OpenCV's ECC, translation only, at half its size, over the
   person's pixels) and returns the body's shift in pixels, or None when it cannot be measured.
 - `BodyPlate`: the plate with its person (segmented once) moved by a shift and laid back over it; the
   background stays where it is.
@@ -51,8 +51,13 @@ def face_height_px(landmarks_px: np.ndarray) -> float:
     return float(np.linalg.norm(landmarks_px[FACE_TOP_BOTTOM[1], :2] - landmarks_px[FACE_TOP_BOTTOM[0], :2]))
 
 
-def _half(image: np.ndarray) -> np.ndarray:
-    return cv2.resize(image, (image.shape[1] // 2, image.shape[0] // 2), interpolation=cv2.INTER_AREA)
+REGISTRATION_SCALE = 2  # the band is registered at half its size (a quarter measured 10% short)
+SHIFT_STEP_PX = 0.1  # plates are composed for shifts rounded to this; the last one is reused
+
+
+def _reduced(image: np.ndarray) -> np.ndarray:
+    size = (image.shape[1] // REGISTRATION_SCALE, image.shape[0] // REGISTRATION_SCALE)
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
 class BodyRegistration:
@@ -61,8 +66,8 @@ class BodyRegistration:
     def __init__(self, image_bgr: np.ndarray, person_mask: np.ndarray, band: tuple[int, int, int, int]) -> None:
         self.band = band
         y0, y1, x0, x1 = band
-        self._reference = _half(cv2.cvtColor(image_bgr[y0:y1, x0:x1], cv2.COLOR_BGR2GRAY))
-        self._mask = (_half(person_mask[y0:y1, x0:x1] * 255) > 127).astype(np.uint8)
+        self._reference = _reduced(cv2.cvtColor(image_bgr[y0:y1, x0:x1], cv2.COLOR_BGR2GRAY))
+        self._mask = (_reduced(person_mask[y0:y1, x0:x1] * 255) > 127).astype(np.uint8)
         self._warp = np.eye(2, 3, dtype=np.float32)  # the last measurement: the next one starts from it
 
     @property
@@ -74,7 +79,7 @@ class BodyRegistration:
         """The person's shift in the band since the reference, in pixels (+x right, +y down); None when
         ECC does not converge (too little texture, the body left the band). Starts from the last shift."""
         y0, y1, x0, x1 = self.band
-        band = _half(cv2.cvtColor(image_bgr[y0:y1, x0:x1], cv2.COLOR_BGR2GRAY))
+        band = _reduced(cv2.cvtColor(image_bgr[y0:y1, x0:x1], cv2.COLOR_BGR2GRAY))
         criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, ECC_ITERATIONS, ECC_EPSILON)
         try:
             _, warp = cv2.findTransformECC(
@@ -84,7 +89,7 @@ class BodyRegistration:
             self._warp = np.eye(2, 3, dtype=np.float32)
             return None
         self._warp = warp
-        return float(warp[0, 2]) * 2.0, float(warp[1, 2]) * 2.0
+        return float(warp[0, 2]) * REGISTRATION_SCALE, float(warp[1, 2]) * REGISTRATION_SCALE
 
 
 class BodyPlate:
@@ -102,12 +107,22 @@ class BodyPlate:
         rows, columns = np.nonzero(grown)
         self.has_person = rows.size > 0
         self._box = (rows.min(), rows.max() + 1, columns.min(), columns.max() + 1) if self.has_person else None
+        self._last: tuple[tuple[float, float], np.ndarray] | None = None
 
     def shifted(self, shift_px: tuple[float, float]) -> np.ndarray:
-        """A new plate-sized image; the plate itself when the shift is under a hundredth of a pixel."""
-        dx, dy = shift_px
-        if not self.has_person or max(abs(dx), abs(dy)) < 0.01:
+        """A plate-sized image (do not write to it): the shift rounded to SHIFT_STEP_PX, the last one's image
+        when it rounds the same (the smoothed shift moves slowly), the plate itself for no shift."""
+        dx, dy = (round(value / SHIFT_STEP_PX) * SHIFT_STEP_PX for value in shift_px)
+        if not self.has_person or (dx, dy) == (0.0, 0.0):
             return self.plate_bgr
+        last = self._last  # one attribute, read and replaced whole: safe from several generator workers
+        if last is not None and last[0] == (dx, dy):
+            return last[1]
+        plate_bgr = self._compose(dx, dy)
+        self._last = ((dx, dy), plate_bgr)
+        return plate_bgr
+
+    def _compose(self, dx: float, dy: float) -> np.ndarray:
         height_px, width_px = self.plate_bgr.shape[:2]
         reach = int(np.ceil(max(abs(dx), abs(dy)))) + 1
         top, bottom, left, right = self._box
