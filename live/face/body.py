@@ -34,8 +34,8 @@ ECC_EPSILON = 1e-3
 def body_band(frame_shape: tuple[int, ...], landmarks_px: np.ndarray) -> tuple[int, int, int, int] | None:
     """(y0, y1, x0, x1) of the band below the face, or None when the frame leaves too little of it."""
     height_px, width_px = frame_shape[:2]
-    top, chin = landmarks_px[FACE_TOP_BOTTOM[0], :2], landmarks_px[FACE_TOP_BOTTOM[1], :2]
-    face_height = float(np.linalg.norm(chin - top))
+    chin = landmarks_px[FACE_TOP_BOTTOM[1], :2]
+    face_height = face_height_px(landmarks_px)
     face_width = float(np.ptp(landmarks_px[:, 0]))
     middle_x = float(landmarks_px[:, 0].mean())
     y0 = int(round(chin[1] + BAND_BELOW_CHIN * face_height))
@@ -142,6 +142,12 @@ BODY_SMOOTHING = OneEuroParameters(min_cutoff_hz=1.0, beta=0.5, derivative_cutof
 MAX_SHIFT_FRACTION = 0.03  # of the target's frame height: a driver who leans far moves the body this much
 
 
+def clamped_shift(shift_px: tuple[float, float], frame_height_px: int) -> tuple[float, float]:
+    """The shift with each component within MAX_SHIFT_FRACTION of the frame's height."""
+    limit_px = MAX_SHIFT_FRACTION * frame_height_px
+    return float(np.clip(shift_px[0], -limit_px, limit_px)), float(np.clip(shift_px[1], -limit_px, limit_px))
+
+
 class BodyFollower:
     """`follow(image_bgr, driver_px, target_px, t_s)`: the target's body shift in its own frame's pixels.
 
@@ -153,7 +159,7 @@ class BodyFollower:
 
     def __init__(self, person_mask_of: Callable[[np.ndarray], np.ndarray], target_height_px: int) -> None:
         self.person_mask_of = person_mask_of
-        self.max_shift_px = MAX_SHIFT_FRACTION * target_height_px
+        self.target_height_px = target_height_px
         self._filter = OneEuroFilter(BODY_SMOOTHING)
         self.reset()
 
@@ -183,8 +189,7 @@ class BodyFollower:
         if measured is None:
             return self._shift_px
         scale = face_height_px(target_px) / self._driver_face_px
-        dx, dy = (float(np.clip(value * scale, -self.max_shift_px, self.max_shift_px)) for value in measured)
-        return self._smooth((dx, dy), t_s)
+        return self._smooth(clamped_shift((measured[0] * scale, measured[1] * scale), self.target_height_px), t_s)
 
     def _smooth(self, shift_px: tuple[float, float], t_s: float) -> tuple[float, float]:
         smoothed = self._filter.filter(np.array(shift_px), t_s)

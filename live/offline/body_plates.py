@@ -8,7 +8,7 @@ import numpy as np
 
 from live.engines.segmentation import PersonSegmenter
 from live.face.alignment import apply_transform, invert_transform
-from live.face.body import MAX_SHIFT_FRACTION, BodyPlate, BodyRegistration, body_band
+from live.face.body import BodyPlate, BodyRegistration, body_band, clamped_shift
 from live.formats.dataset import Dataset
 
 
@@ -31,8 +31,7 @@ def frame_plates(
         registration = None if band is None else BodyRegistration(plate, masks[video], band)
         shift = registration.measure(image_bgr) if registration is not None and registration.usable else None
         if shift is not None:
-            limit = MAX_SHIFT_FRACTION * plate.shape[0]
-            shift = (float(np.clip(shift[0], -limit, limit)), float(np.clip(shift[1], -limit, limit)))
+            shift = clamped_shift(shift, plate.shape[0])
         plates.append(plate if shift is None else body_plates[video].shifted(shift))
         shifts.append(shift)
     return plates, shifts
