@@ -211,3 +211,22 @@ def test_drive_eval_takes_a_saved_calibration(tmp_path: Path, capsys: pytest.Cap
     assert reports["saved"]["calibration"] == str(calibration)
     assert reports["saved"]["frames_rendered"] == reports["saved"]["frames"], "no calibration wait"
     assert reports["first second"]["frames_rendered"] < reports["first second"]["frames"]
+
+
+def test_drive_eval_response_measures_what_the_generator_draws(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    model = str(REPOSITORY / "models" / "jwp.onnx")
+    assert live_main(["drive-eval", model]) == 2
+    assert "give driver clips to measure, or --response" in capsys.readouterr().err
+    out = tmp_path / "response.json"
+    assert live_main(["drive-eval", model, "--response", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "eye response: slope" in printed and "mouth response: slope" in printed
+    response = json.loads(out.read_text())["response"]
+    for part in ("eye", "mouth"):
+        points = response[part]["points"]
+        assert len(points) == response["steps"] and all(point["drawn"] is not None for point in points)
+        asked = [point["asked"] for point in points]
+        assert asked == sorted(asked) and asked[0] < asked[-1]
+        assert response[part]["slope"] > 0.1, f"the avatar's {part} opens further when its sketch asks"
+    mouth = [point["drawn"] for point in response["mouth"]["points"]]
+    assert mouth[-1] - mouth[0] > 0.05, "the mouth's drawn opening spans most of the training range"

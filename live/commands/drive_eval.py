@@ -5,7 +5,8 @@ correlations driver vs output for eye opening, mouth opening, smile, yaw and
 pitch, the same for the retargeted landmarks (clamp on / off), faces found on the
 output, jitter ratio and the share of frames outside the training range. With
 several clips, a last row gives the median of each column. --dataset adds the
-self-reenactment figures on a dataset's own frames (live.offline.expression_dataset).
+self-reenactment figures on a dataset's own frames (live.offline.expression_dataset); --response
+what the generator draws for the eye and mouth openings its sketch asks for (live.offline.response).
 """
 
 from __future__ import annotations
@@ -28,11 +29,12 @@ from live.offline.expression import (
     write_strip,
 )
 from live.offline.expression_dataset import dataset_correlations
+from live.offline.response import response_curves, response_lines
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", type=Path, metavar="MODEL.onnx", help="a model written by `live export`")
-    parser.add_argument("clips", type=Path, nargs="+", metavar="CLIP", help="driver videos (one face each)")
+    parser.add_argument("clips", type=Path, nargs="*", metavar="CLIP", help="driver videos (one face each)")
     parser.add_argument("--retarget", choices=RETARGET_MODES, default="full", help="as `live run --retarget`")
     parser.add_argument("--no-shape-clamp", action="store_true", help="as `live run --no-shape-clamp`")
     parser.add_argument("--mouth-from-neutral", action="store_true", help="as `live run --mouth-from-neutral`")
@@ -52,6 +54,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="also correlate real vs generated on this dataset's train and val frames (their own sketches)",
     )
     parser.add_argument(
+        "--response",
+        action="store_true",
+        help="also render the target's neutral with each eye and mouth opening of its training range and measure "
+        "what the generator draws (asked vs drawn, slope)",
+    )
+    parser.add_argument(
         "--strip",
         type=Path,
         metavar="OUT.png",
@@ -60,6 +68,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if not args.clips and not args.response:
+        raise UsageError("give driver clips to measure, or --response")
+    if args.strip is not None and not args.clips:
+        raise UsageError("--strip needs driver clips")
     missing = [str(clip) for clip in args.clips if not clip.is_file()]
     if missing:
         raise UsageError(f"no such driver clip: {', '.join(missing)}; give video files")
@@ -89,13 +101,24 @@ def run(args: argparse.Namespace) -> int:
         for split in ("train", "val"):
             own_frames[split] = dataset_correlations(args.model, args.dataset, split, args.device)
             print(f"{split} frames of {args.dataset} (own sketches): {own_frames[split]['correlation']}")
+    response = response_curves(args.model, args.device) if args.response else {}
+    for line in response_lines(response) if response else []:
+        print(line)
     table_rows = reports + ([median_report(reports)] if len(reports) > 1 else [])
-    Console(width=200).print(drive_table(table_rows))
+    if table_rows:
+        Console(width=200).print(drive_table(table_rows))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(
             json.dumps(
-                {"drivers": reports, "median": table_rows[-1], "own_frames": own_frames}, indent=1, allow_nan=False
+                {
+                    "drivers": reports,
+                    "median": table_rows[-1] if table_rows else None,
+                    "own_frames": own_frames,
+                    "response": response,
+                },
+                indent=1,
+                allow_nan=False,
             )
             + "\n"
         )

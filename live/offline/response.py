@@ -1,0 +1,96 @@
+"""The avatar's response: what the generator draws when its sketch asks for an eye or mouth opening.
+
+`live drive-eval MODEL --response` starts from the target's neutral face (the card's landmarks), sets
+both eyes' opening (lid gap / eye width), then the mouth's (inner-lip gap / face height), to evenly
+spaced values across the range the target showed in training (live.face.expression_transfer), renders
+each sketch in the neutral head crop, and measures the output with MediaPipe, the same way `live
+drive-eval` measures a driven avatar. For each part it reports:
+
+    points: asked vs drawn at every step;
+    slope: least-squares slope of drawn against asked (1: the output follows the sketch one to one;
+        near 0: the generator draws the same part whatever the sketch asks);
+    drawn_span: drawn range / asked range.
+
+This is the generator's share of `live drive-eval`'s losses, with no driver involved: a closed eye the
+generator draws half open, or an open-eye range it compresses, caps the eye correlation whatever the
+retargeting does.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from live.engines.generator import GeneratorSession, GeneratorSessionConfig
+from live.engines.landmarks import LandmarkConfig, LandmarkDetector
+from live.face.expression import eye_openings, mouth_opening
+from live.face.expression_transfer import ExpressionRange, set_eye_openings, set_mouth_opening
+from live.face.pose import face_rotation
+from live.formats.card import ModelCard
+from live.pipeline.steps import neutral_face_bgr
+
+RESPONSE_STEPS = 7
+
+
+def asked_shapes(card: ModelCard, limits: ExpressionRange, steps: int = RESPONSE_STEPS) -> dict[str, list]:
+    """Per part ("eye", "mouth"): (asked opening, landmarks) from the card's neutral with only that part set."""
+    neutral_px = np.asarray(card.neutral_landmarks_px, dtype=np.float64)
+    rotation = face_rotation(neutral_px)
+    eyes = np.linspace(limits.eye_low, limits.eye_high, steps)
+    mouths = np.linspace(limits.mouth_low, limits.mouth_high, steps)
+    return {
+        "eye": [(float(v), set_eye_openings(neutral_px, rotation, np.array([v, v]))) for v in eyes],
+        "mouth": [(float(v), set_mouth_opening(neutral_px, rotation, float(v))) for v in mouths],
+    }
+
+
+def drawn_opening(part: str, face_px: np.ndarray | None) -> float | None:
+    """The part's opening measured on an output face (mean of both eyes), None without a face."""
+    if face_px is None:
+        return None
+    return float(eye_openings(face_px).mean()) if part == "eye" else float(mouth_opening(face_px))
+
+
+def summarise(points: list[tuple[float, float | None]]) -> dict:
+    """Slope and drawn span over the points where a face was found (None if fewer than 2)."""
+    found = [(asked, drawn) for asked, drawn in points if drawn is not None]
+    summary: dict = {"points": [{"asked": round(a, 4), "drawn": None if d is None else round(d, 4)} for a, d in points]}
+    if len(found) < 2:
+        return {**summary, "slope": None, "drawn_span": None}
+    asked, drawn = (np.array(values) for values in zip(*found))
+    slope = float(np.polyfit(asked, drawn, 1)[0])
+    span = float((drawn.max() - drawn.min()) / max(asked.max() - asked.min(), 1e-9))
+    return {**summary, "slope": round(slope, 3), "drawn_span": round(span, 3)}
+
+
+def response_curves(model_path: Path, device: str = "cpu", steps: int = RESPONSE_STEPS) -> dict:
+    """Every figure of the module docstring, JSON-ready."""
+    with (
+        GeneratorSession(GeneratorSessionConfig(model_path, device)) as session,
+        LandmarkDetector(LandmarkConfig(static_image_mode=True)) as checker,
+    ):
+        card = session.card
+        limits = ExpressionRange.from_card(card.expression_range, card.neutral_landmarks_px)
+        report: dict = {"model": str(model_path), "steps": steps}
+        version = card.sketch_format_version
+        for part, shapes in asked_shapes(card, limits, steps).items():
+            points = []
+            for asked, shape_px in shapes:
+                output_bgr = neutral_face_bgr(session, shape_px.astype(np.float32), card.size_px, version)
+                points.append((asked, drawn_opening(part, checker.detect(output_bgr))))
+            report[part] = summarise(points)
+    return report
+
+
+def response_lines(report: dict) -> list[str]:
+    """One line per part: slope, span and the asked -> drawn pairs."""
+    lines = []
+    for part in ("eye", "mouth"):
+        figures = report[part]
+        pairs = ", ".join(
+            f"{point['asked']:.3f}->{'-' if point['drawn'] is None else format(point['drawn'], '.3f')}"
+            for point in figures["points"]
+        )
+        lines.append(f"{part} response: slope {figures['slope']}, drawn span {figures['drawn_span']} ({pairs})")
+    return lines
