@@ -433,3 +433,33 @@ def test_eye_mixing_takes_the_partner_s_eyes_and_keeps_the_rest(dataset_64: Path
             expected = partner_image if mixed else own_image
             np.testing.assert_allclose(mixed_image[y, x], expected[y, x], atol=1e-4, err_msg=part)
     np.testing.assert_allclose(mixed_real[-1, -1], own_real[-1, -1], atol=1e-4)  # the crop's corner: its own
+
+
+def test_local_discriminator_sees_the_eyes_and_mouth_under_the_crop_jitter(dataset_64: Path, tmp_path: Path) -> None:
+    from live.training.augment import _warp
+    from live.training.config import TrainConfig
+    from live.training.local_discriminator import PARTS, jittered_centres_px, part_centres_px, part_patches
+    from live.training.train import train
+
+    common = {"dataset": str(dataset_64), "ngf": 4, "ndf": 8, "threads": 1}
+    result = train(TrainConfig(out=str(tmp_path / "run"), steps=2, local_discriminator=1.0, **common))
+    state = load_checkpoint(result.last_checkpoint)
+    assert state["config"]["local_discriminator"] == 1.0
+    assert any(key.startswith("local.") for key in state["discriminator"]), "saved with the run's discriminator"
+    dataset = load_dataset(dataset_64)
+    centres_px = part_centres_px(dataset.landmarks_px[:1])
+    assert centres_px.shape == (1, len(PARTS), 2)
+    assert centres_px[0, 0, 1] < centres_px[0, 2, 1], "the eyes above the mouth"
+    theta = torch.tensor([[[0.9, -0.08, 0.12], [0.08, 0.9, -0.07]]])  # scale, rotation and shift, as jitter_thetas
+    moved_px = jittered_centres_px(centres_px, theta, 64)
+    for part in range(len(PARTS)):
+        dot = torch.zeros(1, 1, 64, 64)
+        x, y = centres_px[0, part].round().long().tolist()
+        dot[0, 0, y - 1 : y + 2, x - 1 : x + 2] = 1.0
+        warped = _warp(dot, theta, 64, "zeros")[0, 0]
+        rows, columns = torch.meshgrid(torch.arange(64.0), torch.arange(64.0), indexing="ij")
+        found = torch.stack([(warped * columns).sum(), (warped * rows).sum()]) / warped.sum()
+        expected = jittered_centres_px(torch.tensor([[[float(x), float(y)]]]), theta, 64)[0, 0]
+        assert torch.allclose(found, expected, atol=0.3), PARTS[part]
+    patches = part_patches(torch.zeros(2, 3, 64, 64), torch.cat([moved_px, moved_px]), 16)
+    assert patches.shape == (2 * len(PARTS), 3, 16, 16)

@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 
 from live.errors import UsageError
 from live.face.coverage import sample_weights
 from live.training.augment import CropSampler, jitter_thetas
 from live.training.eye_mixing import EyeMixer
+from live.training.local_discriminator import jittered_centres_px, part_centres_px
 from live.training.losses import expression_weight_maps
 from live.training.run_state import TrainingRun
 from live.training.shape_augment import shape_variant_sketches
+
+
+class Batch(NamedTuple):
+    """One training batch in [-1, 1]; part_centres_px: (B, 3, 2) eye and mouth centres in the jittered crop
+    (live.training.local_discriminator), None unless the run uses the local discriminator."""
+
+    sketch: torch.Tensor
+    real: torch.Tensor
+    weight: torch.Tensor
+    plate: torch.Tensor
+    part_centres_px: torch.Tensor | None = None
 
 
 class Batches:
@@ -27,6 +41,9 @@ class Batches:
             run.dataset.landmarks_px[indices], run.dataset.size_px, run.config.region_weight
         ).to(run.device)
         self.probabilities = torch.from_numpy(sample_weights(run.dataset.landmarks_px[indices]))
+        self.part_centres_px = (
+            part_centres_px(run.dataset.landmarks_px[indices]) if run.config.local_discriminator > 0 else None
+        )
         if run.config.mix_eyes > 0:
             self.sampler.eye_mixer = EyeMixer.of_frames(run.dataset, indices, run.config.mix_eyes)
         if run.config.shape_augment > 0:
@@ -41,8 +58,9 @@ class Batches:
                 )
             )
 
-    def sample(self, run: TrainingRun) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """sketch, real image, L1 weights and background plate, all under the same random crop jitter."""
+    def sample(self, run: TrainingRun) -> Batch:
+        """sketch, real image, L1 weights and background plate, all under the same random crop jitter (and the
+        eye and mouth centres under it, for the local discriminator)."""
         chosen = (
             torch.multinomial(self.probabilities, run.config.batch_size, replacement=True, generator=run.random)
             if run.config.balance_expressions
@@ -54,4 +72,7 @@ class Batches:
             variants = torch.randint(self.sampler.sketch_variants, (len(chosen),), generator=run.random)
         if mixer := self.sampler.eye_mixer:
             partners = mixer.draw(len(chosen), run.random)
-        return self.sampler.sample(chosen, thetas, variants, partners)
+        centres_px = None
+        if self.part_centres_px is not None:
+            centres_px = jittered_centres_px(self.part_centres_px[chosen], thetas, run.dataset.size_px).to(run.device)
+        return Batch(*self.sampler.sample(chosen, thetas, variants, partners), centres_px)

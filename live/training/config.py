@@ -32,6 +32,9 @@ class TrainConfig:
         1, "1: pix2pix's PatchGAN; 2-3: pix2pixHD's multi-scale discriminator with feature matching", 1
     )
     lambda_feature_matching: float = _option(10.0, "weight of discriminator feature matching (2+ scales)", 0.0)
+    local_discriminator: float = _option(
+        0.0, "weight of a local PatchGAN on eye and mouth patches, against the global GAN loss (0: off)", 0.0
+    )
     balance_expressions: bool = _option(
         False, "draw training frames balanced over eyes closed / mouth open / smiling / head turned"
     )

@@ -59,7 +59,13 @@ def plate_video(manifest: Manifest) -> int:
 
 
 # Training options of issue 10 (absent from older runs' checkpoints: None).
-EXPRESSION_TRAINING_KEYS = ("region_weight", "discriminator_scales", "lambda_feature_matching", "balance_expressions")
+EXPRESSION_TRAINING_KEYS = (
+    "region_weight",
+    "discriminator_scales",
+    "lambda_feature_matching",
+    "balance_expressions",
+    "local_discriminator",
+)
 # Augmentation options; a run older than an option did what its default does now.
 AUGMENTATION_TRAINING_KEYS = (
     "augment_shift",

@@ -32,6 +32,7 @@ from live.training.distributed import (
     unwrap,
     write_rank_digest,
 )
+from live.training.local_discriminator import LocalDiscriminator, WithLocalDiscriminator
 from live.training.losses import build_discriminator, generator_adversarial_losses
 from live.training.losses import discriminator_loss as adversarial_discriminator_loss
 from live.training.networks import GeneratorConfig, UnetGenerator
@@ -52,7 +53,10 @@ def background_plate(dataset: Dataset) -> torch.Tensor:
 def _build(config: TrainConfig, dataset: Dataset, rank: int, world_size: int, device: torch.device) -> TrainingRun:
     torch.manual_seed(config.seed)
     generator = UnetGenerator(generator_config_for(config, dataset.size_px), background_plate(dataset)).to(device)
-    discriminator = build_discriminator(config.discriminator_scales, config.ndf).to(device)
+    discriminator = build_discriminator(config.discriminator_scales, config.ndf)
+    if config.local_discriminator > 0:
+        discriminator = WithLocalDiscriminator(discriminator, LocalDiscriminator(config.ndf, dataset.size_px))
+    discriminator = discriminator.to(device)
     if world_size > 1:
         generator = torch.nn.parallel.DistributedDataParallel(generator)
         discriminator = torch.nn.parallel.DistributedDataParallel(discriminator)
@@ -89,11 +93,14 @@ def _to_tensor(images_bgr: np.ndarray, device: torch.device) -> torch.Tensor:
 
 
 def _train_step(run: TrainingRun, batches: Batches, scaler: torch.amp.GradScaler) -> dict[str, float]:
-    sketch, real, weight, plate = batches.sample(run)
+    sketch, real, weight, plate, centres_px = batches.sample(run)
+    local = unwrap(run.discriminator).local if centres_px is not None else None
     autocast = torch.autocast(run.device.type, enabled=run.device.type == "cuda")
     with autocast:
         fake = run.generator(sketch, plate)
         discriminator_loss = adversarial_discriminator_loss(run.discriminator, sketch, real, fake)
+        if local is not None:
+            discriminator_loss = discriminator_loss + local.discriminator_loss(sketch, real, fake, centres_px)
     run.discriminator_optimizer.zero_grad(set_to_none=True)
     scaler.scale(discriminator_loss).backward()
     scaler.step(run.discriminator_optimizer)
@@ -101,6 +108,9 @@ def _train_step(run: TrainingRun, batches: Batches, scaler: torch.amp.GradScaler
         gan_loss, matching_loss = generator_adversarial_losses(run.discriminator, sketch, real, fake)
         l1_loss = (weight * (fake - real).abs()).mean() / weight.mean()
         generator_loss = gan_loss + run.config.lambda_feature_matching * matching_loss + run.config.lambda_l1 * l1_loss
+        local_loss = local.generator_loss(sketch, fake, centres_px) if local is not None else None
+        if local_loss is not None:
+            generator_loss = generator_loss + run.config.local_discriminator * local_loss
     run.generator_optimizer.zero_grad(set_to_none=True)
     scaler.scale(generator_loss).backward()
     scaler.step(run.generator_optimizer)
@@ -109,6 +119,7 @@ def _train_step(run: TrainingRun, batches: Batches, scaler: torch.amp.GradScaler
         scheduler.step()
     run.step += 1
     losses = {"loss/discriminator": discriminator_loss.item(), "loss/gan": gan_loss.item(), "loss/l1": l1_loss.item()}
+    losses |= {"loss/local_gan": local_loss.item()} if local_loss is not None else {}
     return losses | ({"loss/feature_matching": matching_loss.item()} if run.config.discriminator_scales > 1 else {})
 
 
