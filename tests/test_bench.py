@@ -111,6 +111,7 @@ def test_bench_writes_every_field(
     assert data["targets"]["generator_speedup_vs_unet_256"]["met"] is None
     assert data["targets"]["first_output_s"]["value"] == data["first_output_s"]
     assert data["seconds_per_phase"] == 1.0 and data["settings"]["intra_op_threads"] >= 1
+    assert data["settings"]["sequential_intra_op_threads"] >= data["settings"]["intra_op_threads"]
     assert set(data["load_average_1min"]) == {"start", "end"}
 
 
@@ -135,3 +136,16 @@ def test_reference_is_pix2pix_unet_256_and_runs(tmp_path: Path) -> None:
 def test_bench_refuses_a_camera(tiny_model_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", "--model", str(tiny_model_path), "--source", "0", "--seconds", "1"]) == 2
     assert "video file or a folder" in capsys.readouterr().err
+
+
+def test_the_sequential_loop_gets_the_threads_of_all_the_pipelines_workers() -> None:
+    from live.bench.measure import BenchConfig
+
+    cores = os.cpu_count() or 1
+    assert BenchConfig(Path("m.onnx"), "clip", intra_op_threads=1, generator_workers=2).sequential_threads() == min(
+        2, cores
+    )
+    assert BenchConfig(Path("m.onnx"), "clip", intra_op_threads=2, generator_workers=1).sequential_threads() == min(
+        2, cores
+    )
+    assert BenchConfig(Path("m.onnx"), "clip", intra_op_threads=8, generator_workers=8).sequential_threads() == cores

@@ -40,7 +40,7 @@ from live.bench.instruments import (
     reset_peak_rss,
 )
 from live.bench.timing import time_calls
-from live.engines.generator import GeneratorSessionConfig
+from live.engines.generator import GeneratorSessionConfig, default_intra_op_threads
 from live.engines.landmarks import LandmarkConfig
 from live.errors import UsageError
 from live.formats.sketch import draw_sketch
@@ -48,6 +48,7 @@ from live.io.sources import SourceConfig, open_source, source_kind
 from live.pipeline.presenter import Output
 from live.pipeline.run import PipelineConfig, Stages, open_stages, run_pipeline
 from live.pipeline.sequential import run_sequential
+from live.pipeline.stages import default_generator_workers
 from live.pipeline.stats import PipelineReport, TimingSummary, summarise
 
 STAGE_FRAME_COUNT = 60
@@ -58,7 +59,9 @@ COLD_START_RUN_S = 0.5
 class BenchConfig:
     """What `live bench` measures. landmarks: the pipeline's LandmarkConfig (detect width);
     intra_op_threads: the generator's threads (0 = its default); generator_workers: the pipeline's generator
-    workers (0 = its default; the sequential loop has one); reference: also time pix2pix unet_256."""
+    workers (0 = its default; the sequential loop has one session with the threads of all of them together,
+    sequential_threads(), so a pipeline of several 1-thread workers is not compared with a 1-thread loop);
+    reference: also time pix2pix unet_256."""
 
     model_path: Path
     source_text: str
@@ -69,6 +72,12 @@ class BenchConfig:
     landmarks: LandmarkConfig = field(default_factory=LandmarkConfig)
     paced_fps: float = 30.0
     reference: bool = True
+
+    def sequential_threads(self) -> int:
+        """The sequential loop's generator threads: as many as the pipeline's workers have together."""
+        threads = self.intra_op_threads or default_intra_op_threads()
+        workers = self.generator_workers or default_generator_workers()
+        return min(threads * workers, os.cpu_count() or 1)
 
     def pipeline(self, pace: bool, sequential: bool = False) -> PipelineConfig:
         """The pipeline configuration of a run: paced (drops allowed) or unthrottled (lossless); the
@@ -166,6 +175,11 @@ def measure_stages(
 def run_unthrottled(config: BenchConfig, sequential: bool) -> PipelineReport:
     """The threaded pipeline (or the sequential loop) on the looped clip, every frame rendered, as fast as it goes."""
     pipeline_config = config.pipeline(pace=False, sequential=sequential)
+    if sequential:
+        threads = config.sequential_threads()
+        pipeline_config = replace(
+            pipeline_config, generator=replace(pipeline_config.generator, intra_op_threads=threads)
+        )
     with ExitStack() as stack:
         stages = stack.enter_context(open_stages(pipeline_config))
         sink = stack.enter_context(MeasuringSink(tuple(stages.card.plate_size_px), config.paced_fps))

@@ -168,6 +168,7 @@ def result_json(result: BenchResult) -> dict[str, Any]:
             "device": config.device,
             "intra_op_threads": config.intra_op_threads or default_intra_op_threads(),
             "pipeline_generator_workers": workers,
+            "sequential_intra_op_threads": config.sequential_threads(),
             "detect_width_px": config.landmarks.detect_width_px,
             "source": config.source_text,
             "sink": "virtual camera 1280x720 (live.io.sinks.VirtualCameraSink), "
@@ -221,11 +222,13 @@ def bench_table(data: dict[str, Any]) -> Table:
     machine, settings, targets = data["machine"], data["settings"], data["targets"]
     paced_key = next(key for key in data if key.startswith("paced_"))
     paced, generator = data[paced_key], data["generator_ms"]
+    sequential_threads = settings.get("sequential_intra_op_threads", settings["intra_op_threads"])
     title = (
         f"live bench — {machine['cores']} cores, {machine['cpu_model']}, "
         f"ORT {machine['ort_version']} on {data['model']['provider']}, "
         f"{settings['intra_op_threads']} generator threads, "
-        f"{settings['pipeline_generator_workers']} generator workers in the pipeline, "
+        f"{settings['pipeline_generator_workers']} generator workers in the pipeline "
+        f"({sequential_threads} threads in the sequential loop), "
         f"load {data['load_average_1min']['start']:.1f}→{data['load_average_1min']['end']:.1f}"
     )
     table = Table(title=title, title_justify="left")
