@@ -1,7 +1,9 @@
 """Re-record tests/data/jwp_office_frames.json after an intended change of the rendered frames.
 
 Usage: python tools/record_frames.py "why the frames changed"
-The test tests/test_same_frames.py then holds every later refactoring to these frames, byte for byte.
+       python tools/record_frames.py --add-machine "why"   (the frames did not change: add this machine kind)
+The test tests/test_same_frames.py then holds every later refactoring to these frames, byte for byte, on each
+machine kind recorded. A change of the frames drops the other machine kinds' recordings (they are stale).
 """
 
 from __future__ import annotations
@@ -19,10 +21,18 @@ REPOSITORY = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPOSITORY / "tests"))
 from test_same_frames import REFERENCE, _machine, _versions  # noqa: E402
 
+WHAT = (
+    "sha256 of each frame (BGR bytes, badge on) of `live run --model models/jwp.onnx --source "
+    "data/jwp_office.mp4 --no-pace --output DIR/`, one recording per machine kind and library versions"
+)
+
 
 def main() -> None:
-    if len(sys.argv) != 2:
-        sys.exit('usage: python tools/record_frames.py "why the frames changed"')
+    arguments = sys.argv[1:]
+    add_machine = arguments[:1] == ["--add-machine"]
+    arguments = arguments[1:] if add_machine else arguments
+    if len(arguments) != 1:
+        sys.exit('usage: python tools/record_frames.py [--add-machine] "why the frames changed"')
     with tempfile.TemporaryDirectory() as folder:
         command = [sys.executable, "-m", "live", "run", "--model", str(REPOSITORY / "models" / "jwp.onnx")]
         command += ["--source", str(REPOSITORY / "data" / "jwp_office.mp4"), "--no-pace", "--output", f"{folder}/"]
@@ -31,14 +41,17 @@ def main() -> None:
         digests = [hashlib.sha256(cv2.imread(str(path)).tobytes()).hexdigest() for path in paths]
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPOSITORY)
     record = {
-        "what": "sha256 of each frame (BGR bytes, badge on) of `live run --model models/jwp.onnx --source "
-        f"data/jwp_office.mp4 --no-pace --output DIR/`, recorded at {commit.stdout.strip()}: {sys.argv[1]}",
+        "recorded": f"at {commit.stdout.strip()}: {arguments[0]}",
         "machine": _machine(),
         "versions": _versions(),
         "frames": digests,
     }
-    REFERENCE.write_text(json.dumps(record, indent=1) + "\n")
-    print(f"recorded {len(digests)} frame digests in {REFERENCE.relative_to(REPOSITORY)}")
+    others = json.loads(REFERENCE.read_text())["recordings"] if add_machine else []
+    others = [item for item in others if (item["machine"], item["versions"]) != (record["machine"], record["versions"])]
+    if add_machine and others and any(item["frames"] != digests for item in others):
+        print("note: this machine's frames differ from the other recordings' (expected across instruction sets)")
+    REFERENCE.write_text(json.dumps({"what": WHAT, "recordings": [*others, record]}, indent=1) + "\n")
+    print(f"recorded {len(digests)} frame digests for this machine kind in {REFERENCE.relative_to(REPOSITORY)}")
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ from live.bench.instruments import (
     reset_peak_rss,
 )
 from live.bench.timing import time_calls
-from live.engines.generator import GeneratorSessionConfig, default_intra_op_threads
+from live.engines.generator import GeneratorSessionConfig
 from live.engines.landmarks import LandmarkConfig
 from live.errors import UsageError
 from live.formats.sketch import draw_sketch
@@ -48,7 +48,7 @@ from live.io.sources import SourceConfig, open_source, source_kind
 from live.pipeline.presenter import Output
 from live.pipeline.run import PipelineConfig, Stages, open_stages, run_pipeline
 from live.pipeline.sequential import run_sequential
-from live.pipeline.stages import default_generator_workers
+from live.pipeline.stages import default_generator_workers, worker_threads
 from live.pipeline.stats import PipelineReport, TimingSummary, summarise
 
 STAGE_FRAME_COUNT = 60
@@ -57,11 +57,9 @@ COLD_START_RUN_S = 0.5
 
 @dataclass(frozen=True, slots=True)
 class BenchConfig:
-    """What `live bench` measures. landmarks: the pipeline's LandmarkConfig (detect width);
-    intra_op_threads: the generator's threads (0 = its default); generator_workers: the pipeline's generator
-    workers (0 = its default; the sequential loop has one session with the threads of all of them together,
-    sequential_threads(), so a pipeline of several 1-thread workers is not compared with a 1-thread loop);
-    reference: also time pix2pix unet_256."""
+    """What `live bench` measures. landmarks: the pipeline's LandmarkConfig (detect width); intra_op_threads:
+    each generator session's threads (0: its default); generator_workers: the pipeline's (0: its default; the
+    sequential loop has one session with all their threads, sequential_threads()); reference: time unet_256."""
 
     model_path: Path
     source_text: str
@@ -75,8 +73,8 @@ class BenchConfig:
 
     def sequential_threads(self) -> int:
         """The sequential loop's generator threads: as many as the pipeline's workers have together."""
-        threads = self.intra_op_threads or default_intra_op_threads()
         workers = self.generator_workers or default_generator_workers()
+        threads = self.intra_op_threads or worker_threads(workers)
         return min(threads * workers, os.cpu_count() or 1)
 
     def pipeline(self, pace: bool, sequential: bool = False) -> PipelineConfig:

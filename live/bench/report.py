@@ -17,9 +17,8 @@ from rich.console import Console
 from rich.table import Table
 
 from live.bench.measure import BenchResult
-from live.engines.generator import default_intra_op_threads
 from live.formats.dataset import sha256_of_file
-from live.pipeline.stages import default_generator_workers
+from live.pipeline.stages import default_generator_workers, worker_threads
 from live.pipeline.stats import PipelineReport, TimingSummary
 
 # name -> (comparison, target); the targets for a 2-core machine at 256x256.
@@ -166,7 +165,7 @@ def result_json(result: BenchResult) -> dict[str, Any]:
         },
         "settings": {
             "device": config.device,
-            "intra_op_threads": config.intra_op_threads or default_intra_op_threads(),
+            "intra_op_threads": config.intra_op_threads or worker_threads(workers),
             "pipeline_generator_workers": workers,
             "sequential_intra_op_threads": config.sequential_threads(),
             "detect_width_px": config.landmarks.detect_width_px,
@@ -226,9 +225,8 @@ def bench_table(data: dict[str, Any]) -> Table:
     title = (
         f"live bench — {machine['cores']} cores, {machine['cpu_model']}, "
         f"ORT {machine['ort_version']} on {data['model']['provider']}, "
-        f"{settings['intra_op_threads']} generator threads, "
-        f"{settings['pipeline_generator_workers']} generator workers in the pipeline "
-        f"({sequential_threads} threads in the sequential loop), "
+        f"pipeline: {settings['pipeline_generator_workers']} generator workers x {settings['intra_op_threads']} "
+        f"threads, sequential loop: {sequential_threads} threads, "
         f"load {data['load_average_1min']['start']:.1f}→{data['load_average_1min']['end']:.1f}"
     )
     table = Table(title=title, title_justify="left")

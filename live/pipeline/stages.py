@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
 
-from live.engines.generator import GeneratorSession, GeneratorSessionConfig
+from live.engines.generator import GeneratorSession, GeneratorSessionConfig, default_intra_op_threads
 from live.engines.landmarks import LandmarkConfig, LandmarkDetector
 from live.engines.segmentation import PersonSegmenter
 from live.errors import UsageError
@@ -36,8 +36,8 @@ class PipelineConfig:
     max_frames: stop after this many captured frames (0: no limit).
     keep_alive_fps: the rate at which the last frame is re-sent to virtual cameras.
     generator_workers: generator threads, each with its own session, rendering frames side by side
-        (live.pipeline.workers; 0: default_generator_workers()), each with `generator.intra_op_threads`.
-        The sequential loop uses one.
+        (live.pipeline.workers; 0: default_generator_workers()), each with `generator.intra_op_threads`
+        (0: worker_threads()). The sequential loop uses one.
     """
 
     generator: GeneratorSessionConfig
@@ -52,10 +52,21 @@ class PipelineConfig:
     generator_workers: int = 0
 
 
+MAX_WORKER_THREADS = 4
+
+
 def default_generator_workers() -> int:
-    """2 on 4 cores or more, else 1. On 2 cores the landmark thread already takes the second core: two workers
-    gained nothing measurable there and cost paced latency (README, "Measured on a 2-core CPU")."""
-    return 2 if (os.cpu_count() or 1) >= 4 else 1
+    """2 from 2 cores up, else 1. On 2 cores, two workers of 1 thread each ran 8-12% more frames per second
+    than one of 2 threads, at the same paced latency (README, "Measured on a 2-core CPU")."""
+    return 2 if (os.cpu_count() or 1) >= 2 else 1
+
+
+def worker_threads(workers: int) -> int:
+    """Each generator session's threads when not given: one worker gets default_intra_op_threads(); several
+    share the cores (1 each on 2 cores, 2 each on 4; at most 4)."""
+    if workers <= 1:
+        return default_intra_op_threads()
+    return max(1, min(MAX_WORKER_THREADS, (os.cpu_count() or 1) // workers))
 
 
 @dataclass(slots=True)
@@ -103,7 +114,10 @@ def open_stages(config: PipelineConfig) -> Iterator[Stages]:
         workers = config.generator_workers or default_generator_workers()
         if workers < 1:
             raise UsageError(f"generator workers must be 1 or more (0: automatic), got {workers}")
-        sessions = tuple(stack.enter_context(GeneratorSession(config.generator)) for _ in range(workers))
+        generator = config.generator
+        if not generator.intra_op_threads:
+            generator = replace(generator, intra_op_threads=worker_threads(workers))
+        sessions = tuple(stack.enter_context(GeneratorSession(generator)) for _ in range(workers))
         session = sessions[0]
         detector = stack.enter_context(LandmarkDetector(config.landmarks))
         retargeter = stack.enter_context(Retargeter(config.retarget, session.card))
