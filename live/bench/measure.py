@@ -1,9 +1,9 @@
 """`live bench`: the speed of the avatar, measured side by side in one process on one input.
 
 Phases, one after another (`seconds_per_phase` each, about 4x in all):
-1. stages alone on the clip's first frames: landmarks, retarget, sketch; then the generator, in 1 s
-   blocks alternating with the reference pix2pix `unet_256` (live.training.reference_unet, exported by a child
-   process so torch never enters this one), so background load hits both alike;
+1. stages alone on the clip's first frames (live.bench.stages_alone): landmarks, retarget, sketch; then the
+   generator, in 1 s blocks alternating with the reference pix2pix `unet_256` (live.training.reference_unet,
+   exported by a child process so torch never enters this one), so background load hits both alike;
 2. the threaded pipeline unthrottled (live.pipeline.run.run_pipeline, lossless: the source is not paced,
    every frame is rendered, buffers wait instead of dropping);
 3. the same stages in one plain loop (live.pipeline.sequential.run_sequential): read, landmarks, retarget, sketch,
@@ -28,8 +28,6 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
-
 from live.bench.generators import export_reference, measure_generators
 from live.bench.instruments import (
     PASTE_BACK_FRAME_SIZE_PX,
@@ -39,14 +37,13 @@ from live.bench.instruments import (
     peak_rss_mb,
     reset_peak_rss,
 )
+from live.bench.stages_alone import measure_stages, read_frames
 from live.bench.timing import time_calls
 from live.engines.generator import GeneratorSessionConfig
 from live.engines.landmarks import LandmarkConfig
 from live.errors import UsageError
-from live.formats.sketch import draw_sketch
-from live.io.sources import SourceConfig, open_source, source_kind
 from live.pipeline.presenter import Output
-from live.pipeline.run import PipelineConfig, Stages, open_stages, run_pipeline
+from live.pipeline.run import PipelineConfig, open_stages, run_pipeline
 from live.pipeline.sequential import run_sequential
 from live.pipeline.stages import default_generator_workers, worker_threads
 from live.pipeline.stats import PipelineReport, TimingSummary, summarise
@@ -116,58 +113,6 @@ class BenchResult:
     process_peak_rss_mb: float | None
     cold_start_first_output_s: float
     load_average: tuple[float, float]
-
-
-def read_frames(text: str, count: int) -> tuple[list[np.ndarray], float]:
-    """The first `count` frames of the clip and its frame rate (UsageError when it cannot be benched)."""
-    if source_kind(text) == "camera":
-        raise UsageError(f"--source {text}: bench needs a repeatable input, a video file or a folder of images")
-    source = open_source(SourceConfig(text))
-    try:
-        frames: list[np.ndarray] = []
-        while len(frames) < count and (image_bgr := source.read()) is not None:
-            frames.append(image_bgr)
-    finally:
-        source.close()
-    if not frames:
-        raise UsageError(f"--source {text}: no frames could be read")
-    return frames, source.fps
-
-
-def measure_stages(
-    stages: Stages, frames_bgr: list[np.ndarray], fps: float, budget_s: float
-) -> tuple[dict[str, TimingSummary], list[np.ndarray]]:
-    """Landmarks, retarget and sketch alone on the frames (in a loop); returns their timings and the sketches."""
-    landmarks: list[np.ndarray | None] = [None] * len(frames_bgr)
-
-    def track(index: int) -> None:
-        landmarks[index % len(frames_bgr)] = stages.detector.detect(frames_bgr[index % len(frames_bgr)])
-
-    landmarks_ms = time_calls(track, budget_s / 2)
-    faces = [face for face in landmarks if face is not None]
-    if not faces:
-        raise UsageError(
-            f"no face found in the first {len(frames_bgr)} frames of the source: bench needs a clip with a face"
-        )
-    frame_shape = frames_bgr[0].shape
-    targets: list[np.ndarray] = [stages.card.neutral_landmarks_px] * len(faces)
-
-    def retarget(index: int) -> None:
-        targets[index % len(faces)] = stages.retargeter.retarget(faces[index % len(faces)], frame_shape, index / fps)
-
-    retarget_ms = time_calls(retarget, budget_s / 4)
-    size_px, version = stages.card.size_px, stages.card.sketch_format_version
-    sketches_bgr = [np.zeros((size_px, size_px, 3), dtype=np.uint8) for _ in targets]
-
-    def sketch(index: int) -> None:
-        draw_sketch(targets[index % len(targets)], size_px, sketches_bgr[index % len(targets)], version)
-
-    sketch_ms = time_calls(sketch, budget_s / 4, min_calls=len(targets))
-    return {
-        "landmarks": summarise(landmarks_ms),
-        "retarget": summarise(retarget_ms),
-        "sketch": summarise(sketch_ms),
-    }, sketches_bgr
 
 
 def run_unthrottled(config: BenchConfig, sequential: bool) -> PipelineReport:

@@ -111,9 +111,7 @@ class SketchStep:
             self.follower.reset()
             return Sketched(frame, None, None, None, {"landmarks": tracked.landmarks_ms})
         start_s = time.perf_counter()
-        target_px = self.retargeter.retarget(tracked.landmarks_px, frame.image_bgr.shape, frame.t_stream_s)
-        transform, crop_px = self.follower.follow(target_px, frame.t_stream_s)
-        body_shift_px = self._body_shift(frame, tracked.landmarks_px, target_px)
+        transform, crop_px, body_shift_px = self.place(frame, tracked.landmarks_px)
         retarget_ms = elapsed_ms(start_s)
         start_s = time.perf_counter()
         version = self.retargeter.card.sketch_format_version  # the format the model was trained on
@@ -123,6 +121,15 @@ class SketchStep:
         self.stats.record_stage("sketch", sketch_ms)
         stage_ms = {"landmarks": tracked.landmarks_ms, "retarget": retarget_ms, "sketch": sketch_ms}
         return Sketched(frame, tracked.landmarks_px, crop_px, sketch_bgr, stage_ms, transform, body_shift_px)
+
+    def place(
+        self, frame: Frame, landmarks_px: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, tuple[float, float] | None]:
+        """The retarget stage's work (timed as "retarget"): the target's landmarks for the driver's, the head
+        crop that follows them (transform, landmarks in the crop) and the body's shift."""
+        target_px = self.retargeter.retarget(landmarks_px, frame.image_bgr.shape, frame.t_stream_s)
+        transform, crop_px = self.follower.follow(target_px, frame.t_stream_s)
+        return transform, crop_px, self._body_shift(frame, landmarks_px, target_px)
 
     def _body_shift(self, frame: Frame, driver_px: np.ndarray, target_px: np.ndarray) -> tuple[float, float] | None:
         """The body's shift (timed with the retarget stage); its reference is taken once calibration ends."""
