@@ -463,3 +463,20 @@ def test_local_discriminator_sees_the_eyes_and_mouth_under_the_crop_jitter(datas
         assert torch.allclose(found, expected, atol=0.3), PARTS[part]
     patches = part_patches(torch.zeros(2, 3, 64, 64), torch.cat([moved_px, moved_px]), 16)
     assert patches.shape == (2 * len(PARTS), 3, 16, 16)
+
+
+def test_recover_checkpoint_gives_back_the_shipped_generator(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("recover_checkpoint", REPOSITORY / "tools" / "recover_checkpoint.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    out = tmp_path / "recovered.pt"
+    assert tool.main(str(REPOSITORY / "models" / "jwp.onnx"), str(out)) == 0
+    assert "recovered network vs ONNX Runtime: max difference" in capsys.readouterr().out
+    state = load_checkpoint(out)
+    from live.training.networks import GeneratorConfig, UnetGenerator
+
+    generator = UnetGenerator(GeneratorConfig(**state["generator_config"]))
+    generator.load_state_dict(state["generator"])
+    assert tool.largest_difference(REPOSITORY / "models" / "jwp.onnx", generator.eval()) <= 1, "the same function"
