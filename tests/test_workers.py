@@ -102,3 +102,16 @@ def test_the_outbox_closes_only_when_the_last_worker_exits() -> None:
     assert not outbox.closed
     second_exit()
     assert outbox.closed
+
+
+@pytest.mark.parametrize(
+    ("cores", "workers", "threads_each"), [(1, 1, 1), (2, 2, 1), (2, 1, 2), (4, 2, 2), (8, 2, 4), (32, 2, 4)]
+)
+def test_default_workers_share_the_cores(monkeypatch: pytest.MonkeyPatch, cores: int, workers: int, threads_each: int):
+    import os
+
+    import live.pipeline.stages as stages
+
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)  # read by stages and by the generator's default threads
+    assert stages.default_generator_workers() == (1 if cores == 1 else 2)
+    assert stages.worker_threads(workers) == threads_each
