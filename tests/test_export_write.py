@@ -87,3 +87,21 @@ def test_export_to_a_read_only_folder_says_so_in_one_line(tiny_model_path: Path,
     out = read_only_folder / "avatar.onnx"
     check_refused(export(tiny_model_path, out), out, (os.strerror(30), os.strerror(13)))
     assert not out.exists()
+
+
+def test_card_notes_are_replaced_without_touching_the_weights(tiny_model_path: Path, tmp_path: Path) -> None:
+    import shutil
+
+    import onnx
+
+    from live.formats.card import CARD_METADATA_KEY, ModelCard
+    from live.formats.card_file import update_card_notes
+
+    model = tmp_path / "tiny.onnx"
+    shutil.copy(tiny_model_path, model)
+    update_card_notes(model, "## Tried\n\nwarped lids: no gain")
+    before, after = onnx.load(str(tiny_model_path)), onnx.load(str(model))
+    assert before.graph.SerializeToString() == after.graph.SerializeToString()
+    card_json = next(entry.value for entry in after.metadata_props if entry.key == CARD_METADATA_KEY)
+    assert ModelCard.from_json(card_json).training["notes"] == "## Tried\n\nwarped lids: no gain"
+    assert "warped lids: no gain" in model.with_suffix(".md").read_text()

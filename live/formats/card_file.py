@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 from live.errors import UsageError
@@ -13,16 +14,27 @@ from live.formats.replacing import replacing
 
 def update_card_metrics(model_path: Path, metrics: dict) -> ModelCard:
     """Store eval numbers in an exported model's card (ONNX metadata and NAME.md), replacing the file atomically."""
+    return update_card_data(model_path, lambda data: data.setdefault("metrics", {}).update(metrics))
+
+
+def update_card_notes(model_path: Path, notes: str) -> ModelCard:
+    """Replace the notes (what was tried, how it was chosen) in an exported model's card; the weights stay."""
+    return update_card_data(model_path, lambda data: data.setdefault("training", {}).update(notes=notes))
+
+
+def update_card_data(model_path: Path, update: Callable[[dict], object]) -> ModelCard:
+    """Edit an exported model's card (`update` changes the parsed JSON in place), check it as a card and write
+    the ONNX metadata and NAME.md, each replaced atomically."""
     try:
         import onnx
     except ImportError as error:
-        raise UsageError(f"storing metrics in the card needs onnx ({error}): pip install 'onnx==1.22.0'") from error
+        raise UsageError(f"changing the card needs onnx ({error}): pip install 'onnx==1.22.0'") from error
     model = onnx.load(str(model_path))
     entries = {entry.key: entry for entry in model.metadata_props}
     if CARD_METADATA_KEY not in entries:
         raise UsageError(f"{model_path} has no live model card: export it with `live export`")
     data = json.loads(entries[CARD_METADATA_KEY].value)
-    data.setdefault("metrics", {}).update(metrics)
+    update(data)
     card = ModelCard.from_json(json.dumps(data), str(model_path))
     entries[CARD_METADATA_KEY].value = card.to_json()
     try:
