@@ -69,6 +69,14 @@ DAMAGE: dict[str, tuple[Callable[[dict], None], str]] = {
         lambda card: card["expression_range"].pop("eye"),
         r"field expression_range needs eye",
     ),
+    "eye response of unequal lengths": (
+        setting("eye_response", {"asked": [0.1, 0.2, 0.3], "drawn": [0.1, 0.2]}),
+        r"field eye_response needs two or more asked and as many drawn openings",
+    ),
+    "eye response not increasing": (
+        setting("eye_response", {"asked": [0.2, 0.1], "drawn": [0.1, 0.2]}),
+        r"field eye_response needs asked openings in increasing order",
+    ),
     "plate size as text": (setting("plate_size_px", "640x480"), r"field plate_size_px must be \[width, height\]"),
     "transform of the wrong shape": (setting("neutral_transform", [[1, 0, 0]]), r"field neutral_transform has shape"),
     "head template missing a point": (

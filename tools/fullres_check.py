@@ -26,7 +26,7 @@ from live.io.sources import SourceConfig, media_time_s, open_source
 from live.pipeline.messages import Frame
 from live.pipeline.run import PipelineConfig, open_stages
 from live.pipeline.stats import PipelineStats
-from live.pipeline.steps import BufferPool, RenderStep, SketchStep, TrackStep
+from live.pipeline.steps import BufferPool, SketchStep, TrackStep
 
 STILL_WINDOW = 30
 
@@ -52,7 +52,7 @@ def main(argv: list[str]) -> int:
         card = stages.card
         track = TrackStep(stages.detector, stats)
         sketch = SketchStep(stages.retargeter, card.size_px, BufferPool(card.size_px), stats)
-        render = RenderStep(stages.session, stages.neutral_bgr, stats)
+        render = stages.render_step(stages.session, stats)
         index = 0
         while (image := source.read()) is not None:
             tracked = track(Frame(index, 0.0, image, media_time_s(source, index)))

@@ -1,5 +1,8 @@
 """`live drive-eval MODEL.onnx CLIP [CLIP ...] [--retarget full] [--no-shape-clamp] [--json OUT.json]`.
 
+`--fit-eye-response` measures, instead, the eye openings the avatar draws against those asked (live.face.eye_warp)
+and stores that curve in the model's card.
+
 How well the avatar follows each driver clip (live.offline.expression): Pearson
 correlations driver vs output for eye opening, mouth opening, smile, yaw and
 pitch, the same for the retargeted landmarks (clamp on / off), faces found on the
@@ -17,7 +20,9 @@ from pathlib import Path
 
 from rich.console import Console
 
+from live.commands.pipeline_options import add_eye_warp_argument
 from live.errors import UsageError
+from live.face.eye_warp import EyeResponse
 from live.face.retarget import RETARGET_MODES, RetargetConfig
 from live.offline.expression import (
     DriveConfig,
@@ -29,7 +34,7 @@ from live.offline.expression import (
     write_strip,
 )
 from live.offline.expression_dataset import dataset_correlations
-from live.offline.response import response_curves, response_lines
+from live.offline.response import fit_driven_eye_response, response_curves, response_lines, store_eye_response
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,6 +49,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="the driver's neutral, as written by `live run --calibration FILE` (default: calibrate on each clip's "
         "first second, as `live run` does)",
+    )
+    add_eye_warp_argument(parser)
+    parser.add_argument(
+        "--fit-eye-response",
+        action="store_true",
+        help="drive the avatar with the clips (no eye warp), fit the eye openings it draws against those its "
+        "sketch asks for, and store that curve in the model's card (then `live run` corrects the lids by it)",
     )
     parser.add_argument("--json", type=Path, metavar="OUT.json", help="write every figure to this JSON file")
     parser.add_argument("--device", default="cpu", help="ONNX Runtime device (default cpu)")
@@ -67,7 +79,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run(args: argparse.Namespace) -> int:
+def check_arguments(args: argparse.Namespace) -> None:
+    """One-line UsageErrors for what cannot be measured."""
+    if args.fit_eye_response and not args.clips:
+        raise UsageError("--fit-eye-response needs driver clips")
     if not args.clips and not args.response:
         raise UsageError("give driver clips to measure, or --response")
     if args.strip is not None and not args.clips:
@@ -80,15 +95,21 @@ def run(args: argparse.Namespace) -> int:
             f"--calibration {args.calibration}: no such file; write one with `live run --source NEUTRAL_CLIP "
             f"--model MODEL --output OUT.mp4 --calibration {args.calibration}`"
         )
+
+
+def run(args: argparse.Namespace) -> int:
+    check_arguments(args)
     retarget = RetargetConfig(
         mode=args.retarget,
         shape_clamp=not args.no_shape_clamp,
         mouth_from_closed=not args.mouth_from_neutral,
         calibration_path=None if args.calibration is None else str(args.calibration),
     )
+    if args.fit_eye_response:
+        return fit_response(args, retarget)
     reports, rows = [], []
     for clip in args.clips:
-        config = DriveConfig(args.model, clip, retarget, args.device)
+        config = DriveConfig(args.model, clip, retarget, args.device, eye_warp=not args.no_eye_warp)
         record = drive(config, keep_images=args.strip is not None)
         reports.append(evaluate_drive(config, record))
         if args.strip is not None:
@@ -108,19 +129,24 @@ def run(args: argparse.Namespace) -> int:
     if table_rows:
         Console(width=200).print(drive_table(table_rows))
     if args.json:
+        median = table_rows[-1] if table_rows else None
+        figures = {"drivers": reports, "median": median, "own_frames": own_frames, "response": response}
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(
-            json.dumps(
-                {
-                    "drivers": reports,
-                    "median": table_rows[-1] if table_rows else None,
-                    "own_frames": own_frames,
-                    "response": response,
-                },
-                indent=1,
-                allow_nan=False,
-            )
-            + "\n"
-        )
+        args.json.write_text(json.dumps(figures, indent=1, allow_nan=False) + "\n")
         print(f"wrote {args.json}")
+    return 0
+
+
+def fit_response(args: argparse.Namespace, retarget: RetargetConfig) -> int:
+    """--fit-eye-response: drive with every clip twice (live.offline.response), then store the curve in the card."""
+
+    def drive_clips(response: EyeResponse | None) -> list[tuple[list, list]]:
+        warp = response is not None  # the first drive draws the eyes as the generator does
+        records = [drive(DriveConfig(args.model, clip, retarget, args.device, warp, response)) for clip in args.clips]
+        return [(record.target, record.output) for record in records]
+
+    response = fit_driven_eye_response(drive_clips)
+    store_eye_response(args.model, response, [clip.name for clip in args.clips])
+    pairs = ", ".join(f"{a:.3f}->{d:.3f}" for a, d in zip(response.asked, response.drawn))
+    print(f"eye response stored in {args.model}'s card (asked->drawn): {pairs}; strength {response.strength:.2f}")
     return 0

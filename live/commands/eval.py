@@ -8,6 +8,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from live.commands.pipeline_options import add_eye_warp_argument
 from live.engines.generator import DEVICES
 from live.errors import UsageError
 from live.offline.eval_report import results_table, store_in_card, write_strip
@@ -47,6 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="keep the plate's person still (default: moved to each real frame's body, as `live run` moves it)",
     )
+    add_eye_warp_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,7 +58,9 @@ def run(args: argparse.Namespace) -> int:
         if not separator or not name or not Path(folder).is_dir():
             raise UsageError(f"--compare {text!r}: give NAME=FOLDER with an existing folder of NNNNNN.png frames")
         compare.append((name, Path(folder)))
-    config = EvalConfig(args.model, args.dataset, args.split, args.device, tuple(compare), not args.no_body_follow)
+    config = EvalConfig(
+        args.model, args.dataset, args.split, args.device, tuple(compare), not args.no_body_follow, not args.no_eye_warp
+    )
     result = evaluate(config)
     Console().print(results_table(result.report))
     if args.json:

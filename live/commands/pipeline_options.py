@@ -24,6 +24,15 @@ def add_generator_workers_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_eye_warp_argument(parser: argparse.ArgumentParser) -> None:
+    """--no-eye-warp (`live run`, `live drive-eval`): PipelineConfig.eye_warp off."""
+    parser.add_argument(
+        "--no-eye-warp",
+        action="store_true",
+        help="leave the generated eyes as drawn (default: moved to the asked opening by the card's eye response)",
+    )
+
+
 def pipeline_config(
     generator: GeneratorSessionConfig,
     retarget: RetargetConfig,
@@ -32,6 +41,7 @@ def pipeline_config(
     is_camera: bool,
     max_frames: int = 0,
     generator_workers: int = 0,
+    eye_warp: bool = True,
 ) -> PipelineConfig:
     """The frozen pipeline configuration (`live run` and `live demo`): an unpaced recording is rendered losslessly."""
     if max_frames < 0:
@@ -46,4 +56,5 @@ def pipeline_config(
         lossless=not pace and not is_camera,
         max_frames=max_frames,
         generator_workers=generator_workers,
+        eye_warp=eye_warp,
     )

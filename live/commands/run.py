@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
-from live.commands.pipeline_options import add_generator_workers_argument, pipeline_config
+from live.commands.pipeline_options import add_eye_warp_argument, add_generator_workers_argument, pipeline_config
 from live.commands.web_options import add_web_arguments, web_config, with_sink_notes
 from live.engines.generator import DEVICES, GeneratorSessionConfig
 from live.errors import UsageError
@@ -62,12 +62,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="OUTPUT",
         help="window, vcam, web (a browser page), or a file (.mp4, .avi); repeat for several (default: window)",
     )
-    parser.add_argument(
-        "--vcam-size",
-        default="1280x720",
-        metavar="WxH",
-        help="virtual camera size (default 1280x720)",
-    )
+    parser.add_argument("--vcam-size", default="1280x720", metavar="WxH", help="virtual camera size (default 1280x720)")
     parser.add_argument(
         "--vcam-fit",
         choices=("fill", "letterbox"),
@@ -85,6 +80,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", choices=DEVICES, default="auto", help="where the generator runs (default auto)")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads for one generator run (0: automatic)")
     add_generator_workers_argument(parser)
+    add_eye_warp_argument(parser)
     parser.add_argument(
         "--retarget",
         choices=RETARGET_MODES,
@@ -194,6 +190,7 @@ def run_pipeline_config(args: argparse.Namespace, is_camera: bool) -> PipelineCo
         is_camera=is_camera,
         max_frames=args.max_frames,
         generator_workers=args.generator_workers,
+        eye_warp=not args.no_eye_warp,
     )
 
 

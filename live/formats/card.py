@@ -51,6 +51,9 @@ class ModelCard:
         sketches inside it. Empty for cards without one.
     expression_range: the eye and mouth openings seen in training ({"eye": {"low", "high"}, "mouth": {...}},
         live.face.coverage); the retargeter maps the driver's blinks onto them. Empty for older cards.
+    eye_response: the eye openings the generator draws for those its sketch asks for when driven
+        ({"asked": [...], "drawn": [...], "fitted_on": ...}, live.face.eye_warp, `live drive-eval
+        --fit-eye-response`); `live run` corrects the drawn lids by it. Empty: no correction.
     """
 
     name: str
@@ -68,6 +71,7 @@ class ModelCard:
     metrics: dict[str, Any] = field(default_factory=dict)
     shape_space: dict[str, Any] = field(default_factory=dict)
     expression_range: dict[str, Any] = field(default_factory=dict)
+    eye_response: dict[str, Any] = field(default_factory=dict)
     template: dict[str, Any] = field(default_factory=dict)
     coverage: dict[str, Any] = field(default_factory=dict)
     plate_size_px: list[int] = field(default_factory=list)

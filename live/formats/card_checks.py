@@ -146,6 +146,22 @@ def check_expression_range(value: Any) -> str | None:
     return None
 
 
+def check_eye_response(value: Any) -> str | None:
+    """{} (no correction), or asked and drawn openings: equally long lists of positive numbers, asked increasing."""
+    if value == {}:
+        return None
+    try:
+        asked, drawn = list(value["asked"]), list(value["drawn"])
+    except (KeyError, TypeError):
+        return "needs asked and drawn lists"
+    numbers = asked + drawn
+    if len(asked) < 2 or len(asked) != len(drawn) or not all(_is_number(number) and number > 0 for number in numbers):
+        return "needs two or more asked and as many drawn openings, all positive numbers"
+    if any(later <= earlier for earlier, later in zip(asked, asked[1:])):
+        return "needs asked openings in increasing order"
+    return None
+
+
 def check_version(value: Any) -> str | None:
     return None if isinstance(value, int) and not isinstance(value, bool) else "must be a whole number"
 
@@ -163,6 +179,7 @@ FIELD_CHECKS: dict[str, tuple[bool, Check]] = {
     "plate_sha256": (True, check_sha256),
     "shape_space": (False, check_shape_space),
     "expression_range": (False, check_expression_range),
+    "eye_response": (False, check_eye_response),
     "crop": (False, check_list_of_mappings),
     "template": (False, check_template),
     "coverage": (False, check_mapping),

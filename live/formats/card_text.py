@@ -37,6 +37,8 @@ def card_markdown(card: ModelCard, parity_difference: float | None = None) -> st
                 "landmark format": card.landmark_format_version,
                 "pose range seen in training (deg)": card.pose_range_deg,
                 "crop per source video": card.crop,
+                "eye response (drawn vs asked eye opening; `live run` moves the lids by it)": card.eye_response
+                or "none",
             }
         ),
         "",

@@ -27,6 +27,7 @@ from live.engines.generator import GeneratorSession, GeneratorSessionConfig
 from live.engines.landmarks import LandmarkConfig, LandmarkDetector
 from live.errors import UsageError
 from live.face.alignment import apply_transform, invert_transform
+from live.face.eye_warp import EyeResponse, EyeWarp
 from live.formats.dataset import Dataset, load_dataset, sha256_of_file
 from live.formats.sketch import SKETCH_FORMAT_VERSION, face_mask
 from live.offline.body_plates import frame_plates
@@ -46,20 +47,14 @@ SPLITS = ("train", "val")
 DEFINITIONS = {
     "l1_0_255": "mean absolute difference to the real frame, 0..255 scale",
     "psnr_db": f"PSNR (peak 255) per frame, each capped at {PSNR_CAP_DB:g} dB, averaged over frames",
-    "ssim_bgr_mean": (
-        "SSIM, 11x11 Gaussian window sigma 1.5, per BGR channel averaged; face: mean of the SSIM map "
-        "inside the face mask"
-    ),
+    "ssim_bgr_mean": "SSIM, 11x11 Gaussian sigma 1.5, per BGR channel averaged; face: mean of the map in the mask",
     "_frame / _face": "whole frame / face region (live.formats.sketch.face_mask of the real frame's landmarks)",
     "akd_px": (
         "mean distance in model pixels between the 478 MediaPipe landmarks of output and real frame "
         "(static_image_mode on both), over akd_frames frames where both have a face"
     ),
     "face_found_rate": "fraction of outputs on which MediaPipe (static_image_mode) finds a face",
-    "flicker_0_255": (
-        "mean absolute change between consecutive frames (same video, frame_index + 1); flicker_ratio = "
-        "output's / real frames'"
-    ),
+    "flicker_0_255": "mean absolute change between consecutive frames (same video); flicker_ratio = output's / real's",
     "nearest_frame_baseline": (
         "the training frame whose landmarks (x, y) in the aligned crop are nearest on average, "
         "its crop pasted unchanged at the evaluated frame's crop"
@@ -73,7 +68,7 @@ class EvalConfig:
     (frames recorded at their own size are kept for it); compare: (name, folder) pairs of other outputs of the
     same frames, named by the frame's number in its video (NNNNNN.png), at the video's size; body_follow: each
     frame's plate has its person moved to the real frame's body (live.offline.body_plates), as `live run` moves
-    it with the driver's."""
+    it with the driver's; eye_warp: the generated lids moved by the card's eye response, as `live run` does."""
 
     model_path: Path
     dataset_path: Path
@@ -81,6 +76,7 @@ class EvalConfig:
     device: str = "auto"
     compare: tuple[tuple[str, Path], ...] = ()
     body_follow: bool = True
+    eye_warp: bool = True
 
 
 @dataclass(frozen=True)
@@ -138,7 +134,9 @@ def evaluate(config: EvalConfig, console: Console | None = None) -> EvalResult:
     with GeneratorSession(GeneratorSessionConfig(Path(config.model_path), config.device)) as session:
         _check_session(session, config, dataset)
         crops, generator_ms = _generate(session, dataset, indices, plate_crops, console)
-        provider = session.provider
+        provider, response = session.provider, EyeResponse.from_card(session.card.eye_response)
+    if config.eye_warp and response is not None:  # asked: each frame's own landmarks, the sketch's
+        crops = np.stack([EyeWarp(response).apply(crop, dataset.landmarks_px[i]) for crop, i in zip(crops, indices)])
     nearest = train[nearest_landmark_frames(dataset.landmarks_px[indices], dataset.landmarks_px[train], None)]
 
     def pasted(crop: np.ndarray, k: int) -> np.ndarray:
@@ -178,6 +176,7 @@ def evaluate(config: EvalConfig, console: Console | None = None) -> EvalResult:
         },
         "generator_ms_p50": _rounded(float(np.median(generator_ms))),
         "body_follow": config.body_follow,
+        "eye_warp": config.eye_warp and response is not None,
         "body_shifts_px": [None if shift is None else [round(v, 2) for v in shift] for shift in shifts],
         "landmarks": "MediaPipe face mesh, static_image_mode=True, on real, generated and baseline frames alike",
         "definitions": DEFINITIONS,

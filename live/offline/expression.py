@@ -28,6 +28,7 @@ from live.engines.generator import GeneratorSessionConfig
 from live.engines.landmarks import LandmarkConfig, LandmarkDetector
 from live.errors import UsageError
 from live.face.expression import MEASURE_NAMES, measure_series
+from live.face.eye_warp import EyeResponse, EyeWarp
 from live.face.pose import STABLE_POINT_INDICES
 from live.face.retarget import RetargetConfig, Retargeter
 from live.formats.card import ModelCard
@@ -36,7 +37,7 @@ from live.io.sources import SourceConfig, VideoFileSource, media_time_s
 from live.pipeline.messages import Frame
 from live.pipeline.run import PipelineConfig, open_stages
 from live.pipeline.stats import PipelineStats
-from live.pipeline.steps import BufferPool, RenderStep, SketchStep, TrackStep
+from live.pipeline.steps import BufferPool, SketchStep, TrackStep
 
 MAX_LAG_FRAMES = 3
 STRIP_MOMENTS = ("neutral", "eyes closed", "smile", "mouth open")
@@ -45,12 +46,15 @@ STRIP_TILE_PX = 160
 
 @dataclass(frozen=True, slots=True)
 class DriveConfig:
-    """model_path: ONNX model; clip: the driving video; retarget: as `live run --retarget`."""
+    """model_path: ONNX model; clip: the driving video; retarget: as `live run --retarget`; eye_warp: as
+    `live run` (False: `--no-eye-warp`)."""
 
     model_path: Path
     clip: Path
     retarget: RetargetConfig = RetargetConfig()
     device: str = "cpu"
+    eye_warp: bool = True
+    eye_response: EyeResponse | None = None  # instead of the card's (when fitting one)
 
 
 @dataclass(slots=True)
@@ -82,7 +86,8 @@ def face_tile(image_bgr: np.ndarray, face: np.ndarray | None, tile_px: int = STR
 def drive(config: DriveConfig, keep_images: bool = False) -> DriveRecord:
     """Run every frame of the clip through the pipeline's steps and find the face on each output."""
     generator = GeneratorSessionConfig(config.model_path, config.device)
-    pipeline = PipelineConfig(generator, retarget=config.retarget, generator_workers=1)  # one frame at a time
+    # one frame at a time
+    pipeline = PipelineConfig(generator, retarget=config.retarget, generator_workers=1, eye_warp=config.eye_warp)
     record = DriveRecord([], [], [], [], 0.0, [], [])
     stats = PipelineStats("drive-eval")
     with (
@@ -91,9 +96,11 @@ def drive(config: DriveConfig, keep_images: bool = False) -> DriveRecord:
         LandmarkDetector(LandmarkConfig(static_image_mode=True)) as checker,
     ):
         pool = BufferPool(stages.card.size_px)
+        if config.eye_warp and config.eye_response is not None:
+            stages.eye_warp = EyeWarp(config.eye_response)
         track = TrackStep(stages.detector, stats)
         sketch = SketchStep(stages.retargeter, stages.card.size_px, pool, stats, body=stages.body_follower)
-        render = RenderStep(stages.session, stages.neutral_bgr, stats, body_plate=stages.body_plate)
+        render = stages.render_step(stages.session, stats)
         index = 0
         image_bgr_shape = (source.size_px[1], source.size_px[0], 3)
         while (image_bgr := source.read()) is not None:

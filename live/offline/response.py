@@ -18,16 +18,21 @@ retargeting does.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from live.engines.generator import GeneratorSession, GeneratorSessionConfig
 from live.engines.landmarks import LandmarkConfig, LandmarkDetector
+from live.errors import UsageError
 from live.face.expression import eye_openings, mouth_opening
 from live.face.expression_transfer import ExpressionRange, set_eye_openings, set_mouth_opening
+from live.face.eye_warp import EyeResponse, calibrated_strength, fit_eye_response
 from live.face.pose import face_rotation
 from live.formats.card import ModelCard
+from live.formats.card_file import update_card_data
 from live.pipeline.steps import neutral_face_bgr
 
 RESPONSE_STEPS = 7
@@ -94,3 +99,35 @@ def response_lines(report: dict) -> list[str]:
         )
         lines.append(f"{part} response: slope {figures['slope']}, drawn span {figures['drawn_span']} ({pairs})")
     return lines
+
+
+def _paired_openings(records: list[tuple[list, list]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per eye and frame where every output has a face: asked openings and those measured on each output
+    series. records: (asked faces, [output faces of each drive]) per clip."""
+    asked, measured = [], []
+    for asked_faces, output_series in records:
+        for index, face in enumerate(asked_faces):
+            outputs = [series[index] for series in output_series]
+            if face is not None and all(output is not None for output in outputs):
+                asked.append(eye_openings(face))
+                measured.append([eye_openings(output) for output in outputs])
+    if not asked:
+        raise UsageError("no frame of the clips had a face on both the driver and the output: give clips with a face")
+    return np.array(asked), np.array(measured)[:, 0], np.array(measured)[:, -1]
+
+
+def fit_driven_eye_response(drive_clip: Callable[[EyeResponse | None], list[tuple[list, list]]]) -> EyeResponse:
+    """The avatar's eye response (live.face.eye_warp) from driving it twice: without the warp (the curve), then
+    with the warp at strength 1 (the strength). drive_clip(response) -> per clip (asked faces, output faces)."""
+    unwarped = drive_clip(None)
+    asked, drawn, _ = _paired_openings([(asked, [output]) for asked, output in unwarped])
+    response = fit_eye_response(asked, drawn)
+    warped = drive_clip(response)
+    both = [(asked, [output, again]) for (asked, output), (_, again) in zip(unwarped, warped)]
+    asked, drawn, drawn_warped = _paired_openings(both)
+    return replace(response, strength=calibrated_strength(response, asked, drawn, drawn_warped))
+
+
+def store_eye_response(model_path: Path, response: EyeResponse, fitted_on: list[str]) -> None:
+    """Write the eye response into the model's card (ONNX metadata and NAME.md); `live run` then corrects by it."""
+    update_card_data(model_path, lambda data: data.update(eye_response={**response.to_dict(), "fitted_on": fitted_on}))

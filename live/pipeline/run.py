@@ -34,7 +34,6 @@ from live.pipeline.steps import (
     GET_TIMEOUT_S,
     BufferPool,
     FaceHold,
-    RenderStep,
     SketchStep,
     StageLoop,
     TrackStep,
@@ -137,7 +136,7 @@ class _PipelineRun:
         hold = FaceHold(stages.neutral_bgr, stats, config.no_face_hold_s)
         in_turn: InTurn[Sketched, Rendered] = InTurn(sketches, rendered, stop, then=hold, wait_s=GET_TIMEOUT_S)
         for number, session in enumerate(stages.sessions, start=1):
-            render = RenderStep(session, stages.neutral_bgr, stats, body_plate=stages.body_plate)
+            render = stages.render_step(session, stats)
             body, on_exit = in_turn.worker(render.render)
             name = "generator" if number == 1 else f"generator-{number}"
             self.threads.append(start_stage_thread(name, body, on_exit, stop, self.failures))

@@ -14,7 +14,6 @@ from live.pipeline.stages import PipelineConfig, Stages, describe_stages, open_s
 from live.pipeline.stats import PipelineReport, PipelineStats, Status
 from live.pipeline.steps import (
     BufferPool,
-    RenderStep,
     SketchStep,
     TrackStep,
 )
@@ -37,9 +36,7 @@ def run_sequential(
         stack.callback(source.close)
         track = TrackStep(stages.detector, stats)
         sketch = SketchStep(stages.retargeter, stages.card.size_px, pool, stats, body=stages.body_follower)
-        render = RenderStep(
-            stages.session, stages.neutral_bgr, stats, config.no_face_hold_s, body_plate=stages.body_plate
-        )
+        render = stages.render_step(stages.session, stats, config.no_face_hold_s)
         index = 0
         while config.max_frames <= 0 or index < config.max_frames:
             start_s = time.perf_counter()

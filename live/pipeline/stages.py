@@ -15,12 +15,14 @@ from live.engines.landmarks import LandmarkConfig, LandmarkDetector
 from live.engines.segmentation import PersonSegmenter
 from live.errors import UsageError
 from live.face.body import BodyFollower, BodyPlate
+from live.face.eye_warp import EyeResponse, EyeWarp
 from live.face.retarget import RetargetConfig, Retargeter
 from live.formats.card import ModelCard
 from live.io.calibration_file import CalibrationFile
 from live.pipeline.stats import PipelineStats, Status
 from live.pipeline.steps import (
     NO_FACE_HOLD_S,
+    RenderStep,
     neutral_face_bgr,
 )
 
@@ -38,6 +40,8 @@ class PipelineConfig:
     generator_workers: generator threads, each with its own session, rendering frames side by side
         (live.pipeline.workers; 0: default_generator_workers()), each with `generator.intra_op_threads`
         (0: worker_threads()). The sequential loop uses one.
+    eye_warp: move the generated lids to the asked eye opening by the card's eye response
+        (live.face.eye_warp; nothing for a card without one).
     """
 
     generator: GeneratorSessionConfig
@@ -50,6 +54,7 @@ class PipelineConfig:
     max_frames: int = 0
     keep_alive_fps: float = 30.0
     generator_workers: int = 0
+    eye_warp: bool = True
 
 
 MAX_WORKER_THREADS = 4
@@ -82,11 +87,18 @@ class Stages:
     body_follower: BodyFollower | None = None  # with retarget.body_follow: the driver's body moves the plate's
     body_plate: BodyPlate | None = None
     segmenter: PersonSegmenter | None = None
+    eye_warp: EyeWarp | None = None  # with config.eye_warp and a card with an eye response
 
     @property
     def session(self) -> GeneratorSession:
         """The first generator session (the sequential loop's, and the one describing the device)."""
         return self.sessions[0]
+
+    def render_step(
+        self, session: GeneratorSession, stats: PipelineStats, hold_s: float = NO_FACE_HOLD_S
+    ) -> RenderStep:
+        """A render step of one generator session, with this run's body plate and eye warp."""
+        return RenderStep(session, self.neutral_bgr, stats, hold_s, body_plate=self.body_plate, eye_warp=self.eye_warp)
 
     def save_new_calibration(self) -> None:
         """Write a calibration the retargeter finished (main thread: no file IO on the tracking thread)."""
@@ -126,6 +138,9 @@ def open_stages(config: PipelineConfig) -> Iterator[Stages]:
         card = session.card
         neutral_bgr = neutral_face_bgr(session, card.neutral_landmarks_px, card.size_px, card.sketch_format_version)
         stages = Stages(sessions, detector, retargeter, session.card, neutral_bgr, calibration_file)
+        response = EyeResponse.from_card(card.eye_response)
+        if config.eye_warp and response is not None:
+            stages.eye_warp = EyeWarp(response)
         if config.retarget.body_follow:
             stages.segmenter = stack.enter_context(PersonSegmenter())
             plate_bgr = session.plate_bgr

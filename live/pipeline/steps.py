@@ -19,6 +19,7 @@ import numpy as np
 from live.engines.landmarks import LandmarkDetector
 from live.face.alignment import HEAD_TEMPLATE, HeadFollower, HeadTemplate
 from live.face.body import BodyFollower, BodyPlate
+from live.face.eye_warp import EyeWarp
 from live.face.retarget import Retargeter
 from live.formats.card import ModelCard
 from live.formats.sketch import SKETCH_FORMAT_VERSION, draw_sketch
@@ -168,8 +169,10 @@ class RenderStep:
         hold_s: float = NO_FACE_HOLD_S,
         paste_back: PasteBack | None = None,
         body_plate: BodyPlate | None = None,
+        eye_warp: EyeWarp | None = None,
     ) -> None:
         self.generator = generator
+        self.eye_warp = eye_warp
         self.neutral_bgr = neutral_bgr
         self.stats = stats
         self.paste_back = paste_back or PasteBack(generator.plate_bgr, generator.card.size_px)
@@ -192,12 +195,17 @@ class RenderStep:
         plate_crop_bgr = self.paste_back.plate_crop(transform, plate_bgr=plate_bgr)
         crop_bgr = self.generator.generate(sketched.sketch_bgr, plate_bgr=plate_crop_bgr)
         generator_ms = elapsed_ms(start_s)
+        self.stats.record_stage("generator", generator_ms)
+        stage_ms = {**sketched.stage_ms, "generator": generator_ms}
+        if self.eye_warp is not None and sketched.target_landmarks_px is not None:
+            start_s = time.perf_counter()
+            crop_bgr = self.eye_warp.apply(crop_bgr, sketched.target_landmarks_px)
+            stage_ms["eye_warp"] = elapsed_ms(start_s)
+            self.stats.record_stage("eye_warp", stage_ms["eye_warp"])
         start_s = time.perf_counter()
         output_bgr = self.paste_back.paste(crop_bgr, plate_crop_bgr, transform, plate_bgr=plate_bgr)
-        paste_ms = elapsed_ms(start_s)
-        self.stats.record_stage("generator", generator_ms)
-        self.stats.record_stage("paste_back", paste_ms)
-        stage_ms = {**sketched.stage_ms, "generator": generator_ms, "paste_back": paste_ms}
+        stage_ms["paste_back"] = elapsed_ms(start_s)
+        self.stats.record_stage("paste_back", stage_ms["paste_back"])
         return Rendered(frame, sketched.sketch_bgr, output_bgr, True, stage_ms)
 
 
