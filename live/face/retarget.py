@@ -11,6 +11,10 @@ Modes (RetargetConfig.mode, `live run --retarget`):
           mouth, jaw) by the target-to-driver size ratio and added to the
           target's neutral shape before it is posed; each eye's opening is then set
           relative to both faces' own neutral and range (live/face/expression_transfer.py).
+          The eye and mouth openings are measured on the driver's unsmoothed (pose-free)
+          landmarks: the expression filter held slow lid changes back and flattened blinks
+          (driver vs sketch eye r 0.97 smoothed, 0.996 not, on the same man's other recording),
+          and the avatar cannot draw a lid's jitter of a tenth of a pixel.
 
 `Retargeter` coordinates parts that each do one job:
     DriverNeutral (live/face/calibration.py): the calibration state machine;
@@ -269,12 +273,11 @@ class Retargeter(Closing):
             )
             gain_px = driver.size_px * target.region_size_px / driver.region_size_px * self._expression_weight
             shape_px = shape_px + (expression @ target.rotation.T) * gain_px[:, None]
-            driver_shape_px = driver.neutral_px + (expression @ driver.rotation.T) * driver.size_px
-            limits = self.range.expression
-            wanted = wanted_eye_openings(driver_shape_px, driver.eye_openings, target.eye_openings, limits)
+            limits = self.range.expression  # openings from the unsmoothed landmarks (module docstring)
+            wanted = wanted_eye_openings(unposed_px, driver.eye_openings, target.eye_openings, limits)
             shape_px = set_eye_openings(shape_px, target.rotation, wanted)
             if self.config.mouth_from_closed:
-                wanted_mouth = wanted_mouth_opening(driver_shape_px, driver.mouth_opening, limits)
+                wanted_mouth = wanted_mouth_opening(unposed_px, driver.mouth_opening, limits)
                 shape_px = set_mouth_opening(shape_px, target.rotation, wanted_mouth)
         rotation, pose_clamped = self.range.rotation(cv2.Rodrigues(pose_vector[:3])[0])
         shift_px, scale = self.range.shift_and_scale(pose_vector[3:6] * target.size_px, float(pose_vector[6]))
