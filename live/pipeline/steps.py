@@ -177,9 +177,12 @@ class RenderStep:
         self.stats = stats
         self.paste_back = paste_back or PasteBack(generator.plate_bgr, generator.card.size_px)
         self.body_plate = body_plate
-        self.hold = FaceHold(neutral_bgr, stats, hold_s)
+        self.hold_s = hold_s
+        self.hold: FaceHold | None = None  # made at the first __call__: workers only `render`
 
     def __call__(self, sketched: Sketched) -> Rendered:
+        if self.hold is None:
+            self.hold = FaceHold(self.neutral_bgr, self.stats, self.hold_s)
         return self.hold(self.render(sketched))
 
     def render(self, sketched: Sketched) -> Rendered:
