@@ -335,3 +335,30 @@ def test_eval_refuses_a_model_of_other_sketches(
     assert main(["eval", str(other), str(tiny_dataset), "--device", "cpu"]) == 2
     message = capsys.readouterr().err
     assert "was trained on sketch format v1" in message and "retrain it on this dataset" in message
+
+
+def test_eval_moves_the_lids_as_live_run_does(tiny_dataset: Path, tiny_model: Path, tmp_path: Path) -> None:
+    """A card with an eye response: eval warps the generated eyes (only there), --no-eye-warp leaves them."""
+    from card_edit import copy_with_card
+
+    from live.offline.evaluate import EvalConfig, evaluate
+
+    response = {"asked": [0.1, 0.3], "drawn": [0.1, 0.2], "strength": 2.0}  # wide eyes drawn much too narrow
+    model = copy_with_card(tiny_model, tmp_path / "warped.onnx", eye_response=response)
+    warped = evaluate(EvalConfig(model, tiny_dataset, device="cpu"))
+    plain = evaluate(EvalConfig(model, tiny_dataset, device="cpu", eye_warp=False))
+    assert warped.report["eye_warp"] and not plain.report["eye_warp"]
+    dataset = load_dataset(tiny_dataset)
+    for k, index in enumerate(dataset.indices("val")):
+        changed = np.abs(warped.generated_bgr[k].astype(int) - plain.generated_bgr[k].astype(int)).max(axis=2) > 0
+        assert changed.any(), "the eyes were warped"
+        frame = dataset.native_frame(index)
+        with LandmarkDetector(LandmarkConfig(static_image_mode=True)) as detector:
+            face = detector.detect(frame)
+        assert face is not None
+        eyes = face[[33, 133, 263, 362, 159, 145, 386, 374], :2]
+        rows, columns = np.nonzero(changed)
+        reach_px = 1.2 * np.ptp(eyes[:, 0])  # the eye boxes with their bands, well inside the face
+        assert np.all(np.abs(columns - eyes[:, 0].mean()) < reach_px) and np.all(
+            np.abs(rows - eyes[:, 1].mean()) < reach_px
+        )
