@@ -72,3 +72,13 @@ def test_generator_workers_reach_the_pipeline_config_and_bench() -> None:
         bench.pipeline(pace=False).generator_workers == 1
         and bench.pipeline(pace=True, sequential=True).generator_workers == 1
     )
+
+
+def test_no_eye_warp_reaches_the_pipeline_config() -> None:
+    from live.commands.run import run_pipeline_config
+
+    assert run_pipeline_config(parse(), is_camera=False).eye_warp, "on by default"
+    assert not run_pipeline_config(parse("--no-eye-warp"), is_camera=False).eye_warp
+    drive_eval = build_parser("drive-eval").parse_args(["drive-eval", "m.onnx", "clip.mp4", "--no-eye-warp"])
+    evaluate = build_parser("eval").parse_args(["eval", "m.onnx", "dataset", "--no-eye-warp"])
+    assert drive_eval.no_eye_warp and evaluate.no_eye_warp
