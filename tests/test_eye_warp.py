@@ -129,6 +129,8 @@ def test_drive_eval_fits_the_eye_response_into_a_models_card(
     clip = REPOSITORY / "data" / "cremad_1001_HAP.flv"
     assert live_main(["drive-eval", str(model), "--fit-eye-response"]) == 2
     assert "--fit-eye-response needs driver clips" in capsys.readouterr().err
+    assert live_main(["drive-eval", str(model), str(clip), "--fit-eye-response", "--json", "x.json"]) == 2
+    assert "only fits and stores the curve: drop --json" in capsys.readouterr().err
     assert live_main(["drive-eval", str(model), str(clip), "--fit-eye-response"]) == 0
     assert "eye response stored in" in capsys.readouterr().out
     config = PipelineConfig(GeneratorSessionConfig(model, "cpu"), generator_workers=1)

@@ -83,6 +83,13 @@ def check_arguments(args: argparse.Namespace) -> None:
     """One-line UsageErrors for what cannot be measured."""
     if args.fit_eye_response and not args.clips:
         raise UsageError("--fit-eye-response needs driver clips")
+    measures = [name for name in ("strip", "json", "dataset") if getattr(args, name) is not None]
+    if args.fit_eye_response and (measures or args.response or args.no_eye_warp):
+        taken = ", ".join([f"--{name}" for name in measures] + ["--response"] * args.response)
+        raise UsageError(
+            f"--fit-eye-response only fits and stores the curve: drop {taken or '--no-eye-warp'}, and measure "
+            "in a second `live drive-eval` run"
+        )
     if not args.clips and not args.response:
         raise UsageError("give driver clips to measure, or --response")
     if args.strip is not None and not args.clips:
