@@ -100,7 +100,9 @@ def test_on_the_shipped_avatar_the_warp_follows_the_asked_opening(session: Gener
             shape = set_eye_openings(neutral, face_rotation(neutral), np.array([asked, asked])).astype(np.float32)
             sketch = draw_sketch(shape, card.size_px, version=card.sketch_format_version)
             crop = session.generate(sketch, plate_bgr=plate_crop)
-            outputs = {name: paste(image) for name, image in (("drawn", crop), ("warped", warp.apply(crop, shape)))}
+            outputs = {
+                name: paste(image) for name, image in (("drawn", crop), ("warped", warp.apply(crop.copy(), shape)))
+            }
             faces = {name: checker.detect(image) for name, image in outputs.items()}
             assert all(face is not None for face in faces.values())
             measured[asked] = {name: float(eye_openings(face).mean()) for name, face in faces.items()}

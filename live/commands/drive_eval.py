@@ -83,11 +83,11 @@ def check_arguments(args: argparse.Namespace) -> None:
     """One-line UsageErrors for what cannot be measured."""
     if args.fit_eye_response and not args.clips:
         raise UsageError("--fit-eye-response needs driver clips")
-    measures = [name for name in ("strip", "json", "dataset") if getattr(args, name) is not None]
-    if args.fit_eye_response and (measures or args.response or args.no_eye_warp):
-        taken = ", ".join([f"--{name}" for name in measures] + ["--response"] * args.response)
+    taken = [f"--{name}" for name in ("strip", "json", "dataset") if getattr(args, name) is not None]
+    taken += [option for option, given in (("--response", args.response), ("--no-eye-warp", args.no_eye_warp)) if given]
+    if args.fit_eye_response and taken:
         raise UsageError(
-            f"--fit-eye-response only fits and stores the curve: drop {taken or '--no-eye-warp'}, and measure "
+            f"--fit-eye-response only fits and stores the curve: drop {', '.join(taken)}, and measure "
             "in a second `live drive-eval` run"
         )
     if not args.clips and not args.response:

@@ -9,14 +9,14 @@ across the line through its corners by
 
     factor = 1 + strength * (asked / drawn(asked) - 1)      (within FACTOR_LIMITS)
 
-The strength is fitted too: MediaPipe reads a lid moved by a few pixels as moved by less (on this avatar's
-crop, where an eye is about 20 px wide, a 1.2x stretch reads as 1.05x), so the fit drives the clip a second
-time with the warp at strength 1 and sets strength = designed change / measured change (`calibrated_strength`).
-
 inside the drawn aperture (the asked lids scaled back by 1 / factor), the displacement fading linearly to
 nothing over a band above the upper lid and one below the lower lid, and to nothing at the corners. It is a
 small image warp (cv2.remap over each eye's box), no second network. The backward map takes the forward
 displacement at the output pixel (first order: the lids move by a few pixels).
+
+The strength is fitted too: MediaPipe reads a lid moved by a few pixels as moved by less (on this avatar's
+crop, where an eye is about 20 px wide, a 1.2x stretch reads as 1.05x), so the fit drives the clip a second
+time with the warp at strength 1 and sets strength = designed change / measured change (`calibrated_strength`).
 """
 
 from __future__ import annotations
@@ -166,9 +166,9 @@ class EyeWarp:
         self.response = response
 
     def apply(self, crop_bgr: np.ndarray, crop_landmarks_px: np.ndarray) -> np.ndarray:
-        """The crop with each eye stretched by its factor (a copy; crop_bgr is not changed)."""
+        """Stretch each eye of the crop by its factor, in place (the generator's output is a fresh array each
+        frame: no copy); returns crop_bgr."""
         factors = self.response.factors(eye_openings(crop_landmarks_px))
-        result = np.array(crop_bgr, copy=True)
         for eye in range(2):
-            warp_eye(result, crop_landmarks_px, eye, float(factors[eye]))
-        return result
+            warp_eye(crop_bgr, crop_landmarks_px, eye, float(factors[eye]))
+        return crop_bgr

@@ -28,7 +28,7 @@ from live.engines.generator import GeneratorSessionConfig
 from live.engines.landmarks import LandmarkConfig, LandmarkDetector
 from live.errors import UsageError
 from live.face.expression import MEASURE_NAMES, measure_series
-from live.face.eye_warp import EyeResponse, EyeWarp
+from live.face.eye_warp import EyeResponse
 from live.face.pose import STABLE_POINT_INDICES
 from live.face.retarget import RetargetConfig, Retargeter
 from live.formats.card import ModelCard
@@ -86,8 +86,13 @@ def face_tile(image_bgr: np.ndarray, face: np.ndarray | None, tile_px: int = STR
 def drive(config: DriveConfig, keep_images: bool = False) -> DriveRecord:
     """Run every frame of the clip through the pipeline's steps and find the face on each output."""
     generator = GeneratorSessionConfig(config.model_path, config.device)
-    # one frame at a time
-    pipeline = PipelineConfig(generator, retarget=config.retarget, generator_workers=1, eye_warp=config.eye_warp)
+    pipeline = PipelineConfig(  # one frame at a time
+        generator,
+        retarget=config.retarget,
+        generator_workers=1,
+        eye_warp=config.eye_warp,
+        eye_response=config.eye_response,
+    )
     record = DriveRecord([], [], [], [], 0.0, [], [])
     stats = PipelineStats("drive-eval")
     with (
@@ -96,8 +101,6 @@ def drive(config: DriveConfig, keep_images: bool = False) -> DriveRecord:
         LandmarkDetector(LandmarkConfig(static_image_mode=True)) as checker,
     ):
         pool = BufferPool(stages.card.size_px)
-        if config.eye_warp and config.eye_response is not None:
-            stages.eye_warp = EyeWarp(config.eye_response)
         track = TrackStep(stages.detector, stats)
         sketch = SketchStep(stages.retargeter, stages.card.size_px, pool, stats, body=stages.body_follower)
         render = stages.render_step(stages.session, stats)

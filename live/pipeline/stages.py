@@ -41,7 +41,7 @@ class PipelineConfig:
         (live.pipeline.workers; 0: default_generator_workers()), each with `generator.intra_op_threads`
         (0: worker_threads()). The sequential loop uses one.
     eye_warp: move the generated lids to the asked eye opening by the card's eye response
-        (live.face.eye_warp; nothing for a card without one).
+        (live.face.eye_warp; nothing for a card without one); eye_response: instead of the card's (fitting one).
     """
 
     generator: GeneratorSessionConfig
@@ -55,6 +55,7 @@ class PipelineConfig:
     keep_alive_fps: float = 30.0
     generator_workers: int = 0
     eye_warp: bool = True
+    eye_response: EyeResponse | None = None
 
 
 MAX_WORKER_THREADS = 4
@@ -138,7 +139,7 @@ def open_stages(config: PipelineConfig) -> Iterator[Stages]:
         card = session.card
         neutral_bgr = neutral_face_bgr(session, card.neutral_landmarks_px, card.size_px, card.sketch_format_version)
         stages = Stages(sessions, detector, retargeter, session.card, neutral_bgr, calibration_file)
-        response = EyeResponse.from_card(card.eye_response)
+        response = config.eye_response or EyeResponse.from_card(card.eye_response)
         if config.eye_warp and response is not None:
             stages.eye_warp = EyeWarp(response)
         if config.retarget.body_follow:
