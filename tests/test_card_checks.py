@@ -77,6 +77,10 @@ DAMAGE: dict[str, tuple[Callable[[dict], None], str]] = {
         setting("eye_response", {"asked": [0.2, 0.1], "drawn": [0.1, 0.2]}),
         r"field eye_response needs asked openings in increasing order",
     ),
+    "eye response with a strength as text": (
+        setting("eye_response", {"asked": [0.1, 0.2], "drawn": [0.1, 0.2], "strength": "3"}),
+        r"field eye_response needs a positive number as its strength",
+    ),
     "plate size as text": (setting("plate_size_px", "640x480"), r"field plate_size_px must be \[width, height\]"),
     "transform of the wrong shape": (setting("neutral_transform", [[1, 0, 0]]), r"field neutral_transform has shape"),
     "head template missing a point": (

@@ -147,7 +147,8 @@ def check_expression_range(value: Any) -> str | None:
 
 
 def check_eye_response(value: Any) -> str | None:
-    """{} (no correction), or asked and drawn openings: equally long lists of positive numbers, asked increasing."""
+    """{} (no correction), or asked and drawn openings (equally long lists of positive numbers, asked increasing)
+    and, if given, a positive strength."""
     if value == {}:
         return None
     try:
@@ -159,6 +160,8 @@ def check_eye_response(value: Any) -> str | None:
         return "needs two or more asked and as many drawn openings, all positive numbers"
     if any(later <= earlier for earlier, later in zip(asked, asked[1:])):
         return "needs asked openings in increasing order"
+    if "strength" in value and not (_is_number(value["strength"]) and value["strength"] > 0):
+        return "needs a positive number as its strength"
     return None
 
 
