@@ -81,6 +81,10 @@ DAMAGE: dict[str, tuple[Callable[[dict], None], str]] = {
         setting("eye_response", {"asked": [0.1, 0.2], "drawn": [0.1, 0.2], "strength": "3"}),
         r"field eye_response needs a positive number as its strength",
     ),
+    "mouth response drawing narrower for a wider ask": (
+        setting("mouth_response", {"asked": [0.02, 0.05], "drawn": [0.05, 0.03]}),
+        r"field mouth_response needs drawn openings in increasing order",
+    ),
     "plate size as text": (setting("plate_size_px", "640x480"), r"field plate_size_px must be \[width, height\]"),
     "transform of the wrong shape": (setting("neutral_transform", [[1, 0, 0]]), r"field neutral_transform has shape"),
     "head template missing a point": (

@@ -85,7 +85,7 @@ def retargeted(card: ModelCard, config: RetargetConfig, faces: list, shape: tupl
                 out.append(None)
                 continue
             target = retargeter.retarget(face, shape, index / FPS)
-            out.append(None if retargeter.calibrating else target)
+            out.append(target)
     return out
 
 
@@ -150,7 +150,10 @@ def test_driver_mouth_opening_is_measured_from_closed_lips(tracked: dict, card: 
     excess = {}
     for from_closed in (True, False):
         targets = retargeted(card, RetargetConfig(mouth_from_closed=from_closed), faces, shape)
-        pairs = np.array([(mouth_opening(f), mouth_opening(t)) for f, t in zip(faces, targets) if t is not None])
+        # After the calibration second: the actor's lips are closed only then, and the target's closed lips
+        # measure 0.016-0.019 in 3D (MediaPipe's lips differ in depth), so his 0.002 would count as an excess.
+        calibrated = list(zip(faces, targets))[int(FPS) + 1 :]
+        pairs = np.array([(mouth_opening(f), mouth_opening(t)) for f, t in calibrated if t is not None])
         least_open = pairs[:, 0] <= np.percentile(pairs[:, 0], 20)  # the driver's most closed fifth
         excess[from_closed] = float(np.median(pairs[least_open, 1] - pairs[least_open, 0]))
     print(
@@ -209,8 +212,9 @@ def test_drive_eval_takes_a_saved_calibration(tmp_path: Path, capsys: pytest.Cap
         assert live_main(["drive-eval", model, clip, "--json", str(out), *extra]) == 0
         reports[name] = json.loads(out.read_text())["drivers"][0]
     assert reports["saved"]["calibration"] == str(calibration)
-    assert reports["saved"]["frames_rendered"] == reports["saved"]["frames"], "no calibration wait"
-    assert reports["first second"]["frames_rendered"] < reports["first second"]["frames"]
+    for report in reports.values():  # calibrating on the first second, the avatar follows it already
+        assert report["frames_rendered"] == report["frames"]
+    assert reports["saved"]["correlation"] != reports["first second"]["correlation"]
 
 
 def test_drive_eval_response_measures_what_the_generator_draws(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -3,7 +3,7 @@
 On a drawn eye (a dark aperture whose lids sit where the generator put them), the warp moves the lids to
 the asked ones and leaves the rest of the crop alone; on the shipped avatar, rendered by ONNX Runtime and
 measured by MediaPipe, it opens a wide-asked eye further and closes a closed-asked eye further than the
-generator alone draws them; the fit, the card's field and `live drive-eval --fit-eye-response`.
+generator alone draws them; the fit, the card's field and `live drive-eval --fit-response`.
 """
 
 from __future__ import annotations
@@ -123,18 +123,19 @@ def test_fit_takes_each_bins_medians_and_refuses_too_little() -> None:
         fit_eye_response(np.full((20, 2), 0.2), np.full((20, 2), 0.2))
 
 
-def test_drive_eval_fits_the_eye_response_into_a_models_card(
+def test_drive_eval_fits_the_responses_into_a_models_card(
     tmp_path: Path, capsys: pytest.CaptureFixture, session: GeneratorSession
 ) -> None:
     model = tmp_path / "avatar.onnx"
     shutil.copy(MODEL, model)
     clip = REPOSITORY / "data" / "cremad_1001_HAP.flv"
-    assert live_main(["drive-eval", str(model), "--fit-eye-response"]) == 2
-    assert "--fit-eye-response needs driver clips" in capsys.readouterr().err
-    assert live_main(["drive-eval", str(model), str(clip), "--fit-eye-response", "--json", "x.json"]) == 2
-    assert "only fits and stores the curve: drop --json" in capsys.readouterr().err
-    assert live_main(["drive-eval", str(model), str(clip), "--fit-eye-response"]) == 0
-    assert "eye response stored in" in capsys.readouterr().out
+    assert live_main(["drive-eval", str(model), "--fit-response"]) == 2
+    assert "--fit-response needs driver clips" in capsys.readouterr().err
+    assert live_main(["drive-eval", str(model), str(clip), "--fit-response", "--json", "x.json"]) == 2
+    assert "only fits and stores the curves: drop --json" in capsys.readouterr().err
+    assert live_main(["drive-eval", str(model), str(clip), "--fit-response"]) == 0
+    printed = capsys.readouterr().out
+    assert "eye response stored in" in printed and "mouth response stored in" in printed
     config = PipelineConfig(GeneratorSessionConfig(model, "cpu"), generator_workers=1)
     with open_stages(config) as stages:
         stored = stages.card.eye_response
@@ -144,3 +145,6 @@ def test_drive_eval_fits_the_eye_response_into_a_models_card(
     assert stored["fitted_on"] == [clip.name] and len(stored["asked"]) >= 2
     assert stored["drawn"] == sorted(stored["drawn"]) and STRENGTH_LIMITS[0] <= stored["strength"] <= STRENGTH_LIMITS[1]
     assert stored["asked"] != session.card.eye_response["asked"], "fitted anew on this clip"
+    mouth = stages.card.mouth_response
+    assert mouth["fitted_on"] == [clip.name] and len(mouth["asked"]) >= 2
+    assert mouth["asked"] == sorted(mouth["asked"]) and mouth["drawn"] == sorted(mouth["drawn"])

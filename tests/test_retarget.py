@@ -199,6 +199,32 @@ def test_identity_frame_by_frame_with_the_shape_space(card: ModelCard, media: di
         assert np.all(deviation.max(axis=0) <= bound)
 
 
+def test_calibration_follows_the_driver_from_the_first_frame(card: ModelCard, media: dict) -> None:
+    """While the neutral is calibrated, the target follows the driver against the frames collected so far:
+    the mouth of a man who starts to talk in his first second opens with his, and the switch to the final
+    neutral moves no point further than a frame of his talking does."""
+    frames_px, shape = media["jwp_office"]
+    targets_px = drive(card, RetargetConfig(mode="full", smoothing=False), frames_px[: CALIBRATED_FROM + 5], shape)
+    driver_mouth, target_mouth = mouth_opening(frames_px[: CALIBRATED_FROM - 1]), mouth_opening(targets_px)
+    assert driver_mouth.max() - driver_mouth.min() > 0.03, "the driver talks while calibrating"
+    assert np.corrcoef(driver_mouth, target_mouth[: CALIBRATED_FROM - 1])[0, 1] >= 0.9
+    steps_px = np.abs(np.diff(targets_px, axis=0)).max(axis=(1, 2))
+    switch = CALIBRATED_FROM - 2  # the step from the last provisional frame to the first calibrated one
+    assert steps_px[switch] <= 1.5 * steps_px[:switch].max()
+
+
+def test_a_blink_among_the_first_frames_closes_the_eyes(card: ModelCard, media: dict) -> None:
+    """A provisional neutral takes each eye's opening from the frames where it is open: a blink on the
+    second tracked frame closes the target's eyes instead of reading as half of the neutral."""
+    frames_px, shape = media["jwp_intro"]
+    openings = eye_opening(frames_px)
+    closed, wide = int(openings.argmin()), int(openings.argmax())
+    sequence = np.stack([frames_px[wide], frames_px[closed], frames_px[wide]])
+    targets_px = drive(card, RetargetConfig(mode="full", smoothing=False), sequence, shape)
+    target_openings = eye_opening(targets_px)
+    assert target_openings[1] < 0.5 * target_openings[2]
+
+
 @pytest.mark.parametrize("name", ["astronaut.png", "grace_hopper.jpg"])
 def test_identity_with_another_face(card: ModelCard, media: dict, name: str) -> None:
     face_px, shape = media[name]
@@ -315,7 +341,8 @@ def test_calibration_status_file_and_recalibration(card: ModelCard, media: dict,
             "calibrating: look at the camera with a relaxed face"
         )
         before = first.retarget(frames_px[0], shape, 0.0)
-        assert np.allclose(before, card.neutral_landmarks_px)  # the target's neutral until calibrated
+        nose = [1, 4, 5, 195, 197]  # the first frame is its own provisional neutral: the target's neutral pose
+        assert np.allclose(before[nose], card.neutral_landmarks_px[nose], atol=0.01)
         for index in range(1, CALIBRATED_FROM):
             first.retarget(frames_px[index], shape, index / FPS)
         assert not path.exists(), "the tracking thread writes no file"

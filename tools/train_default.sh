@@ -27,4 +27,4 @@ nice live train "$work/dataset" --out "$work/finetune" --resume --init-from "$wo
 live export "$work/finetune" --out models/jwp.onnx --notes tools/default_avatar_notes.md
 live eval models/jwp.onnx "$work/dataset" --json "$work/eval.json" --strip "$work/eval_strip.png" --store-in-card
 # The eye response (live/face/eye_warp.py): fitted on another person's 53 s clip, never the same man's other recording.
-live drive-eval models/jwp.onnx data/clm_cap12.mp4 --fit-eye-response
+live drive-eval models/jwp.onnx data/clm_cap12.mp4 --fit-response

@@ -1,7 +1,7 @@
 """`live drive-eval MODEL.onnx CLIP [CLIP ...] [--retarget full] [--no-shape-clamp] [--json OUT.json]`.
 
-`--fit-eye-response` measures, instead, the eye openings the avatar draws against those asked (live.face.eye_warp)
-and stores that curve in the model's card.
+`--fit-response` measures, instead, the mouth and eye openings the avatar draws against those asked
+(live.face.mouth_response, live.face.eye_warp) and stores both curves in the model's card.
 
 How well the avatar follows each driver clip (live.offline.expression): Pearson
 correlations driver vs output for eye opening, mouth opening, smile, yaw and
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
@@ -23,6 +24,7 @@ from rich.console import Console
 from live.commands.pipeline_options import add_eye_warp_argument
 from live.errors import UsageError
 from live.face.eye_warp import EyeResponse
+from live.face.mouth_response import MouthResponse
 from live.face.retarget import RETARGET_MODES, RetargetConfig
 from live.offline.expression import (
     DriveConfig,
@@ -34,7 +36,7 @@ from live.offline.expression import (
     write_strip,
 )
 from live.offline.expression_dataset import dataset_correlations
-from live.offline.response import fit_driven_eye_response, response_curves, response_lines, store_eye_response
+from live.offline.response import fit_driven_responses, response_curves, response_lines, store_responses
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,6 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--retarget", choices=RETARGET_MODES, default="full", help="as `live run --retarget`")
     parser.add_argument("--no-shape-clamp", action="store_true", help="as `live run --no-shape-clamp`")
     parser.add_argument("--mouth-from-neutral", action="store_true", help="as `live run --mouth-from-neutral`")
+    parser.add_argument("--no-mouth-response", action="store_true", help="as `live run --no-mouth-response`")
     parser.add_argument(
         "--calibration",
         type=Path,
@@ -52,10 +55,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_eye_warp_argument(parser)
     parser.add_argument(
-        "--fit-eye-response",
+        "--fit-response",
         action="store_true",
-        help="drive the avatar with the clips (no eye warp), fit the eye openings it draws against those its "
-        "sketch asks for, and store that curve in the model's card (then `live run` corrects the lids by it)",
+        help="drive the avatar with the clips, fit the mouth and eye openings it draws against those its sketch "
+        "asks for, and store both curves in the model's card (then `live run` corrects the mouth and lids by them)",
     )
     parser.add_argument("--json", type=Path, metavar="OUT.json", help="write every figure to this JSON file")
     parser.add_argument("--device", default="cpu", help="ONNX Runtime device (default cpu)")
@@ -81,13 +84,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def check_arguments(args: argparse.Namespace) -> None:
     """One-line UsageErrors for what cannot be measured."""
-    if args.fit_eye_response and not args.clips:
-        raise UsageError("--fit-eye-response needs driver clips")
+    if args.fit_response and not args.clips:
+        raise UsageError("--fit-response needs driver clips")
     taken = [f"--{name}" for name in ("strip", "json", "dataset") if getattr(args, name) is not None]
-    taken += [option for option, given in (("--response", args.response), ("--no-eye-warp", args.no_eye_warp)) if given]
-    if args.fit_eye_response and taken:
+    flags = ("response", "no_eye_warp", "no_mouth_response")
+    taken += ["--" + flag.replace("_", "-") for flag in flags if getattr(args, flag)]
+    if args.fit_response and taken:
         raise UsageError(
-            f"--fit-eye-response only fits and stores the curve: drop {', '.join(taken)}, and measure "
+            f"--fit-response only fits and stores the curves: drop {', '.join(taken)}, and measure "
             "in a second `live drive-eval` run"
         )
     if not args.clips and not args.response:
@@ -110,9 +114,10 @@ def run(args: argparse.Namespace) -> int:
         mode=args.retarget,
         shape_clamp=not args.no_shape_clamp,
         mouth_from_closed=not args.mouth_from_neutral,
+        mouth_response=not args.no_mouth_response,
         calibration_path=None if args.calibration is None else str(args.calibration),
     )
-    if args.fit_eye_response:
+    if args.fit_response:
         return fit_response(args, retarget)
     reports, rows = [], []
     for clip in args.clips:
@@ -145,15 +150,20 @@ def run(args: argparse.Namespace) -> int:
 
 
 def fit_response(args: argparse.Namespace, retarget: RetargetConfig) -> int:
-    """--fit-eye-response: drive with every clip twice (live.offline.response), then store the curve in the card."""
+    """--fit-response: drive with every clip three times (live.offline.response), then store the curves in the card."""
 
-    def drive_clips(response: EyeResponse | None) -> list[tuple[list, list]]:
-        warp = response is not None  # the first drive draws the eyes as the generator does
-        records = [drive(DriveConfig(args.model, clip, retarget, args.device, warp, response)) for clip in args.clips]
-        return [(record.target, record.output) for record in records]
+    def drive_clips(mouth: MouthResponse | None, eye: EyeResponse | None) -> list[tuple[list, list]]:
+        clip_retarget = replace(retarget, mouth_response=mouth is not None)  # None: the mouth as the generator draws it
+        configs = [
+            DriveConfig(args.model, clip, clip_retarget, args.device, eye is not None, eye, mouth)
+            for clip in args.clips
+        ]
+        return [(record.target, record.output) for record in map(drive, configs)]
 
-    response = fit_driven_eye_response(drive_clips)
-    store_eye_response(args.model, response, [clip.name for clip in args.clips])
-    pairs = ", ".join(f"{a:.3f}->{d:.3f}" for a, d in zip(response.asked, response.drawn))
-    print(f"eye response stored in {args.model}'s card (asked->drawn): {pairs}; strength {response.strength:.2f}")
+    mouth, eye = fit_driven_responses(drive_clips)
+    store_responses(args.model, mouth, eye, [clip.name for clip in args.clips])
+    for name, curve in (("mouth", mouth), ("eye", eye)):
+        pairs = ", ".join(f"{a:.3f}->{d:.3f}" for a, d in zip(curve.asked, curve.drawn))
+        print(f"{name} response stored in {args.model}'s card (asked->drawn): {pairs}")
+    print(f"eye warp strength {eye.strength:.2f}")
     return 0

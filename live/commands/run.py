@@ -118,6 +118,7 @@ def add_retarget_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="keep the target's body still instead of moving it as the driver's body moves",
     )
+    tuning.add_argument("--no-mouth-response", action="store_true", help="no mouth correction by the card's curve")
     tuning.add_argument(
         "--mouth-from-neutral",
         action="store_true",
@@ -132,6 +133,15 @@ RETARGET_TUNING = {
     "expression_min_cutoff_hz": "expression smoothing: lower = steadier",
     "expression_beta": "expression smoothing: higher = less lag on fast mouth motion",
     "pose_margin_deg": "how far beyond the trained head angles the avatar may turn",
+}
+
+
+SWITCHED_OFF = {  # option -> the RetargetConfig field it turns off
+    "no_smoothing": "smoothing",
+    "no_shape_clamp": "shape_clamp",
+    "mouth_from_neutral": "mouth_from_closed",
+    "no_body_follow": "body_follow",
+    "no_mouth_response": "mouth_response",
 }
 
 
@@ -165,14 +175,7 @@ def retarget_config(args: argparse.Namespace) -> RetargetConfig:
     if args.retarget is not None:
         values["mode"] = args.retarget
     values |= {name: getattr(args, name) for name in RETARGET_TUNING if getattr(args, name) is not None}
-    if args.no_smoothing:
-        values["smoothing"] = False
-    if args.no_shape_clamp:
-        values["shape_clamp"] = False
-    if args.mouth_from_neutral:
-        values["mouth_from_closed"] = False
-    if args.no_body_follow:
-        values["body_follow"] = False
+    values |= {field: False for option, field in SWITCHED_OFF.items() if getattr(args, option)}
     return RetargetConfig(**values)  # type: ignore[arg-type]
 
 

@@ -4,15 +4,21 @@ Used by the retarget stage (live/face/retarget.py) as the reference the driver's
 pose change and expression are measured against. `DriverNeutral` is the
 calibration state machine (waiting -> calibrated, and back on a recalibration
 request); files are live/io/calibration_file.py's job (`live run --calibration FILE`).
+While it calibrates, the driver is followed against a provisional neutral, the median of
+the frames collected so far: the avatar moves from the first tracked frame instead of
+holding still for a second, and a short clip is followed from its start.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import queue
 import threading
 
 import numpy as np
 
+from live.face.expression import eye_openings
+from live.face.expression_transfer import CLOSED_EYE_OPENING
 from live.face.pose import estimate_pose
 from live.face.regions import FaceReference, face_reference
 
@@ -32,29 +38,50 @@ def robust_neutral(frames_px: list[np.ndarray]) -> np.ndarray:
     return reference.astype(np.float32)
 
 
+def open_eye_openings(frames_px: list[np.ndarray]) -> np.ndarray:
+    """(2,) each eye's median opening over the frames where it is at least half as open as its widest."""
+    openings = eye_openings(np.stack(frames_px))
+    widest = openings.max(axis=0)
+    open_enough = openings >= CLOSED_EYE_OPENING + 0.5 * (widest - CLOSED_EYE_OPENING)
+    return np.array([np.median(openings[open_enough[:, eye], eye]) for eye in range(2)])
+
+
 class NeutralCalibration:
     """Collects tracked frames until `duration_s` of continuous tracking, then yields the neutral."""
 
     def __init__(self, duration_s: float) -> None:
         self.duration_s = duration_s
         self._frames_px: list[np.ndarray] = []
+        self._aligned_px: list[np.ndarray] = []  # each frame aligned onto the first (robust_neutral's first pass)
         self._first_t_s = 0.0
         self._last_t_s = 0.0
 
     def reset(self) -> None:
         """Throw the collected frames away (tracking lost, or a new calibration)."""
-        self._frames_px = []
+        self._frames_px, self._aligned_px = [], []
 
     @property
     def collected_s(self) -> float:
         """Seconds of tracked frames collected so far."""
         return self._last_t_s - self._first_t_s if self._frames_px else 0.0
 
+    def provisional(self, labels: np.ndarray) -> FaceReference:
+        """The neutral of the frames collected so far, measured (call after `add`): what the driver is
+        followed against until duration_s is covered. Each frame was aligned onto the first as it came (the
+        first pass of robust_neutral: a median per frame, not a fit per frame and collected frame). Each
+        eye's neutral opening is that of the frames where it is open (open_eye_openings): a blink among
+        the first few frames must not make the open eye read as wide."""
+        reference = face_reference(np.median(np.stack(self._aligned_px), axis=0), labels)
+        return dataclasses.replace(reference, eye_openings=open_eye_openings(self._frames_px))
+
     def add(self, landmarks_px: np.ndarray, t_s: float) -> np.ndarray | None:
         """Add a tracked frame; the neutral (478, 3) once duration_s is covered, else None."""
         if not self._frames_px:
             self._first_t_s = t_s
-        self._frames_px.append(landmarks_px.astype(np.float32, copy=True))
+        frame_px = landmarks_px.astype(np.float32, copy=True)
+        self._frames_px.append(frame_px)
+        first_px = self._frames_px[0]
+        self._aligned_px.append(estimate_pose(first_px, frame_px).apply(frame_px.astype(np.float64)))
         self._last_t_s = t_s
         if self.collected_s < self.duration_s:
             return None
@@ -130,8 +157,9 @@ class DriverNeutral:
         except queue.Empty:
             return None
 
-    def reference(self, landmarks_px: np.ndarray, frame_shape: tuple[int, ...], t_s: float) -> FaceReference | None:
-        """The driver's neutral measured for this frame's size; None while calibrating (the frame is collected)."""
+    def reference(self, landmarks_px: np.ndarray, frame_shape: tuple[int, ...], t_s: float) -> FaceReference:
+        """The driver's neutral measured for this frame's size; while calibrating (the frame is collected),
+        the provisional one of the frames collected so far."""
         if self._requested.is_set():
             self._requested.clear()
             self._neutral_px, self._reference, self.source = None, None, ""
@@ -139,7 +167,7 @@ class DriverNeutral:
         if self._neutral_px is None:
             neutral_px = self._collector.add(landmarks_px, t_s)
             if neutral_px is None:
-                return None
+                return self._collector.provisional(self._labels)
             self.use(neutral_px, frame_shape)
             self._finished.put((neutral_px, self._frame_size))
         if self._reference is None or self._reference_shape != tuple(frame_shape[:2]):

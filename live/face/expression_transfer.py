@@ -104,12 +104,9 @@ def wanted_mouth_opening(driver_px: np.ndarray, driver_neutral: float, limits: E
     return min(wanted, limits.mouth_high)
 
 
-def set_mouth_opening(shape_px: np.ndarray, rotation: np.ndarray, wanted: float) -> np.ndarray:
-    """The shape with the lips moved apart or together (in the face's plane, across the line through the
-    inner mouth corners) until the inner-lip gap is `wanted` face heights. The upper and lower lip each move
-    half the change, most at the middle and not at all at the corners."""
-    shape_px = np.array(shape_px, dtype=np.float64)
-    frontal = shape_px @ rotation
+def _mouth_frame(frontal: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, np.ndarray, float, float]:
+    """In the face's plane: the first inner mouth corner, the corner line's axis, the mouth's width, the normal
+    (from the upper lip to the lower), the face's height and the inner-lip gap across the corner line (pixels)."""
     start, end = frontal[MOUTH_CORNERS_INNER[0], :2], frontal[MOUTH_CORNERS_INNER[1], :2]
     width = max(float(np.linalg.norm(end - start)), 1e-9)
     axis = (end - start) / width
@@ -118,7 +115,23 @@ def set_mouth_opening(shape_px: np.ndarray, rotation: np.ndarray, wanted: float)
     if (bottom[:2] - top[:2]) @ normal < 0:
         normal = -normal  # pointing from the upper lip to the lower
     gap_px = float((frontal[INNER_LIPS[1], :2] - frontal[INNER_LIPS[0], :2]) @ normal)
-    change_px = wanted * float(np.linalg.norm(bottom - top)) - gap_px
+    return start, axis, width, normal, float(np.linalg.norm(bottom - top)), gap_px
+
+
+def mouth_gap_in_plane(shape_px: np.ndarray, rotation: np.ndarray) -> float:
+    """The inner-lip gap across the corner line in the face's plane, in face heights (what set_mouth_opening sets)."""
+    *_, face_height_px, gap_px = _mouth_frame(np.asarray(shape_px, dtype=np.float64) @ rotation)
+    return gap_px / max(face_height_px, 1e-9)
+
+
+def set_mouth_opening(shape_px: np.ndarray, rotation: np.ndarray, wanted: float) -> np.ndarray:
+    """The shape with the lips moved apart or together (in the face's plane, across the line through the
+    inner mouth corners) until the inner-lip gap is `wanted` face heights. The upper and lower lip each move
+    half the change, most at the middle and not at all at the corners."""
+    shape_px = np.array(shape_px, dtype=np.float64)
+    frontal = shape_px @ rotation
+    start, axis, width, normal, face_height_px, gap_px = _mouth_frame(frontal)
+    change_px = wanted * face_height_px - gap_px
     for points, share in ((UPPER_LIP_POINTS, -0.5), (LOWER_LIP_POINTS, 0.5)):
         along = np.clip((frontal[points, :2] - start) @ axis / width, 0.0, 1.0)
         frontal[points, :2] += np.outer(share * change_px * np.sin(np.pi * along), normal)

@@ -3,7 +3,7 @@
 On faces it never saw, the generator compresses the eye openings its sketch asks for towards the target's
 usual open eye (driven by another recording of the same man, an asked 0.25 of the eye's width comes out
 near 0.21). That response is measured once per avatar by driving it with a clip (`live drive-eval MODEL
-CLIP --fit-eye-response`): the median drawn opening per bin of asked openings, a piecewise-linear curve
+CLIP --fit-response`): the median drawn opening per bin of asked openings, a piecewise-linear curve
 stored in the card (`EyeResponse`). At run time each eye of the generated crop is stretched, or squeezed,
 across the line through its corners by
 

@@ -10,11 +10,10 @@ Modes (RetargetConfig.mode, `live run --retarget`):
           the pose-free face frame, scaled region by region (brows, eyes, nose,
           mouth, jaw) by the target-to-driver size ratio and added to the
           target's neutral shape before it is posed; each eye's opening is then set
-          relative to both faces' own neutral and range (live/face/expression_transfer.py).
-          The eye and mouth openings are measured on the driver's unsmoothed (pose-free)
-          landmarks: the expression filter held slow lid changes back and flattened blinks
-          (driver vs sketch eye r 0.97 smoothed, 0.996 not, on the same man's other recording),
-          and the avatar cannot draw a lid's jitter of a tenth of a pixel.
+          relative to both faces' own neutral and range (live/face/expression_transfer.py), and the
+          mouth's corrected by the avatar's mouth response (live/face/mouth_response.py).
+          The eye and mouth openings are measured on the driver's unsmoothed (pose-free) landmarks:
+          the expression filter held slow lid changes back and flattened blinks.
 
 `Retargeter` coordinates parts that each do one job:
     DriverNeutral (live/face/calibration.py): the calibration state machine;
@@ -32,7 +31,8 @@ Thread contract:
     calibration_status, frames_retargeted, frames_outside_training, calibrating: any thread. The
         retargeting thread replaces the status line (one immutable str) after every frame, so a
         reader always gets a whole line of a recent frame; the counters are plain ints.
-Until the driver's neutral is known, pose and full output the target's neutral face, unposed.
+While the driver's neutral is being calibrated, pose and full follow the driver against a provisional
+neutral (the median of the frames collected so far, live/face/calibration.py).
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ from live.face.expression_transfer import (
     wanted_eye_openings,
     wanted_mouth_opening,
 )
+from live.face.mouth_response import MouthResponse, correct_mouth_opening
 from live.face.pose import estimate_pose
 from live.face.regions import REGION_NAMES, FaceReference, face_reference, region_labels
 from live.face.smoothing import OneEuroParameters, PoseExpressionSmoothing
@@ -86,6 +87,8 @@ class RetargetConfig:
         within the training range widened by shape_margin of its width.
     mouth_from_closed: in full, set the mouth's opening from closed lips (live/face/expression_transfer.py);
         False keeps the lips where the displacement from the two neutral faces puts them.
+    mouth_response: in full, correct the sketch's mouth opening by the card's mouth response
+        (live/face/mouth_response.py; nothing for a card without one).
     body_follow: the driver's body shift below the face moves the person on the target's plate
         (live/face/body.py; the pipeline's, not the retargeter's, but set with it).
     """
@@ -107,6 +110,7 @@ class RetargetConfig:
     shape_clamp: bool = True
     shape_margin: float = 0.1
     mouth_from_closed: bool = True
+    mouth_response: bool = True
     body_follow: bool = True
 
     def __post_init__(self) -> None:
@@ -171,7 +175,8 @@ class RetargetStatistics:
 class Retargeter(Closing):
     """Turns each frame's driver landmarks into target landmarks in the model's pixels (module docstring)."""
 
-    def __init__(self, config: RetargetConfig, card: ModelCard) -> None:
+    def __init__(self, config: RetargetConfig, card: ModelCard, mouth_response: MouthResponse | None = None) -> None:
+        """mouth_response: instead of the card's (when fitting one); used only with config.mouth_response."""
         self.config = config
         self.card = card
         labels = region_labels(card.neutral_landmarks_px)
@@ -199,13 +204,15 @@ class Retargeter(Closing):
             config.smoothing,
         )
         self.statistics = RetargetStatistics()
+        mouth_response = mouth_response or MouthResponse.from_card(card.mouth_response)
+        self._mouth_response = mouth_response if config.mouth_response else None
         self.last_shape_distance_px = 0.0
         self._last_t_s = float("-inf")
         self._publish_status()
 
     @property
     def calibrating(self) -> bool:
-        """True while pose/full waits for the driver's neutral (outputs the target's neutral)."""
+        """True while pose/full calibrates the driver's neutral (following it against a provisional one)."""
         return self.config.mode != "off" and not self.neutral.calibrated
 
     @property
@@ -247,13 +254,8 @@ class Retargeter(Closing):
         if t_capture_s - self._last_t_s > self.config.max_gap_s:
             self.no_face()
         self._last_t_s = t_capture_s
-        was_calibrated = self.neutral.calibrated
+        # While calibrating, a provisional neutral; the filters run on through the switch to the final one.
         driver = self.neutral.reference(landmarks_px, frame_shape, t_capture_s)
-        if driver is None:
-            self._publish_status()
-            return self._target.neutral_px.astype(np.float32)
-        if not was_calibrated:
-            self.smoothing.reset()
         target_px = self._retarget_calibrated(landmarks_px.astype(np.float64), driver, t_capture_s)
         self._publish_status()
         return target_px
@@ -279,6 +281,8 @@ class Retargeter(Closing):
             if self.config.mouth_from_closed:
                 wanted_mouth = wanted_mouth_opening(unposed_px, driver.mouth_opening, limits)
                 shape_px = set_mouth_opening(shape_px, target.rotation, wanted_mouth)
+            if self._mouth_response is not None:
+                shape_px = correct_mouth_opening(shape_px, target.rotation, self._mouth_response)
         rotation, pose_clamped = self.range.rotation(cv2.Rodrigues(pose_vector[:3])[0])
         shift_px, scale = self.range.shift_and_scale(pose_vector[3:6] * target.size_px, float(pose_vector[6]))
         posed_px = scale * (shape_px - target.centre_px) @ rotation.T + target.centre_px + shift_px

@@ -53,7 +53,10 @@ class ModelCard:
         live.face.coverage); the retargeter maps the driver's blinks onto them. Empty for older cards.
     eye_response: the eye openings the generator draws for those its sketch asks for when driven
         ({"asked": [...], "drawn": [...], "fitted_on": ...}, live.face.eye_warp, `live drive-eval
-        --fit-eye-response`); `live run` corrects the drawn lids by it. Empty: no correction.
+        --fit-response`); `live run` corrects the drawn lids by it. Empty: no correction.
+    mouth_response: the mouth openings the generator draws for those its sketch asks for when driven
+        ({"asked": [...], "drawn": [...], "fitted_on": ...}, live.face.mouth_response, `live drive-eval
+        --fit-response`); the retargeter asks for the opening that is drawn as wanted. Empty: no correction.
     """
 
     name: str
@@ -72,6 +75,7 @@ class ModelCard:
     shape_space: dict[str, Any] = field(default_factory=dict)
     expression_range: dict[str, Any] = field(default_factory=dict)
     eye_response: dict[str, Any] = field(default_factory=dict)
+    mouth_response: dict[str, Any] = field(default_factory=dict)
     template: dict[str, Any] = field(default_factory=dict)
     coverage: dict[str, Any] = field(default_factory=dict)
     plate_size_px: list[int] = field(default_factory=list)

@@ -151,6 +151,21 @@ def check_eye_response(value: Any) -> str | None:
     and, if given, a positive strength."""
     if value == {}:
         return None
+    problem = _check_curve(value, "asked")
+    if problem is None and "strength" in value and not (_is_number(value["strength"]) and value["strength"] > 0):
+        return "needs a positive number as its strength"
+    return problem
+
+
+def check_mouth_response(value: Any) -> str | None:
+    """{} (no correction), or asked and drawn openings (equally long lists of positive numbers, both increasing:
+    the retargeter inverts the curve)."""
+    if value == {}:
+        return None
+    return _check_curve(value, "asked") or _check_curve(value, "drawn")
+
+
+def _check_curve(value: Any, increasing: str) -> str | None:
     try:
         asked, drawn = list(value["asked"]), list(value["drawn"])
     except (KeyError, TypeError):
@@ -158,10 +173,9 @@ def check_eye_response(value: Any) -> str | None:
     numbers = asked + drawn
     if len(asked) < 2 or len(asked) != len(drawn) or not all(_is_number(number) and number > 0 for number in numbers):
         return "needs two or more asked and as many drawn openings, all positive numbers"
-    if any(later <= earlier for earlier, later in zip(asked, asked[1:])):
-        return "needs asked openings in increasing order"
-    if "strength" in value and not (_is_number(value["strength"]) and value["strength"] > 0):
-        return "needs a positive number as its strength"
+    ordered = value[increasing]
+    if any(later <= earlier for earlier, later in zip(ordered, ordered[1:])):
+        return f"needs {increasing} openings in increasing order"
     return None
 
 
@@ -183,6 +197,7 @@ FIELD_CHECKS: dict[str, tuple[bool, Check]] = {
     "shape_space": (False, check_shape_space),
     "expression_range": (False, check_expression_range),
     "eye_response": (False, check_eye_response),
+    "mouth_response": (False, check_mouth_response),
     "crop": (False, check_list_of_mappings),
     "template": (False, check_template),
     "coverage": (False, check_mapping),

@@ -39,6 +39,9 @@ def card_markdown(card: ModelCard, parity_difference: float | None = None) -> st
                 "crop per source video": card.crop,
                 "eye response (drawn vs asked eye opening; `live run` moves the lids by it)": card.eye_response
                 or "none",
+                "mouth response (drawn vs asked mouth opening; the sketch asks for what is drawn as wanted)": (
+                    card.mouth_response or "none"
+                ),
             }
         ),
         "",

@@ -29,6 +29,7 @@ from live.engines.landmarks import LandmarkConfig, LandmarkDetector
 from live.errors import UsageError
 from live.face.expression import MEASURE_NAMES, measure_series
 from live.face.eye_warp import EyeResponse
+from live.face.mouth_response import MouthResponse
 from live.face.pose import STABLE_POINT_INDICES
 from live.face.retarget import RetargetConfig, Retargeter
 from live.formats.card import ModelCard
@@ -55,6 +56,7 @@ class DriveConfig:
     device: str = "cpu"
     eye_warp: bool = True
     eye_response: EyeResponse | None = None  # instead of the card's (when fitting one)
+    mouth_response: MouthResponse | None = None  # likewise
 
 
 @dataclass(slots=True)
@@ -92,6 +94,7 @@ def drive(config: DriveConfig, keep_images: bool = False) -> DriveRecord:
         generator_workers=1,
         eye_warp=config.eye_warp,
         eye_response=config.eye_response,
+        mouth_response=config.mouth_response,
     )
     record = DriveRecord([], [], [], [], 0.0, [], [])
     stats = PipelineStats("drive-eval")
@@ -109,10 +112,12 @@ def drive(config: DriveConfig, keep_images: bool = False) -> DriveRecord:
         while (image_bgr := source.read()) is not None:
             sketched = sketch(track(Frame(index, 0.0, image_bgr, media_time_s(source, index))))
             rendered = render(sketched)
-            calibrating = sketched.target_landmarks_px is None or stages.retargeter.calibrating
+            # Every tracked frame counts, those of the calibration too: the avatar follows the driver from its
+            # first frame (against a provisional neutral, live.face.calibration), as a viewer sees it.
+            driven = sketched.target_landmarks_px is not None
             record.driver.append(sketched.landmarks_px)
-            record.target.append(None if calibrating else sketched.target_landmarks_px)
-            record.output.append(None if calibrating else checker.detect(rendered.output_bgr))
+            record.target.append(sketched.target_landmarks_px)
+            record.output.append(checker.detect(rendered.output_bgr) if driven else None)
             record.frame_times_s.append(sketched.frame.t_stream_s)
             if keep_images:
                 record.frames_bgr.append(face_tile(image_bgr, sketched.landmarks_px))
@@ -135,7 +140,7 @@ def retarget_only(record: DriveRecord, config: RetargetConfig) -> list[np.ndarra
                 targets.append(None)
                 continue
             target = retargeter.retarget(landmarks, record.frame_shape, t_s)
-            targets.append(None if retargeter.calibrating else target)
+            targets.append(target)
     return targets
 
 

@@ -30,6 +30,7 @@ from live.errors import UsageError
 from live.face.expression import eye_openings, mouth_opening
 from live.face.expression_transfer import ExpressionRange, set_eye_openings, set_mouth_opening
 from live.face.eye_warp import EyeResponse, calibrated_strength, fit_eye_response
+from live.face.mouth_response import MouthResponse, fit_mouth_response
 from live.face.pose import face_rotation
 from live.formats.card import ModelCard
 from live.formats.card_file import update_card_data
@@ -116,18 +117,43 @@ def _paired_openings(records: list[tuple[list, list]]) -> tuple[np.ndarray, np.n
     return np.array(asked), np.array(measured)[:, 0], np.array(measured)[:, -1]
 
 
-def fit_driven_eye_response(drive_clip: Callable[[EyeResponse | None], list[tuple[list, list]]]) -> EyeResponse:
-    """The avatar's eye response (live.face.eye_warp) from driving it twice: without the warp (the curve), then
-    with the warp at strength 1 (the strength). drive_clip(response) -> per clip (asked faces, output faces)."""
-    unwarped = drive_clip(None)
+def _paired_mouths(records: list[tuple[list, list]]) -> tuple[np.ndarray, np.ndarray]:
+    """Per frame where the output has a face: the mouth opening asked and the one measured on the output."""
+    pairs = [
+        (mouth_opening(asked), mouth_opening(output))
+        for asked_faces, output_faces in records
+        for asked, output in zip(asked_faces, output_faces)
+        if asked is not None and output is not None
+    ]
+    if not pairs:
+        raise UsageError("no frame of the clips had a face on both the driver and the output: give clips with a face")
+    asked, drawn = zip(*pairs)
+    return np.array(asked), np.array(drawn)
+
+
+DriveClips = Callable[[MouthResponse | None, EyeResponse | None], list[tuple[list, list]]]
+
+
+def fit_driven_responses(drive_clips: DriveClips) -> tuple[MouthResponse, EyeResponse]:
+    """The avatar's mouth response (live.face.mouth_response) and eye response (live.face.eye_warp) from
+    driving it three times: with neither correction (the mouth's curve), with the mouth corrected and the eyes
+    as drawn (the eye's curve), then with the eye warp at strength 1 too (its strength).
+    drive_clips(mouth, eye) -> per clip (asked faces, output faces); None: that correction off."""
+    mouth = fit_mouth_response(*_paired_mouths(drive_clips(None, None)))
+    unwarped = drive_clips(mouth, None)
     asked, drawn, _ = _paired_openings([(asked, [output]) for asked, output in unwarped])
-    response = fit_eye_response(asked, drawn)
-    warped = drive_clip(response)
+    eye = fit_eye_response(asked, drawn)
+    warped = drive_clips(mouth, eye)
     both = [(asked, [output, again]) for (asked, output), (_, again) in zip(unwarped, warped)]
     asked, drawn, drawn_warped = _paired_openings(both)
-    return replace(response, strength=calibrated_strength(response, asked, drawn, drawn_warped))
+    return mouth, replace(eye, strength=calibrated_strength(eye, asked, drawn, drawn_warped))
 
 
-def store_eye_response(model_path: Path, response: EyeResponse, fitted_on: list[str]) -> None:
-    """Write the eye response into the model's card (ONNX metadata and NAME.md); `live run` then corrects by it."""
-    update_card_data(model_path, lambda data: data.update(eye_response={**response.to_dict(), "fitted_on": fitted_on}))
+def store_responses(model_path: Path, mouth: MouthResponse, eye: EyeResponse, fitted_on: list[str]) -> None:
+    """Write both responses into the model's card (ONNX metadata and NAME.md); `live run` then corrects by them."""
+
+    def update(data: dict) -> None:
+        data["mouth_response"] = {**mouth.to_dict(), "fitted_on": fitted_on}
+        data["eye_response"] = {**eye.to_dict(), "fitted_on": fitted_on}
+
+    update_card_data(model_path, update)

@@ -16,6 +16,7 @@ from live.engines.segmentation import PersonSegmenter
 from live.errors import UsageError
 from live.face.body import BodyFollower, BodyPlate
 from live.face.eye_warp import EyeResponse, EyeWarp
+from live.face.mouth_response import MouthResponse
 from live.face.retarget import RetargetConfig, Retargeter
 from live.formats.card import ModelCard
 from live.io.calibration_file import CalibrationFile
@@ -42,6 +43,7 @@ class PipelineConfig:
         (0: worker_threads()). The sequential loop uses one.
     eye_warp: move the generated lids to the asked eye opening by the card's eye response
         (live.face.eye_warp; nothing for a card without one); eye_response: instead of the card's (fitting one).
+    mouth_response: instead of the card's, for the retargeter (fitting one; live.face.mouth_response).
     """
 
     generator: GeneratorSessionConfig
@@ -56,6 +58,7 @@ class PipelineConfig:
     generator_workers: int = 0
     eye_warp: bool = True
     eye_response: EyeResponse | None = None
+    mouth_response: MouthResponse | None = None
 
 
 MAX_WORKER_THREADS = 4
@@ -133,7 +136,7 @@ def open_stages(config: PipelineConfig) -> Iterator[Stages]:
         sessions = tuple(stack.enter_context(GeneratorSession(generator)) for _ in range(workers))
         session = sessions[0]
         detector = stack.enter_context(LandmarkDetector(config.landmarks))
-        retargeter = stack.enter_context(Retargeter(config.retarget, session.card))
+        retargeter = stack.enter_context(Retargeter(config.retarget, session.card, config.mouth_response))
         calibration_file = CalibrationFile(config.retarget.calibration_path)
         calibration_file.load_into(retargeter)
         card = session.card
