@@ -1,15 +1,15 @@
 """Mouth-opening correction: the sketch's lips set so that the generator draws the opening that was wanted.
 
 Driven by other people, the generator does not draw a mouth as open as its sketch asks: it snaps from
-closed lips to a mouth about 0.05 face heights open, draws a middle opening wider than asked and stops
-short of the widest (`live drive-eval MODEL --response` on the neutral, and per frame of a driven clip).
+closed lips to a mouth about 0.05 face heights open and draws a middle opening wider than asked (`live
+drive-eval MODEL --response` on the neutral, and per frame of a driven clip).
 That response is measured once per avatar by driving it with a clip (`live drive-eval MODEL CLIP
 --fit-response`): the median opening drawn per bin of asked openings (inner-lip gap / face height,
 MediaPipe's measure on both), a piecewise-linear, increasing curve stored in the card (`MouthResponse`).
 The retargeter then asks, for each frame, for the opening the curve says is drawn as the one it wanted
 (`correct_mouth_opening`): the inverse curve, held at its ends. Unlike the eye (live.face.eye_warp,
 which moves the lids after the generator), the mouth is corrected before it, in the sketch: the
-generator draws teeth, lips and the inside of the mouth, which an image warp would stretch.
+generator draws the lips and the inside of the mouth, which an image warp would stretch.
 """
 
 from __future__ import annotations
