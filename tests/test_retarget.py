@@ -223,6 +223,8 @@ def test_a_blink_among_the_first_frames_closes_the_eyes(card: ModelCard, media: 
     targets_px = drive(card, RetargetConfig(mode="full", smoothing=False), sequence, shape)
     target_openings = eye_opening(targets_px)
     assert target_openings[1] < 0.5 * target_openings[2]
+    shut = drive(card, RetargetConfig(mode="full", smoothing=False), frames_px[[closed] * 3], shape)
+    assert np.isfinite(shut).all(), "a driver whose eyes are closed from the start still gets a neutral"
 
 
 @pytest.mark.parametrize("name", ["astronaut.png", "grace_hopper.jpg"])

@@ -39,10 +39,11 @@ def robust_neutral(frames_px: list[np.ndarray]) -> np.ndarray:
 
 
 def open_eye_openings(frames_px: list[np.ndarray]) -> np.ndarray:
-    """(2,) each eye's median opening over the frames where it is at least half as open as its widest."""
+    """(2,) each eye's median opening over the frames where it is at least half as open as its widest
+    (measured from a closed eye's opening; the widest frame always counts, even if every frame is closed)."""
     openings = eye_openings(np.stack(frames_px))
     widest = openings.max(axis=0)
-    open_enough = openings >= CLOSED_EYE_OPENING + 0.5 * (widest - CLOSED_EYE_OPENING)
+    open_enough = openings >= np.minimum(CLOSED_EYE_OPENING + 0.5 * (widest - CLOSED_EYE_OPENING), widest)
     return np.array([np.median(openings[open_enough[:, eye], eye]) for eye in range(2)])
 
 
