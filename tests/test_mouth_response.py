@@ -22,6 +22,7 @@ from live.face.mouth_response import MouthResponse, correct_mouth_opening, fit_m
 from live.face.pose import face_rotation
 from live.face.retarget import RetargetConfig
 from live.offline.expression import DriveConfig, drive
+from live.offline.response import keeps_mouth_response
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 MODEL = REPOSITORY / "models" / "jwp.onnx"
@@ -41,6 +42,12 @@ def test_the_fit_inverts_a_snapping_response() -> None:
     assert response.asked_for(0.0) == response.asked[0] and response.asked_for(1.0) == response.asked[-1]
     with pytest.raises(UsageError, match="range.* of mouth opening"):
         fit_mouth_response(np.full(20, 0.02), np.full(20, 0.02))
+
+
+def test_a_correction_is_kept_only_if_it_helps_the_mouth_more_than_it_costs_the_smile() -> None:
+    assert keeps_mouth_response((0.930, 0.908), (0.950, 0.903))  # the shipped avatar on clm_cap12
+    assert not keeps_mouth_response((0.978, 0.782), (0.971, 0.792))  # the clm_cap12 avatar on jwp_intro
+    assert not keeps_mouth_response((0.90, 0.90), (0.92, 0.87)), "a smile lost for a mouth gained"
 
 
 def test_the_correction_moves_only_the_lips_by_the_curves_difference() -> None:

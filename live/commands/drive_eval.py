@@ -152,18 +152,28 @@ def run(args: argparse.Namespace) -> int:
 def fit_response(args: argparse.Namespace, retarget: RetargetConfig) -> int:
     """--fit-response: drive with every clip three times (live.offline.response), then store the curves in the card."""
 
-    def drive_clips(mouth: MouthResponse | None, eye: EyeResponse | None) -> list[tuple[list, list]]:
+    def drive_clips(mouth: MouthResponse | None, eye: EyeResponse | None) -> list[tuple[list, list, list]]:
         clip_retarget = replace(retarget, mouth_response=mouth is not None)  # None: the mouth as the generator draws it
         configs = [
             DriveConfig(args.model, clip, clip_retarget, args.device, eye is not None, eye, mouth)
             for clip in args.clips
         ]
-        return [(record.target, record.output) for record in map(drive, configs)]
+        return [(record.driver, record.target, record.output) for record in map(drive, configs)]
 
-    mouth, eye = fit_driven_responses(drive_clips)
-    store_responses(args.model, mouth, eye, [clip.name for clip in args.clips])
-    for name, curve in (("mouth", mouth), ("eye", eye)):
-        pairs = ", ".join(f"{a:.3f}->{d:.3f}" for a, d in zip(curve.asked, curve.drawn))
-        print(f"{name} response stored in {args.model}'s card (asked->drawn): {pairs}")
-    print(f"eye warp strength {eye.strength:.2f}")
+    fitted = fit_driven_responses(drive_clips)
+    store_responses(args.model, fitted, [clip.name for clip in args.clips])
+    (mouth_before, smile_before), (mouth_after, smile_after) = (
+        fitted.without_mouth_correction,
+        fitted.with_mouth_correction,
+    )
+    verdict = "stored" if fitted.mouth is not None else "not kept (no correction)"
+    print(
+        f"mouth response {verdict}: mouth / smile r on the clips {mouth_before:.3f} / {smile_before:.3f} without it, "
+        f"{mouth_after:.3f} / {smile_after:.3f} with it"
+    )
+    for name, curve in (("mouth", fitted.mouth), ("eye", fitted.eye)):
+        if curve is not None:
+            pairs = ", ".join(f"{a:.3f}->{d:.3f}" for a, d in zip(curve.asked, curve.drawn))
+            print(f"{name} response stored in {args.model}'s card (asked->drawn): {pairs}")
+    print(f"eye warp strength {fitted.eye.strength:.2f}")
     return 0

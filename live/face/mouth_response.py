@@ -7,7 +7,9 @@ That response is measured once per avatar by driving it with a clip (`live drive
 --fit-response`): the median opening drawn per bin of asked openings (inner-lip gap / face height,
 MediaPipe's measure on both), a piecewise-linear, increasing curve stored in the card (`MouthResponse`).
 The retargeter then asks, for each frame, for the opening the curve says is drawn as the one it wanted
-(`correct_mouth_opening`): the inverse curve, held at its ends. Unlike the eye (live.face.eye_warp,
+(`correct_mouth_opening`). `live drive-eval --fit-response` keeps the curve only if it raises the fit
+clip's mouth r without lowering its smile r by more: an avatar that draws mouths in proportion to its
+sketch gains nothing from it. Unlike the eye (live.face.eye_warp,
 which moves the lids after the generator), the mouth is corrected before it, in the sketch: the
 generator draws the lips and the inside of the mouth, which an image warp would stretch.
 """
@@ -35,7 +37,8 @@ class MouthResponse:
     drawn: tuple[float, ...]
 
     def asked_for(self, wanted: float) -> float:
-        """The opening to ask for so that the generator draws `wanted` (the curve inverted, held at its ends)."""
+        """The opening to ask for so that the generator draws `wanted`: the curve inverted, held at its ends
+        (beyond the fit clip's widest mouth nothing is known of what the generator draws)."""
         return float(np.interp(wanted, self.drawn, self.asked))
 
     def to_dict(self) -> dict[str, list[float]]:

@@ -19,7 +19,7 @@ retargeting does.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +34,7 @@ from live.face.mouth_response import MouthResponse, fit_mouth_response
 from live.face.pose import face_rotation
 from live.formats.card import ModelCard
 from live.formats.card_file import update_card_data
+from live.offline.expression import correlations
 from live.pipeline.steps import neutral_face_bgr
 
 RESPONSE_STEPS = 7
@@ -117,11 +118,11 @@ def _paired_openings(records: list[tuple[list, list]]) -> tuple[np.ndarray, np.n
     return np.array(asked), np.array(measured)[:, 0], np.array(measured)[:, -1]
 
 
-def _paired_mouths(records: list[tuple[list, list]]) -> tuple[np.ndarray, np.ndarray]:
+def _paired_mouths(records: list[tuple[list, list, list]]) -> tuple[np.ndarray, np.ndarray]:
     """Per frame where the output has a face: the mouth opening asked and the one measured on the output."""
     pairs = [
         (mouth_opening(asked), mouth_opening(output))
-        for asked_faces, output_faces in records
+        for _, asked_faces, output_faces in records
         for asked, output in zip(asked_faces, output_faces)
         if asked is not None and output is not None
     ]
@@ -131,29 +132,61 @@ def _paired_mouths(records: list[tuple[list, list]]) -> tuple[np.ndarray, np.nda
     return np.array(asked), np.array(drawn)
 
 
-DriveClips = Callable[[MouthResponse | None, EyeResponse | None], list[tuple[list, list]]]
+def mouth_following(records: list[tuple[list, list, list]]) -> tuple[float, float]:
+    """Mouth and smile r, driver vs output (live drive-eval's measure), each the mean over the clips."""
+    figures = [correlations(driver, output) for driver, _, output in records]
+    return tuple(float(np.mean([f[name] or 0.0 for f in figures])) for name in ("mouth", "smile"))  # type: ignore[return-value]
 
 
-def fit_driven_responses(drive_clips: DriveClips) -> tuple[MouthResponse, EyeResponse]:
+def keeps_mouth_response(without: tuple[float, float], corrected: tuple[float, float]) -> bool:
+    """Whether the mouth's correction helped: (mouth r, smile r) without it and with it. The mouth r must rise,
+    and the smile r must not fall by more than that."""
+    gain_mouth, gain_smile = corrected[0] - without[0], corrected[1] - without[1]
+    return gain_mouth > 0 and gain_mouth + gain_smile > 0
+
+
+@dataclass(frozen=True, slots=True)
+class FittedResponses:
+    """What --fit-response found: the mouth's curve (None when it did not help on the clips), the eye's, and
+    the clips' mouth and smile r without and with the mouth's correction."""
+
+    mouth: MouthResponse | None
+    eye: EyeResponse
+    without_mouth_correction: tuple[float, float]
+    with_mouth_correction: tuple[float, float]
+
+
+DriveClips = Callable[[MouthResponse | None, EyeResponse | None], list[tuple[list, list, list]]]
+
+
+def fit_driven_responses(drive_clips: DriveClips) -> FittedResponses:
     """The avatar's mouth response (live.face.mouth_response) and eye response (live.face.eye_warp) from
     driving it three times: with neither correction (the mouth's curve), with the mouth corrected and the eyes
-    as drawn (the eye's curve), then with the eye warp at strength 1 too (its strength).
-    drive_clips(mouth, eye) -> per clip (asked faces, output faces); None: that correction off."""
-    mouth = fit_mouth_response(*_paired_mouths(drive_clips(None, None)))
+    as drawn (the eye's curve), then with the eye warp at strength 1 too (its strength). The mouth's curve is
+    kept only if it raised the clips' mouth r and did not lower their smile r by more (an avatar that draws
+    mouths in proportion to the sketch gains nothing from it). drive_clips(mouth, eye) -> per clip (driver,
+    asked and output faces); None: that correction off."""
+    plain = drive_clips(None, None)
+    mouth: MouthResponse | None = fit_mouth_response(*_paired_mouths(plain))
     unwarped = drive_clips(mouth, None)
-    asked, drawn, _ = _paired_openings([(asked, [output]) for asked, output in unwarped])
+    before, after = mouth_following(plain), mouth_following(unwarped)
+    if not keeps_mouth_response(before, after):
+        mouth, unwarped = None, plain
+    asked, drawn, _ = _paired_openings([(asked, [output]) for _, asked, output in unwarped])
     eye = fit_eye_response(asked, drawn)
     warped = drive_clips(mouth, eye)
-    both = [(asked, [output, again]) for (asked, output), (_, again) in zip(unwarped, warped)]
+    both = [(asked, [output, again]) for (_, asked, output), (_, _, again) in zip(unwarped, warped)]
     asked, drawn, drawn_warped = _paired_openings(both)
-    return mouth, replace(eye, strength=calibrated_strength(eye, asked, drawn, drawn_warped))
+    eye = replace(eye, strength=calibrated_strength(eye, asked, drawn, drawn_warped))
+    return FittedResponses(mouth, eye, before, after)
 
 
-def store_responses(model_path: Path, mouth: MouthResponse, eye: EyeResponse, fitted_on: list[str]) -> None:
-    """Write both responses into the model's card (ONNX metadata and NAME.md); `live run` then corrects by them."""
+def store_responses(model_path: Path, fitted: FittedResponses, fitted_on: list[str]) -> None:
+    """Write both responses into the model's card (ONNX metadata and NAME.md); `live run` then corrects by them
+    (a mouth response that was not kept is stored empty: no correction)."""
 
     def update(data: dict) -> None:
-        data["mouth_response"] = {**mouth.to_dict(), "fitted_on": fitted_on}
-        data["eye_response"] = {**eye.to_dict(), "fitted_on": fitted_on}
+        data["mouth_response"] = {} if fitted.mouth is None else {**fitted.mouth.to_dict(), "fitted_on": fitted_on}
+        data["eye_response"] = {**fitted.eye.to_dict(), "fitted_on": fitted_on}
 
     update_card_data(model_path, update)
