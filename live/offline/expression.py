@@ -1,7 +1,8 @@
-"""How well the avatar follows a driver: `live eval MODEL.onnx --driver CLIP`.
+"""How well the avatar follows a driver: `live drive-eval MODEL.onnx CLIP`.
 
 The clip runs through the pipeline's own steps (track -> retarget + sketch ->
-render, live.pipeline.steps, unpaced, every frame). MediaPipe then measures
+render, live.pipeline.steps, unpaced, every frame; the calibration second counts too,
+the avatar following it against a provisional neutral). MediaPipe then measures
 the same things on the driver, on the retargeted landmarks the sketch was
 drawn from, and on the generator's output (live.face.expression):
 
