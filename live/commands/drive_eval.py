@@ -155,7 +155,15 @@ def fit_response(args: argparse.Namespace, retarget: RetargetConfig) -> int:
     def drive_clips(mouth: MouthResponse | None, eye: EyeResponse | None) -> list[tuple[list, list, list]]:
         clip_retarget = replace(retarget, mouth_response=mouth is not None)  # None: the mouth as the generator draws it
         configs = [
-            DriveConfig(args.model, clip, clip_retarget, args.device, eye is not None, eye, mouth)
+            DriveConfig(
+                args.model,
+                clip,
+                clip_retarget,
+                args.device,
+                eye_warp=eye is not None,
+                eye_response=eye,
+                mouth_response=mouth,
+            )
             for clip in args.clips
         ]
         return [(record.driver, record.target, record.output) for record in map(drive, configs)]

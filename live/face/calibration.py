@@ -25,23 +25,29 @@ from live.face.regions import FaceReference, face_reference
 CALIBRATION_HINT = "calibrating: look at the camera with a relaxed face"
 
 
-def robust_neutral(frames_px: list[np.ndarray]) -> np.ndarray:
+def aligned_onto(reference_px: np.ndarray, frame_px: np.ndarray) -> np.ndarray:
+    """The frame moved rigidly (similarity) onto the reference, float64."""
+    return estimate_pose(reference_px, frame_px).apply(frame_px.astype(np.float64))
+
+
+def robust_neutral(frames_px: list[np.ndarray], first_pass_px: list[np.ndarray] | None = None) -> np.ndarray:
     """Per-point median of the frames after aligning each one rigidly (similarity) onto the first.
 
     Aligning first removes head motion during calibration; the median ignores
     a blink or a word. A second pass aligns onto the first pass's median.
+    first_pass_px: the frames already aligned onto the first, when the caller has them (NeutralCalibration).
     """
-    reference = frames_px[0]
-    for _ in range(2):
-        aligned = [estimate_pose(reference, frame).apply(frame.astype(np.float64)) for frame in frames_px]
-        reference = np.median(np.stack(aligned), axis=0)
-    return reference.astype(np.float32)
+    if first_pass_px is None:
+        first_pass_px = [aligned_onto(frames_px[0], frame) for frame in frames_px]
+    reference = np.median(np.stack(first_pass_px), axis=0)
+    second_pass_px = [aligned_onto(reference, frame) for frame in frames_px]
+    return np.median(np.stack(second_pass_px), axis=0).astype(np.float32)
 
 
-def open_eye_openings(frames_px: list[np.ndarray]) -> np.ndarray:
+def open_eye_openings(openings: np.ndarray) -> np.ndarray:
     """(2,) each eye's median opening over the frames where it is at least half as open as its widest
-    (measured from a closed eye's opening; the widest frame always counts, even if every frame is closed)."""
-    openings = eye_openings(np.stack(frames_px))
+    (measured from a closed eye's opening; the widest frame always counts, even if every frame is closed);
+    openings: (frames, 2) live.face.expression.eye_openings of each frame."""
     widest = openings.max(axis=0)
     open_enough = openings >= np.minimum(CLOSED_EYE_OPENING + 0.5 * (widest - CLOSED_EYE_OPENING), widest)
     return np.array([np.median(openings[open_enough[:, eye], eye]) for eye in range(2)])
@@ -54,12 +60,13 @@ class NeutralCalibration:
         self.duration_s = duration_s
         self._frames_px: list[np.ndarray] = []
         self._aligned_px: list[np.ndarray] = []  # each frame aligned onto the first (robust_neutral's first pass)
+        self._eye_openings: list[np.ndarray] = []  # each frame's (2,) eye openings
         self._first_t_s = 0.0
         self._last_t_s = 0.0
 
     def reset(self) -> None:
         """Throw the collected frames away (tracking lost, or a new calibration)."""
-        self._frames_px, self._aligned_px = [], []
+        self._frames_px, self._aligned_px, self._eye_openings = [], [], []
 
     @property
     def collected_s(self) -> float:
@@ -73,7 +80,7 @@ class NeutralCalibration:
         eye's neutral opening is that of the frames where it is open (open_eye_openings): a blink among
         the first few frames must not make the open eye read as wide."""
         reference = face_reference(np.median(np.stack(self._aligned_px), axis=0), labels)
-        return dataclasses.replace(reference, eye_openings=open_eye_openings(self._frames_px))
+        return dataclasses.replace(reference, eye_openings=open_eye_openings(np.array(self._eye_openings)))
 
     def add(self, landmarks_px: np.ndarray, t_s: float) -> np.ndarray | None:
         """Add a tracked frame; the neutral (478, 3) once duration_s is covered, else None."""
@@ -81,12 +88,12 @@ class NeutralCalibration:
             self._first_t_s = t_s
         frame_px = landmarks_px.astype(np.float32, copy=True)
         self._frames_px.append(frame_px)
-        first_px = self._frames_px[0]
-        self._aligned_px.append(estimate_pose(first_px, frame_px).apply(frame_px.astype(np.float64)))
+        self._aligned_px.append(aligned_onto(self._frames_px[0], frame_px))
+        self._eye_openings.append(eye_openings(frame_px))
         self._last_t_s = t_s
         if self.collected_s < self.duration_s:
             return None
-        neutral_px = robust_neutral(self._frames_px)
+        neutral_px = robust_neutral(self._frames_px, self._aligned_px)
         self.reset()
         return neutral_px
 

@@ -72,16 +72,25 @@ class EyeResponse:
         return cls(tuple(float(v) for v in data["asked"]), drawn, float(data.get("strength", 1.0)))
 
 
-def fit_eye_response(asked: np.ndarray, drawn: np.ndarray) -> EyeResponse:
-    """The curve through each bin's medians (bins of FIT_BIN_WIDTH asked, with FIT_MIN_EYES eyes or more;
-    drawn made non-decreasing); asked, drawn: per eye and frame, the openings asked and then measured."""
+def binned_medians(
+    asked: np.ndarray, drawn: np.ndarray, bin_width: float, min_members: int
+) -> list[tuple[float, float]]:
+    """(median asked, median drawn) of each bin of bin_width asked openings that holds min_members or more,
+    in increasing order of asked (the fits of this module and live.face.mouth_response)."""
     asked, drawn = np.ravel(asked), np.ravel(drawn)
-    bins = np.floor(asked / FIT_BIN_WIDTH).astype(int)
+    bins = np.floor(asked / bin_width).astype(int)
     points = []
     for index in np.unique(bins):
         members = bins == index
-        if members.sum() >= FIT_MIN_EYES:
+        if members.sum() >= min_members:
             points.append((float(np.median(asked[members])), float(np.median(drawn[members]))))
+    return points
+
+
+def fit_eye_response(asked: np.ndarray, drawn: np.ndarray) -> EyeResponse:
+    """The curve through each bin's medians (bins of FIT_BIN_WIDTH asked, with FIT_MIN_EYES eyes or more;
+    drawn made non-decreasing); asked, drawn: per eye and frame, the openings asked and then measured."""
+    points = binned_medians(asked, drawn, FIT_BIN_WIDTH, FIT_MIN_EYES)
     if len(points) < 2:
         raise UsageError(
             f"the clip shows {len(points)} range(s) of eye opening with {FIT_MIN_EYES}+ measured eyes; fit the eye "

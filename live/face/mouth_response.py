@@ -23,6 +23,7 @@ import numpy as np
 from live.errors import UsageError
 from live.face.expression import mouth_opening
 from live.face.expression_transfer import mouth_gap_in_plane, set_mouth_opening
+from live.face.eye_warp import binned_medians
 
 FIT_BIN_WIDTH = 0.01  # of asked opening (inner-lip gap / face height)
 FIT_MIN_FRAMES = 5  # frames a bin needs to count
@@ -57,14 +58,8 @@ def fit_mouth_response(asked: np.ndarray, drawn: np.ndarray) -> MouthResponse:
     """The curve through each bin's medians (bins of FIT_BIN_WIDTH asked with FIT_MIN_FRAMES frames or more),
     keeping only points that draw wider than every point before them (so the curve can be inverted);
     asked, drawn: per frame, the opening asked and then measured on the output."""
-    asked, drawn = np.ravel(asked), np.ravel(drawn)
-    bins = np.floor(asked / FIT_BIN_WIDTH).astype(int)
     points: list[tuple[float, float]] = []
-    for index in np.unique(bins):
-        members = bins == index
-        if members.sum() < FIT_MIN_FRAMES:
-            continue
-        point = (float(np.median(asked[members])), float(np.median(drawn[members])))
+    for point in binned_medians(asked, drawn, FIT_BIN_WIDTH, FIT_MIN_FRAMES):
         if not points or point[1] > points[-1][1]:
             points.append(point)
     if len(points) < 2:
