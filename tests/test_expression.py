@@ -29,7 +29,8 @@ from live.face.pose import face_rotation, pose_angles_deg, pose_range_deg
 from live.face.retarget import RetargetConfig, Retargeter
 from live.face.shape_space import ShapeSpace
 from live.formats.card import ModelCard
-from live.offline.expression import STRIP_TILE_PX, best_lag_correlation
+from live.offline.drive_strip import STRIP_TILE_PX
+from live.offline.expression import best_lag_correlation
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 DATA = REPOSITORY / "data"
@@ -188,7 +189,7 @@ def test_drive_eval_reports_every_figure(tmp_path: Path) -> None:
     ]
     assert live_main(command) == 0
     image = cv2.imread(str(strip))
-    assert image is not None and image.shape[1] == 8 * STRIP_TILE_PX, "driver | avatar at four moments"
+    assert image is not None and image.shape[1] == 10 * STRIP_TILE_PX, "driver | avatar at five moments"
     report = json.loads(out.read_text())["drivers"][0]
     assert report["frames"] == int(cv2.VideoCapture(str(clip)).get(cv2.CAP_PROP_FRAME_COUNT))
     for key in ("correlation", "ceiling_clamp_on", "ceiling_clamp_off"):

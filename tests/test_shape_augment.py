@@ -42,7 +42,7 @@ def test_perturbed_shapes_keep_the_openings_and_change_the_lips(faces: np.ndarra
 
 
 def test_variant_zero_is_the_frames_own_sketch_and_the_others_differ(faces: np.ndarray) -> None:
-    variants = shape_variant_sketches(faces[:2].astype(np.float32), SIZE_PX, 4, 0.3, seed=1)
+    variants = shape_variant_sketches(faces[:2].astype(np.float32), [0.0, 0.0], SIZE_PX, 4, 0.3, seed=1)
     assert variants.shape == (8, SIZE_PX, SIZE_PX, 3)
     for frame in range(2):
         own = draw_sketch(faces[frame].astype(np.float32), SIZE_PX)

@@ -17,6 +17,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from live.cli import main as live_main  # noqa: E402
+from live.face.teeth import teeth_share  # noqa: E402
 from live.formats.dataset import load_dataset  # noqa: E402
 from live.formats.sketch import draw_sketch  # noqa: E402
 from live.training.checkpoints import list_checkpoints, load_checkpoint  # noqa: E402
@@ -68,8 +69,11 @@ def test_prepare_writes_a_consistent_dataset(dataset_64: Path) -> None:
 
 def test_prepare_and_run_draw_identical_sketches(dataset_64: Path) -> None:
     dataset = load_dataset(dataset_64)
-    for index in (0, 17, 39):
-        assert np.array_equal(dataset.sketches_bgr[index], draw_sketch(dataset.landmarks_px[index], 64))
+    for index in (0, 17, 39):  # the teeth share measured on the crop, as `live run` measures it on the driver
+        teeth = teeth_share(dataset.images_bgr[index], dataset.landmarks_px[index])
+        assert np.array_equal(
+            dataset.sketches_bgr[index], draw_sketch(dataset.landmarks_px[index], 64, teeth_share=teeth)
+        )
 
 
 def _train_command(dataset: Path, run: Path, steps: int, *extra: str) -> list[str]:
@@ -380,7 +384,7 @@ def test_shape_augmentation_trains_on_sketch_variants(dataset_64: Path, tmp_path
     dataset = load_dataset(dataset_64)
     indices = dataset.indices("train")[:2]
     sampler = CropSampler(dataset, indices, 1.0, torch.device("cpu"))
-    bank = shape_variant_sketches(dataset.landmarks_px[indices], dataset.size_px, 3, 0.3, seed=0)
+    bank = shape_variant_sketches(dataset.landmarks_px[indices], [0.0, 0.2], dataset.size_px, 3, 0.3, seed=0)
     sampler.use_sketch_variants(bank)
     identity = torch.tensor([[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]])
     for frame in range(2):

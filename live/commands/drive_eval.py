@@ -26,14 +26,13 @@ from live.errors import UsageError
 from live.face.eye_warp import EyeResponse
 from live.face.mouth_response import MouthResponse
 from live.face.retarget import RETARGET_MODES, RetargetConfig
+from live.offline.drive_strip import strip_row, write_strip
 from live.offline.expression import (
     DriveConfig,
     drive,
     drive_table,
     evaluate_drive,
     median_report,
-    strip_row,
-    write_strip,
 )
 from live.offline.expression_dataset import dataset_correlations
 from live.offline.response import fit_driven_responses, response_curves, response_lines, store_responses

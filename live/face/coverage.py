@@ -12,7 +12,8 @@ with narrow eyes or a wide mouth is not counted as blinking or smiling:
     eyes closed: eye opening below EYES_CLOSED_FRACTION of the median;
     mouth wide open: inner-lip gap over MOUTH_WIDE_OPENING of the face height;
     smiling: mouth-corner distance over SMILE_FRACTION of the median;
-    head turned: yaw or pitch more than HEAD_TURNED_DEG from the median.
+    head turned: yaw or pitch more than HEAD_TURNED_DEG from the median;
+    teeth showing (when the photos' teeth shares are given, live.face.teeth): over TEETH_SHOWING.
 `sample_weights` gives training a balanced draw over these states (rare ones oversampled).
 """
 
@@ -34,6 +35,8 @@ STATE_ADVICE = {
     "head_turned": "turn your head slowly to the left and right, and nod up and down",
 }
 STATE_NAMES = tuple(STATE_ADVICE)
+TEETH_SHOWING = 0.05  # share of the open mouth
+TEETH_ADVICE = "talk and smile with your teeth showing for a few seconds"
 
 
 def frame_states(landmarks_px: np.ndarray) -> dict[str, np.ndarray]:
@@ -49,10 +52,11 @@ def frame_states(landmarks_px: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
-def coverage_report(landmarks_px: np.ndarray) -> dict:
+def coverage_report(landmarks_px: np.ndarray, teeth_shares: np.ndarray | None = None) -> dict:
     """JSON-ready: percentiles of each measure, share of each state, missing states with advice, and the
     eye/mouth range the retargeter keeps to (eye: 1st-99th percentile of either eye; mouth: 99th), and the
-    smile's 1st-99th percentile (for people: clamping the smile to it measured worse)."""
+    smile's 1st-99th percentile (for people: clamping the smile to it measured worse). `teeth_shares`: each
+    frame's (live.face.teeth); given, "teeth showing" is a state too."""
     landmarks_px = np.asarray(landmarks_px)
     series = measure_series(list(landmarks_px))
     states = frame_states(landmarks_px)
@@ -63,6 +67,11 @@ def coverage_report(landmarks_px: np.ndarray) -> dict:
         for name, flags in states.items()
         if flags.sum() < max(3, MISSING_SHARE * count)
     ]
+    if teeth_shares is not None:
+        showing = np.asarray(teeth_shares) > TEETH_SHOWING
+        shares["teeth_showing"] = round(float(showing.mean()), 4)
+        if showing.sum() < max(3, MISSING_SHARE * count):
+            missing.append({"state": "teeth_showing", "frames": int(showing.sum()), "advice": TEETH_ADVICE})
     per_eye = eye_openings(landmarks_px).ravel()
     return {
         "frames": count,

@@ -3,6 +3,8 @@
 Part of the sketch format: changing anything here needs a new SKETCH_FORMAT_VERSION.
 """
 
+import numpy as np
+
 PART_EDGES: dict[str, tuple[tuple[int, int], ...]] = {
     "face_oval": (
         (10, 338),
@@ -182,3 +184,20 @@ PART_EDGES: dict[str, tuple[tuple[int, int], ...]] = {
         (415, 308),
     ),
 }
+
+
+def closed_loop(part: str) -> np.ndarray:
+    """The part's points in order around its closed contour (its edges chained)."""
+    neighbours: dict[int, list[int]] = {}
+    for start, end in PART_EDGES[part]:
+        neighbours.setdefault(start, []).append(end)
+        neighbours.setdefault(end, []).append(start)
+    first = min(neighbours)
+    order, previous = [first], None
+    while True:
+        current = order[-1]
+        following = next(point for point in neighbours[current] if point != previous)
+        if following == first:
+            return np.array(order, dtype=np.intp)
+        order.append(following)
+        previous = current

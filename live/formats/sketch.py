@@ -12,6 +12,10 @@ v2: v1's lines, plus the parts that carry expression drawn as filled regions in
     the eye aperture (the lid contour, filled), the iris disc (clipped to the
     aperture: a closing lid covers it), the lips (between outer and inner contour)
     and the inner mouth (filled inner-lip contour).
+v3: v2, with the inner mouth's colour moved from its v2 colour towards white by the share of it
+    that shows teeth (live.face.teeth, measured on the photo: the target's in `live prepare`, the
+    driver's in `live run`), full white at TEETH_FULL_SHARE. The landmarks cannot say whether teeth
+    show between open lips; without it the generator drew every open mouth dark.
 """
 
 from __future__ import annotations
@@ -19,10 +23,13 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from live.formats.mesh_topology import PART_EDGES
+from live.formats.mesh_topology import PART_EDGES, closed_loop
 
-SKETCH_FORMAT_VERSION = 2
-SUPPORTED_SKETCH_VERSIONS = (1, 2)
+SKETCH_FORMAT_VERSION = 3
+SUPPORTED_SKETCH_VERSIONS = (1, 2, 3)
+TEETH_SKETCH_VERSION = 3  # the first format that draws the teeth share
+TEETH_FULL_SHARE = 0.3  # of the inner mouth showing teeth: drawn full white (v3)
+TEETH_BGR = (255, 255, 255)
 
 # One BGR colour per facial part, so the generator can tell the parts apart.
 PART_COLOURS_BGR: dict[str, tuple[int, int, int]] = {
@@ -56,28 +63,12 @@ _LINES_BY_VERSION = {
     1: _edges_by_colour(tuple(PART_COLOURS_BGR)),
     2: _edges_by_colour(tuple(part for part in PART_COLOURS_BGR if not part.endswith("_iris"))),
 }
+_LINES_BY_VERSION[3] = _LINES_BY_VERSION[2]
 
 
 def line_thickness_px(size_px: int) -> int:
     """Line width used at a sketch size: 1 px up to 191 px, 2 px at 256, scaling on."""
     return max(1, round(size_px / 128))
-
-
-def _loop(part: str) -> np.ndarray:
-    """The part's points in order around its closed contour (its edges chained)."""
-    neighbours: dict[int, list[int]] = {}
-    for start, end in PART_EDGES[part]:
-        neighbours.setdefault(start, []).append(end)
-        neighbours.setdefault(end, []).append(start)
-    first = min(neighbours)
-    order, previous = [first], None
-    while True:
-        current = order[-1]
-        following = next(point for point in neighbours[current] if point != previous)
-        if following == first:
-            return np.array(order, dtype=np.intp)
-        order.append(following)
-        previous = current
 
 
 # v2 filled regions (BGR): eye aperture, iris disc, lips, inner mouth.
@@ -87,16 +78,23 @@ REGION_COLOURS_BGR: dict[str, tuple[int, int, int]] = {
     "lips": (40, 40, 170),
     "inner_mouth": (0, 200, 255),
 }
-_EYE_LOOPS = (_loop("right_eye"), _loop("left_eye"))
+_EYE_LOOPS = (closed_loop("right_eye"), closed_loop("left_eye"))
 _IRIS_POINTS = ((468, (469, 470, 471, 472)), (473, (474, 475, 476, 477)))
-_OUTER_LIPS_LOOP = _loop("outer_lips")
-_INNER_LIPS_LOOP = _loop("inner_lips")
+_OUTER_LIPS_LOOP = closed_loop("outer_lips")
+_INNER_LIPS_LOOP = closed_loop("inner_lips")
 
 
-def _fill_regions(out_bgr: np.ndarray, landmarks_px: np.ndarray, points: np.ndarray) -> None:
+def inner_mouth_colour_bgr(teeth_share: float) -> tuple[int, int, int]:
+    """v3's inner-mouth colour: v2's, moved towards white by the share of the mouth showing teeth."""
+    weight = min(max(teeth_share / TEETH_FULL_SHARE, 0.0), 1.0)
+    mouth = REGION_COLOURS_BGR["inner_mouth"]
+    return tuple(int(round(m + weight * (t - m))) for m, t in zip(mouth, TEETH_BGR))
+
+
+def _fill_regions(out_bgr: np.ndarray, landmarks_px: np.ndarray, points: np.ndarray, mouth_bgr: tuple) -> None:
     """v2's filled regions, drawn under the lines (sub-pixel, anti-aliased edges)."""
     cv2.fillPoly(out_bgr, [points[_OUTER_LIPS_LOOP]], REGION_COLOURS_BGR["lips"], cv2.LINE_AA, _SUBPIXEL_BITS)
-    cv2.fillPoly(out_bgr, [points[_INNER_LIPS_LOOP]], REGION_COLOURS_BGR["inner_mouth"], cv2.LINE_AA, _SUBPIXEL_BITS)
+    cv2.fillPoly(out_bgr, [points[_INNER_LIPS_LOOP]], mouth_bgr, cv2.LINE_AA, _SUBPIXEL_BITS)
     for eye_loop, (centre, ring) in zip(_EYE_LOOPS, _IRIS_POINTS):
         _fill_eye(out_bgr, landmarks_px, points, eye_loop, centre, ring)
 
@@ -124,13 +122,18 @@ def _fill_eye(
 
 
 def draw_sketch(
-    landmarks_px: np.ndarray, size_px: int, out_bgr: np.ndarray | None = None, version: int = SKETCH_FORMAT_VERSION
+    landmarks_px: np.ndarray,
+    size_px: int,
+    out_bgr: np.ndarray | None = None,
+    version: int = SKETCH_FORMAT_VERSION,
+    teeth_share: float = 0.0,
 ) -> np.ndarray:
     """Draw (478, 3) landmarks, in pixels of a `size_px` square, as a BGR uint8 sketch.
 
     `out_bgr`, when given, is a (size_px, size_px, 3) uint8 buffer that is
     cleared and drawn into (no allocation per frame). `version`: the sketch
     format to draw (one of SUPPORTED_SKETCH_VERSIONS; a model's card names it).
+    `teeth_share`: the share of the open mouth showing teeth (live.face.teeth); v3 draws it, v1-v2 ignore it.
     """
     if version not in SUPPORTED_SKETCH_VERSIONS:
         raise ValueError(f"sketch format v{version} is not one of {SUPPORTED_SKETCH_VERSIONS}")
@@ -140,7 +143,8 @@ def draw_sketch(
         out_bgr.fill(0)
     points = np.rint(landmarks_px[:, :2] * _SUBPIXEL_SCALE).astype(np.int32)
     if version >= 2:
-        _fill_regions(out_bgr, landmarks_px, points)
+        mouth_bgr = inner_mouth_colour_bgr(teeth_share if version >= TEETH_SKETCH_VERSION else 0.0)
+        _fill_regions(out_bgr, landmarks_px, points, mouth_bgr)
     thickness_px = line_thickness_px(size_px)
     for colour_bgr, edges in _LINES_BY_VERSION[version]:
         segments = points[edges]

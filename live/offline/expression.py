@@ -13,37 +13,38 @@ drawn from, and on the generator's output (live.face.expression):
     faces_found: share of outputs on which MediaPipe finds a face;
     jitter_ratio: output landmark motion / driver landmark motion between frames,
         each in its own face sizes (> 1: the avatar trembles more than the driver);
-    outside_training: share of frames the retargeter flagged as outside the avatar's training range.
+    outside_training: share of frames the retargeter flagged as outside the avatar's training range;
+    teeth: the share of the open mouth showing teeth (live.face.teeth), driver vs output: Pearson r at the
+        best lag, and the output's mean share on the frames where the driver shows teeth and where he does not.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import cv2
 import numpy as np
 from rich.table import Table
 
 from live.engines.generator import GeneratorSessionConfig
 from live.engines.landmarks import LandmarkConfig, LandmarkDetector
-from live.errors import UsageError
 from live.face.expression import MEASURE_NAMES, measure_series
 from live.face.eye_warp import EyeResponse
 from live.face.mouth_response import MouthResponse
 from live.face.pose import STABLE_POINT_INDICES
 from live.face.retarget import RetargetConfig, Retargeter
+from live.face.teeth import teeth_share
 from live.formats.card import ModelCard
 from live.io.calibration_file import CalibrationFile
 from live.io.sources import SourceConfig, VideoFileSource, media_time_s
+from live.offline.drive_strip import face_tile
 from live.pipeline.messages import Frame
 from live.pipeline.run import PipelineConfig, open_stages
 from live.pipeline.stats import PipelineStats
 from live.pipeline.steps import BufferPool, SketchStep, TrackStep
 
 MAX_LAG_FRAMES = 3
-STRIP_MOMENTS = ("neutral", "eyes closed", "smile", "mouth open")
-STRIP_TILE_PX = 160
+SHOWS_TEETH = 0.05  # teeth share above which a face counts as showing teeth
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,17 +74,8 @@ class DriveRecord:
     frames_bgr: list[np.ndarray]  # and of each driver frame
     frame_shape: tuple[int, ...] = ()
     card: ModelCard | None = None
-
-
-def face_tile(image_bgr: np.ndarray, face: np.ndarray | None, tile_px: int = STRIP_TILE_PX) -> np.ndarray:
-    """A square tile around the face (1.6x its landmarks' box), or the whole image when there is no face."""
-    if face is None:
-        return cv2.resize(image_bgr, (tile_px, tile_px), interpolation=cv2.INTER_AREA)
-    low, high = face[:, :2].min(axis=0), face[:, :2].max(axis=0)
-    centre, side = (low + high) / 2, float((high - low).max()) * 1.6
-    scale = tile_px / side
-    matrix = np.array([[scale, 0, tile_px / 2 - scale * centre[0]], [0, scale, tile_px / 2 - scale * centre[1]]])
-    return cv2.warpAffine(image_bgr, matrix, (tile_px, tile_px), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
+    driver_teeth: list[float] = field(default_factory=list)  # NaN where that face is missing
+    output_teeth: list[float] = field(default_factory=list)
 
 
 def drive(config: DriveConfig, keep_images: bool = False) -> DriveRecord:
@@ -119,6 +111,8 @@ def drive(config: DriveConfig, keep_images: bool = False) -> DriveRecord:
             record.driver.append(sketched.landmarks_px)
             record.target.append(sketched.target_landmarks_px)
             record.output.append(checker.detect(rendered.output_bgr) if driven else None)
+            record.driver_teeth.append(_teeth(image_bgr, sketched.landmarks_px if driven else None))
+            record.output_teeth.append(_teeth(rendered.output_bgr, record.output[-1]))
             record.frame_times_s.append(sketched.frame.t_stream_s)
             if keep_images:
                 record.frames_bgr.append(face_tile(image_bgr, sketched.landmarks_px))
@@ -128,6 +122,24 @@ def drive(config: DriveConfig, keep_images: bool = False) -> DriveRecord:
         record.frame_shape, record.card = tuple(image_bgr_shape), stages.card
         record.outside_share = stages.retargeter.frames_outside_training / max(1, stages.retargeter.frames_retargeted)
     return record
+
+
+def _teeth(image_bgr: np.ndarray, landmarks_px: np.ndarray | None) -> float:
+    return float("nan") if landmarks_px is None else teeth_share(image_bgr, landmarks_px)
+
+
+def teeth_figures(record: DriveRecord) -> dict[str, float | None]:
+    """Driver vs output teeth share: best-lag r, and the output's mean share where the driver shows teeth / not."""
+    driver, output = np.array(record.driver_teeth), np.array(record.output_teeth)
+    both = np.isfinite(driver) & np.isfinite(output)
+    showing = both & (driver > SHOWS_TEETH)
+    hidden = both & (driver <= SHOWS_TEETH)
+    return {
+        "correlation": _rounded(best_lag_correlation(driver, output)),
+        "driver_frames_showing": _rounded(float(showing.sum() / max(1, both.sum()))),
+        "output_share_driver_showing": _rounded(float(output[showing].mean())) if showing.any() else None,
+        "output_share_driver_not": _rounded(float(output[hidden].mean())) if hidden.any() else None,
+    }
 
 
 def retarget_only(record: DriveRecord, config: RetargetConfig) -> list[np.ndarray | None]:
@@ -215,6 +227,7 @@ def evaluate_drive(config: DriveConfig, record: DriveRecord | None = None) -> di
         "faces_found": _rounded(sum(found) / max(1, sum(rendered))),
         "jitter_ratio": jitter_ratio(record.driver, record.output),
         "outside_training": _rounded(record.outside_share),
+        "teeth": teeth_figures(record),
     }
 
 
@@ -224,7 +237,7 @@ def drive_table(reports: list[dict]) -> Table:
     table.add_column("driver")
     for name in MEASURE_NAMES:
         table.add_column(name + " r", justify="right")
-    for name in ("faces found", "jitter", "outside"):
+    for name in ("teeth r", "faces found", "jitter", "outside"):
         table.add_column(name, justify="right")
     for report in reports:
         cells = [Path(report["driver"]).name]
@@ -232,6 +245,7 @@ def drive_table(reports: list[dict]) -> Table:
             on, off = (report.get(f"ceiling_clamp_{state}", {}).get(name) for state in ("on", "off"))
             ceiling = f"{_text(on)}/{_text(off)}"
             cells.append(f"{_text(report['correlation'][name])} ({ceiling})")
+        cells.append(_text(report.get("teeth", {}).get("correlation")))
         cells += [_text(report["faces_found"]), _text(report["jitter_ratio"]), _text(report["outside_training"])]
         table.add_row(*cells)
     table.caption = "brackets: driver vs retargeted landmarks, shape clamp on/off (the ceiling)"
@@ -254,35 +268,6 @@ def median_report(reports: list[dict]) -> dict:
         row[key] = {name: median([report.get(key, {}).get(name) for report in reports]) for name in MEASURE_NAMES}
     for key in ("faces_found", "jitter_ratio", "outside_training"):
         row[key] = median([report[key] for report in reports])
+    teeth_keys = ("correlation", "driver_frames_showing", "output_share_driver_showing", "output_share_driver_not")
+    row["teeth"] = {key: median([report.get("teeth", {}).get(key) for report in reports]) for key in teeth_keys}
     return row
-
-
-def strip_row(record: DriveRecord) -> np.ndarray:
-    """Driver | output tiles at the driver's most neutral, most closed-eye, widest-smile and widest-mouth frames
-    (among rendered frames); needs drive(..., keep_images=True)."""
-    series = measure_series([d if t is not None else None for d, t in zip(record.driver, record.target)])
-    medians = {name: np.nanmedian(values) for name, values in series.items()}
-    distance = sum(np.abs(series[name] - medians[name]) / (np.nanstd(series[name]) + 1e-9) for name in medians)
-    picks = [np.nanargmin(distance), np.nanargmin(series["eye"]), np.nanargmax(series["smile"])]
-    picks.append(np.nanargmax(series["mouth"]))
-    tiles = []
-    for index in picks:
-        tiles += [record.frames_bgr[index], record.output_bgr[index]]
-    return np.hstack(tiles)
-
-
-def write_strip(rows: list[np.ndarray], names: list[str], path: Path) -> None:
-    """Rows of strip_row, each labelled with its driver, under a header naming the moments."""
-    width = rows[0].shape[1]
-    header = np.full((24, width, 3), 255, dtype=np.uint8)
-    for column, moment in enumerate(STRIP_MOMENTS):
-        x = column * width // len(STRIP_MOMENTS) + 4
-        cv2.putText(header, f"{moment}: driver | avatar", (x, 17), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1)
-    labelled = [header]
-    for row, name in zip(rows, names):
-        row = row.copy()
-        cv2.putText(row, name, (4, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
-        labelled.append(row)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(path), np.vstack(labelled)):
-        raise UsageError(f"cannot write {path}: give a writable .png path")

@@ -19,7 +19,6 @@ import cv2
 import numpy as np
 from rich.console import Console
 from rich.progress import Progress
-from rich.table import Table
 
 from live.engines.hands import HandDetector, hand_over_face
 from live.engines.landmarks import LandmarkConfig, LandmarkDetector
@@ -37,8 +36,9 @@ from live.formats.dataset import (
     write_manifest,
 )
 from live.formats.landmarks import LANDMARK_FORMAT_VERSION
-from live.formats.sketch import SKETCH_FORMAT_VERSION, draw_sketch
+from live.formats.sketch import SKETCH_FORMAT_VERSION
 from live.offline.plate import write_plate
+from live.offline.prepare_files import summary_table, write_frame_files
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,14 +91,15 @@ def prepare_dataset(config: PrepareConfig, console: Console | None = None) -> Ma
         raise UsageError(NO_USABLE_FACE)  # before any folder is made
     for folder in ("frames", "sketches", "plates", "native"):
         (config.out / folder).mkdir(parents=True, exist_ok=True)
-    frames, landmarks_all, transforms_all, videos, native_all = [], [], [], [], []
+    frames, landmarks_all, transforms_all, videos, native_all, teeth_all = [], [], [], [], [], []
     with Progress(console=console) as progress:
         for video_index, (video, scan) in enumerate(zip(config.videos, scans)):
-            entries, landmarks, transforms, plate_file = _write_video(
+            entries, landmarks, transforms, plate_file, teeth = _write_video(
                 config, video, video_index, scan, len(frames), progress
             )
             frames += entries
             landmarks_all += landmarks
+            teeth_all += teeth
             transforms_all += transforms
             native_all += [scan.landmarks_px[entry.frame_index] for entry in entries]
             videos.append(_video_entry(video, scan, plate_file, entries, transforms, config.size_px))
@@ -109,8 +110,8 @@ def prepare_dataset(config: PrepareConfig, console: Console | None = None) -> Ma
     np.save(config.out / "transforms.npy", np.stack(transforms_all).astype(np.float64))
     manifest = _manifest(config, videos, frames, landmarks_array, native_all)
     write_manifest(config.out, manifest)
-    console.print(_summary_table(videos, config.size_px))
-    for line in coverage_lines(coverage_report(landmarks_array)):
+    console.print(summary_table(videos, config.size_px))
+    for line in coverage_lines(coverage_report(landmarks_array, np.array(teeth_all))):
         console.print(line, highlight=False, markup=False)
     return manifest
 
@@ -185,7 +186,8 @@ def _mark_blurred(scan: _VideoScan, blur_ratio: float) -> None:
 def _write_video(
     config: PrepareConfig, video: Path, video_index: int, scan: _VideoScan, first_number: int, progress: Progress
 ):
-    """Second pass: each frame's transform, crop + context, sketch; (entries, landmarks, transforms, plate file)."""
+    """Second pass: each frame's transform, crop + context, sketch; (entries, landmarks, transforms, plate file,
+    teeth shares)."""
     usable = [i for i, lm in enumerate(scan.landmarks_px) if lm is not None and i not in scan.skipped]
     if not usable:
         return [], [], [], None
@@ -197,7 +199,7 @@ def _write_video(
     margin_px = context_margin_px(config)
     context_px = config.size_px + 2 * margin_px
     wanted = set(usable)
-    entries, landmarks_out, transforms, plate_sources = [], [], [], []
+    entries, landmarks_out, transforms, plate_sources, teeth = [], [], [], [], []
     task = progress.add_task(f"crop + sketch {scan.name}", total=len(usable))
     capture = _open_video(video)
     try:
@@ -219,11 +221,10 @@ def _write_video(
                 continue
             context_transform = transform + np.array([[0, 0, margin_px], [0, 0, margin_px]])
             file_name = f"{first_number + len(entries):06d}.png"
-            cv2.imwrite(str(config.out / "frames" / file_name), warp_to_crop(frame, context_transform, context_px))
-            cv2.imwrite(str(config.out / "sketches" / file_name), draw_sketch(landmarks, config.size_px))
             split = "val" if frame_index >= validation_start else "train"
-            if split == "val":  # `live eval` compares with the real frame at its own size
-                cv2.imwrite(str(config.out / "native" / file_name), frame)
+            context_bgr = warp_to_crop(frame, context_transform, context_px)
+            native_bgr = frame if split == "val" else None  # `live eval` compares with the real frame at its size
+            teeth.append(write_frame_files(config.out, file_name, context_bgr, landmarks, margin_px, native_bgr))
             entries.append(FrameEntry(file_name, video_index, frame_index, split))
             landmarks_out.append(landmarks)
             transforms.append(transform)
@@ -232,7 +233,7 @@ def _write_video(
         capture.release()
     plate_file = f"{video_index:03d}.png"
     write_plate(config.out / "plates" / plate_file, plate_sources)
-    return entries, landmarks_out, transforms, plate_file
+    return entries, landmarks_out, transforms, plate_file, teeth
 
 
 def context_margin_px(config: PrepareConfig) -> int:
@@ -284,17 +285,3 @@ def _manifest(config: PrepareConfig, videos: list, frames: list, landmarks_px: n
         pose_range_deg=pose_range_deg(angles, low_percentile=1, high_percentile=99, decimals=2),
         frames=tuple(frames),
     )
-
-
-def _summary_table(videos: list[VideoEntry], size_px: int) -> Table:
-    table = Table(title="live prepare: frames kept and skipped")
-    for column in ("video", "size px", "frames", "kept", "train", "val", "skipped (why)", "usual crop side px"):
-        table.add_column(column)
-    for video in videos:
-        skipped = ", ".join(f"{count} {reason}" for reason, count in sorted(video.skipped.items())) or "none"
-        transform = np.array(video.neutral_transform if video.neutral_transform is not None else np.nan)
-        side = f"{size_px / np.sqrt(abs(np.linalg.det(transform[:, :2]))):.0f}" if transform.ndim == 2 else "-"
-        size = "x".join(str(value) for value in video.frame_size_px)
-        counts = (video.frames_total, video.kept, video.train, video.val)
-        table.add_row(video.name, size, *(str(count) for count in counts), skipped, side)
-    return table

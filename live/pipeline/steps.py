@@ -21,8 +21,9 @@ from live.face.alignment import HEAD_TEMPLATE, HeadFollower, HeadTemplate
 from live.face.body import BodyFollower, BodyPlate
 from live.face.eye_warp import EyeWarp
 from live.face.retarget import Retargeter
+from live.face.teeth import teeth_share
 from live.formats.card import ModelCard
-from live.formats.sketch import SKETCH_FORMAT_VERSION, draw_sketch
+from live.formats.sketch import SKETCH_FORMAT_VERSION, TEETH_SKETCH_VERSION, draw_sketch
 from live.pipeline.messages import Frame, Rendered, Sketched, Tracked
 from live.pipeline.paste_back import PasteBack
 from live.pipeline.ringbuffer import RingBuffer
@@ -116,7 +117,8 @@ class SketchStep:
         retarget_ms = elapsed_ms(start_s)
         start_s = time.perf_counter()
         version = self.retargeter.card.sketch_format_version  # the format the model was trained on
-        sketch_bgr = draw_sketch(crop_px, self.size_px, self.pool.acquire(), version)
+        teeth = teeth_share(frame.image_bgr, tracked.landmarks_px) if version >= TEETH_SKETCH_VERSION else 0.0
+        sketch_bgr = draw_sketch(crop_px, self.size_px, self.pool.acquire(), version, teeth_share=teeth)
         sketch_ms = elapsed_ms(start_s)
         self.stats.record_stage("retarget", retarget_ms)
         self.stats.record_stage("sketch", sketch_ms)

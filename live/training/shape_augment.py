@@ -17,6 +17,8 @@ so the photo still shows what the sketch's openings say. Variant 0 is the origin
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from live.face.expression import MOUTH_CORNERS, eye_openings
@@ -70,13 +72,21 @@ def perturb_part_shapes(
 
 
 def shape_variant_sketches(
-    landmarks_px: np.ndarray, size_px: int, variants: int, strength: float, seed: int, lids: bool = True
+    landmarks_px: np.ndarray,
+    teeth_shares: Sequence[float],
+    size_px: int,
+    variants: int,
+    strength: float,
+    seed: int,
+    lids: bool = True,
 ) -> np.ndarray:
-    """(N * variants, S, S, 3) uint8 sketches, frame-major (row n * variants + v); v = 0 is the unperturbed sketch."""
+    """(N * variants, S, S, 3) uint8 sketches, frame-major (row n * variants + v); v = 0 is the unperturbed sketch.
+    `teeth_shares`: each frame's (live.face.teeth), drawn into all its variants."""
     random = np.random.default_rng(seed)
     sketches = np.empty((len(landmarks_px) * variants, size_px, size_px, 3), dtype=np.uint8)
     for frame, landmarks in enumerate(landmarks_px):
         for variant in range(variants):
             shape_px = landmarks if variant == 0 else perturb_part_shapes(landmarks, random, strength, lids)
-            draw_sketch(shape_px.astype(np.float32), size_px, out_bgr=sketches[frame * variants + variant])
+            out_bgr = sketches[frame * variants + variant]
+            draw_sketch(shape_px.astype(np.float32), size_px, out_bgr=out_bgr, teeth_share=teeth_shares[frame])
     return sketches

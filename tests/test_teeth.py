@@ -1,0 +1,104 @@
+"""Teeth, measured on real photos with real MediaPipe landmarks, and drawn by sketch v3.
+
+The default avatar's own recording (data/jwp_intro.mp4) opens its mouth about as wide on frame 30 as on
+frame 84, and shows teeth only on frame 84: the landmarks cannot tell them apart, the photo can.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from live.engines.landmarks import LandmarkConfig, LandmarkDetector
+from live.face.expression import mouth_opening
+from live.face.teeth import teeth_share
+from live.formats.sketch import REGION_COLOURS_BGR, TEETH_BGR, TEETH_FULL_SHARE, draw_sketch, inner_mouth_colour_bgr
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+SIZE_PX = 256
+
+
+def _frames(path: Path, indices: tuple[int, ...]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """frame index -> (image, landmarks) for the chosen frames of a clip, tracked from its start."""
+    capture = cv2.VideoCapture(str(path))
+    found = {}
+    with LandmarkDetector(LandmarkConfig()) as detector:
+        for index in range(max(indices) + 1):
+            ok, image = capture.read()
+            assert ok, f"{path} has fewer than {max(indices) + 1} frames"
+            landmarks = detector.detect(image)
+            if index in indices:
+                assert landmarks is not None, f"no face on frame {index} of {path}"
+                found[index] = (image, landmarks)
+    capture.release()
+    return found
+
+
+@pytest.fixture(scope="module")
+def target_frames() -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    return _frames(DATA / "jwp_intro.mp4", (1, 30, 84, 85))
+
+
+def test_same_opening_with_and_without_teeth(target_frames: dict) -> None:
+    shares = {index: teeth_share(image, face) for index, (image, face) in target_frames.items()}
+    openings = {index: float(mouth_opening(face)) for index, (_, face) in target_frames.items()}
+    print(
+        "teeth share",
+        {k: round(v, 3) for k, v in shares.items()},
+        "mouth",
+        {k: round(v, 3) for k, v in openings.items()},
+    )
+    assert abs(openings[30] - openings[84]) < 0.02, "frames 30 and 84 open the mouth alike"
+    assert shares[84] > 0.2 and shares[85] > 0.2, "teeth show on frames 84-85"
+    assert shares[30] < 0.05, "an open mouth without teeth"
+    assert shares[1] == 0.0, "closed lips: no teeth can show"
+
+
+def test_smiling_driver_shows_teeth() -> None:
+    """CREMA-D actor 1001's happy take (frames looked at): he speaks with his lower teeth showing (frames 5-9),
+    closes his lips (12-17), then smiles with his teeth (from 19)."""
+    capture = cv2.VideoCapture(str(DATA / "cremad_1001_HAP.flv"))
+    shares = []
+    with LandmarkDetector(LandmarkConfig()) as detector:
+        while (frame := capture.read())[0]:
+            face = detector.detect(frame[1])
+            shares.append(np.nan if face is None else teeth_share(frame[1], face))
+    capture.release()
+    shares_array = np.array(shares)
+    print("teeth share by frame", np.round(shares_array, 2))
+    assert np.nanmax(shares_array[12:18]) < 0.01, "closed lips"
+    assert np.nanmin(shares_array[19:30]) > 0.1 and np.nanmax(shares_array[5:10]) > 0.08, "teeth"
+
+
+def test_sketch_v3_draws_the_teeth_share(target_frames: dict) -> None:
+    image, face = target_frames[84]
+    centre = face[:, :2].mean(axis=0)
+    crop = face.copy()
+    crop[:, :2] = (face[:, :2] - centre) * 1.5 + SIZE_PX / 2
+    mouth_point = tuple(int(v) for v in crop[[13, 14], :2].mean(axis=0).round())  # between the inner lips
+
+    def mouth_colour(sketch_bgr: np.ndarray) -> tuple[int, ...]:
+        return tuple(int(v) for v in sketch_bgr[mouth_point[1], mouth_point[0]])
+
+    assert mouth_colour(draw_sketch(crop, SIZE_PX)) == REGION_COLOURS_BGR["inner_mouth"]
+    assert mouth_colour(draw_sketch(crop, SIZE_PX, teeth_share=TEETH_FULL_SHARE)) == TEETH_BGR
+    half = mouth_colour(draw_sketch(crop, SIZE_PX, teeth_share=TEETH_FULL_SHARE / 2))
+    assert half == inner_mouth_colour_bgr(TEETH_FULL_SHARE / 2) and half not in (TEETH_BGR,)
+    v2 = draw_sketch(crop, SIZE_PX, version=2, teeth_share=TEETH_FULL_SHARE)
+    assert np.array_equal(v2, draw_sketch(crop, SIZE_PX, version=2)), "v2 models never see the teeth"
+    assert np.array_equal(v2, draw_sketch(crop, SIZE_PX)), "v3 without teeth is v2"
+
+
+def test_coverage_says_when_no_frame_shows_teeth(target_frames: dict) -> None:
+    from live.face.coverage import coverage_lines, coverage_report
+
+    faces = np.stack([face for _, face in target_frames.values()] * 10)
+    shares = np.array([teeth_share(image, face) for image, face in target_frames.values()] * 10)
+    shown = coverage_report(faces, shares)
+    assert shown["shares"]["teeth_showing"] == 0.5 and not any(m["state"] == "teeth_showing" for m in shown["missing"])
+    lines = coverage_lines(coverage_report(faces, np.zeros(len(faces))))
+    assert "missing: no frame with teeth showing: talk and smile with your teeth showing for a few seconds" in lines
+    assert "teeth_showing" not in coverage_report(faces)["shares"], "landmarks alone cannot tell"
