@@ -102,3 +102,31 @@ def test_coverage_says_when_no_frame_shows_teeth(target_frames: dict) -> None:
     lines = coverage_lines(coverage_report(faces, np.zeros(len(faces))))
     assert "missing: no frame with teeth showing: talk and smile with your teeth showing for a few seconds" in lines
     assert "teeth_showing" not in coverage_report(faces)["shares"], "landmarks alone cannot tell"
+
+
+def test_run_draws_the_drivers_teeth_into_a_v3_sketch(target_frames: dict, tiny_model_path: Path) -> None:
+    """The pipeline's sketch step on a real driver frame: teeth whiten the inner mouth; `--no-teeth` and a frame
+    without teeth draw it as v2 does."""
+    from live.engines.generator import GeneratorSessionConfig
+    from live.face.retarget import RetargetConfig
+    from live.pipeline.messages import Frame
+    from live.pipeline.run import PipelineConfig, open_stages
+    from live.pipeline.stats import PipelineStats
+    from live.pipeline.steps import BufferPool, SketchStep, TrackStep
+
+    sketches = {}
+    for teeth in (True, False):
+        retarget = RetargetConfig(mode="off", teeth=teeth)
+        with open_stages(PipelineConfig(GeneratorSessionConfig(tiny_model_path, "cpu"), retarget=retarget)) as stages:
+            assert stages.card.sketch_format_version == 3
+            stats = PipelineStats("test")
+            track = TrackStep(stages.detector, stats)
+            sketch = SketchStep(stages.retargeter, stages.card.size_px, BufferPool(stages.card.size_px), stats)
+            for index in (84, 30):
+                sketched = sketch(track(Frame(index, 0.0, target_frames[index][0], index / 30.0)))
+                sketches[teeth, index] = sketched.sketch_bgr.astype(int)
+    assert np.array_equal(sketches[True, 30], sketches[False, 30]), "no teeth on frame 30"
+    changed = np.any(sketches[True, 84] != sketches[False, 84], axis=2)
+    assert changed.sum() >= 3, "frame 84's teeth whiten its inner mouth"
+    whiter = sketches[True, 84][changed].sum(axis=1) > sketches[False, 84][changed].sum(axis=1)
+    assert whiter.all()

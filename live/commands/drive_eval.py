@@ -45,6 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-shape-clamp", action="store_true", help="as `live run --no-shape-clamp`")
     parser.add_argument("--mouth-from-neutral", action="store_true", help="as `live run --mouth-from-neutral`")
     parser.add_argument("--no-mouth-response", action="store_true", help="as `live run --no-mouth-response`")
+    parser.add_argument("--no-teeth", action="store_true", help="as `live run --no-teeth`")
     parser.add_argument(
         "--calibration",
         type=Path,
@@ -77,7 +78,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--strip",
         type=Path,
         metavar="OUT.png",
-        help="write driver | avatar at each driver's neutral, closed-eye, smile and open-mouth frames",
+        help="write driver | avatar at each driver's neutral, closed-eye, smile, open-mouth and most-teeth frames",
     )
 
 
@@ -86,7 +87,7 @@ def check_arguments(args: argparse.Namespace) -> None:
     if args.fit_response and not args.clips:
         raise UsageError("--fit-response needs driver clips")
     taken = [f"--{name}" for name in ("strip", "json", "dataset") if getattr(args, name) is not None]
-    flags = ("response", "no_eye_warp", "no_mouth_response")
+    flags = ("response", "no_eye_warp", "no_mouth_response", "no_teeth")
     taken += ["--" + flag.replace("_", "-") for flag in flags if getattr(args, flag)]
     if args.fit_response and taken:
         raise UsageError(
@@ -114,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
         shape_clamp=not args.no_shape_clamp,
         mouth_from_closed=not args.mouth_from_neutral,
         mouth_response=not args.no_mouth_response,
+        teeth=not args.no_teeth,
         calibration_path=None if args.calibration is None else str(args.calibration),
     )
     if args.fit_response:

@@ -119,6 +119,7 @@ def add_retarget_arguments(parser: argparse.ArgumentParser) -> None:
         help="keep the target's body still instead of moving it as the driver's body moves",
     )
     tuning.add_argument("--no-mouth-response", action="store_true", help="no mouth correction by the card's curve")
+    tuning.add_argument("--no-teeth", action="store_true", help="do not draw the driver's teeth into the sketch")
     tuning.add_argument(
         "--mouth-from-neutral",
         action="store_true",
@@ -142,6 +143,7 @@ SWITCHED_OFF = {  # option -> the RetargetConfig field it turns off
     "mouth_from_neutral": "mouth_from_closed",
     "no_body_follow": "body_follow",
     "no_mouth_response": "mouth_response",
+    "no_teeth": "teeth",
 }
 
 

@@ -89,8 +89,8 @@ class RetargetConfig:
         False keeps the lips where the displacement from the two neutral faces puts them.
     mouth_response: in full, correct the sketch's mouth opening by the card's mouth response
         (live/face/mouth_response.py; nothing for a card without one).
-    body_follow: the driver's body shift below the face moves the person on the target's plate
-        (live/face/body.py; the pipeline's, not the retargeter's, but set with it).
+    body_follow, teeth: the pipeline's, set with these: the driver's body shift below the face moves the person
+        on the target's plate (live/face/body.py); the driver's teeth share is drawn into v3 sketches (teeth.py).
     """
 
     mode: str = "full"
@@ -112,6 +112,7 @@ class RetargetConfig:
     mouth_from_closed: bool = True
     mouth_response: bool = True
     body_follow: bool = True
+    teeth: bool = True
 
     def __post_init__(self) -> None:
         if self.mode not in RETARGET_MODES:

@@ -117,7 +117,8 @@ class SketchStep:
         retarget_ms = elapsed_ms(start_s)
         start_s = time.perf_counter()
         version = self.retargeter.card.sketch_format_version  # the format the model was trained on
-        teeth = teeth_share(frame.image_bgr, tracked.landmarks_px) if version >= TEETH_SKETCH_VERSION else 0.0
+        drawn = version >= TEETH_SKETCH_VERSION and self.retargeter.config.teeth
+        teeth = teeth_share(frame.image_bgr, tracked.landmarks_px) if drawn else 0.0
         sketch_bgr = draw_sketch(crop_px, self.size_px, self.pool.acquire(), version, teeth_share=teeth)
         sketch_ms = elapsed_ms(start_s)
         self.stats.record_stage("retarget", retarget_ms)
