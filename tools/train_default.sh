@@ -3,9 +3,10 @@
 # crop, 256 px, pasted back into the target's own 640x480 frame).
 # Resumable: run it again after an interruption and training continues from the last checkpoint.
 # Usage: bash tools/train_default.sh   (needs: pip install -e '.[train]')
-# Three phases, as the shipped model was made: 3600 steps, then the same run resumed to 8000 (--steps 8000 restarts
+# Four phases, as the shipped model was made: 3600 steps, then the same run resumed to 8000 (--steps 8000 restarts
 # the learning-rate decay over the new length: about 2e-4 again at step 3600, 0 at 8000), then a second run that
-# starts from the 8000-step weights and fine-tunes 1500 steps at 5e-5 with L1 weight 400. ~105 min on one thread.
+# starts from the 8000-step weights and fine-tunes 1500 steps at 5e-5 with L1 weight 400, then the mouth phase
+# below. About 50 min on one thread of a 2-core AMD EPYC (105 min on the Xeon of 2026-11).
 # (The shape-augmented fine-tune, --shape-augment 0.3, is measured in tools/default_avatar_notes.md; since the
 # retargeter sets the mouth's opening from closed lips it no longer follows other people's mouths better.)
 # One CPU core (LIVE_THREADS, default 1) so the machine stays usable; data/jwp_office.mp4 is never trained on.
@@ -24,7 +25,13 @@ done
 nice live train "$work/dataset" --out "$work/finetune" --resume --init-from "$work/run/checkpoints/step_00008000.pt" \
   --steps 1500 --learning-rate 5e-5 --lambda-l1 400 --ngf 16 --face-weight 3 --region-weight 3 --threads "$threads" \
   --augment-shift 0.1 --augment-scale 0.1 --augment-rotate-deg 3 --checkpoint-every 250 --sample-every 1500
-live export "$work/finetune" --out models/jwp.onnx --notes tools/default_avatar_notes.md
+# Fourth phase (2026-12-02, stop 23, sketch v3): 3000 steps at 1e-4 that weigh the mouth: the eye and mouth L1
+# weight 10 instead of 3, and the local discriminator on eye and mouth patches (weight 20), so the teeth the
+# sketch now asks for are drawn (tools/default_avatar_notes.md, "Teeth").
+nice live train "$work/dataset" --out "$work/mouth" --resume --init-from "$work/finetune/checkpoints/step_00001500.pt" \
+  --steps 3000 --learning-rate 1e-4 --lambda-l1 400 --local-discriminator 20 --ngf 16 --face-weight 3 --region-weight 10 \
+  --threads "$threads" --augment-shift 0.1 --augment-scale 0.1 --augment-rotate-deg 3 --checkpoint-every 500 --sample-every 3000
+live export "$work/mouth" --out models/jwp.onnx --notes tools/default_avatar_notes.md
 live eval models/jwp.onnx "$work/dataset" --json "$work/eval.json" --strip "$work/eval_strip.png" --store-in-card
 # The eye response (live/face/eye_warp.py): fitted on another person's 53 s clip, never the same man's other recording.
 live drive-eval models/jwp.onnx data/clm_cap12.mp4 --fit-response
