@@ -130,3 +130,19 @@ def test_run_draws_the_drivers_teeth_into_a_v3_sketch(target_frames: dict, tiny_
     assert changed.sum() >= 3, "frame 84's teeth whiten its inner mouth"
     whiter = sketches[True, 84][changed].sum(axis=1) > sketches[False, 84][changed].sum(axis=1)
     assert whiter.all()
+
+
+def test_the_shipped_avatar_shows_its_teeth_when_the_driver_does() -> None:
+    """CREMA-D HAP through models/jwp.onnx (ONNX Runtime, MediaPipe on every output): the avatar's teeth share
+    follows the driver's, and `--no-teeth` (v2's dark mouth) does not."""
+    from live.face.retarget import RetargetConfig
+    from live.offline.expression import DriveConfig, drive, teeth_figures
+
+    model, clip = DATA.parent / "models" / "jwp.onnx", DATA / "cremad_1001_HAP.flv"
+    figures = {
+        teeth: teeth_figures(drive(DriveConfig(model, clip, RetargetConfig(teeth=teeth)))) for teeth in (True, False)
+    }
+    print(figures)
+    shown, dark = figures[True], figures[False]
+    assert shown["correlation"] > 0.6 and shown["output_share_driver_showing"] > 3 * shown["output_share_driver_not"]
+    assert shown["output_share_driver_showing"] > 3 * dark["output_share_driver_showing"]
