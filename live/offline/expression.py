@@ -28,6 +28,7 @@ from rich.table import Table
 
 from live.engines.generator import GeneratorSessionConfig
 from live.engines.landmarks import LandmarkConfig, LandmarkDetector
+from live.face.coverage import TEETH_SHOWING
 from live.face.expression import MEASURE_NAMES, measure_series
 from live.face.eye_warp import EyeResponse
 from live.face.mouth_response import MouthResponse
@@ -44,7 +45,6 @@ from live.pipeline.stats import PipelineStats
 from live.pipeline.steps import BufferPool, SketchStep, TrackStep
 
 MAX_LAG_FRAMES = 3
-SHOWS_TEETH = 0.05  # teeth share above which a face counts as showing teeth
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,8 +132,8 @@ def teeth_figures(record: DriveRecord) -> dict[str, float | None]:
     """Driver vs output teeth share: best-lag r, and the output's mean share where the driver shows teeth / not."""
     driver, output = np.array(record.driver_teeth), np.array(record.output_teeth)
     both = np.isfinite(driver) & np.isfinite(output)
-    showing = both & (driver > SHOWS_TEETH)
-    hidden = both & (driver <= SHOWS_TEETH)
+    showing = both & (driver > TEETH_SHOWING)
+    hidden = both & (driver <= TEETH_SHOWING)
     return {
         "correlation": _rounded(best_lag_correlation(driver, output)),
         "driver_frames_showing": _rounded(float(showing.sum() / max(1, both.sum()))),
