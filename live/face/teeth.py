@@ -48,3 +48,8 @@ def teeth_share(image_bgr: np.ndarray, landmarks_px: np.ndarray) -> float:
         redness[inner] < np.median(redness[lips]) - LESS_RED_THAN_LIPS
     )
     return float(teeth.mean())
+
+
+def teeth_shares(images_bgr: np.ndarray, landmarks_px: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    """(len(indices),) teeth_share of each indexed frame of (N, ...) images and their (N, 478, 3) landmarks."""
+    return np.array([teeth_share(images_bgr[index], landmarks_px[index]) for index in indices])

@@ -8,7 +8,7 @@ import torch
 
 from live.errors import UsageError
 from live.face.coverage import sample_weights
-from live.face.teeth import teeth_share
+from live.face.teeth import teeth_shares
 from live.training.augment import CropSampler, jitter_thetas
 from live.training.eye_mixing import EyeMixer
 from live.training.local_discriminator import jittered_centres_px, part_centres_px
@@ -51,7 +51,7 @@ class Batches:
             self.sampler.use_sketch_variants(
                 shape_variant_sketches(
                     run.dataset.landmarks_px[indices],
-                    [teeth_share(run.dataset.images_bgr[i], run.dataset.landmarks_px[i]) for i in indices],
+                    teeth_shares(run.dataset.images_bgr, run.dataset.landmarks_px, indices),
                     run.dataset.size_px,
                     run.config.shape_variants,
                     run.config.shape_augment,

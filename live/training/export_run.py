@@ -12,7 +12,7 @@ from live.errors import UsageError
 from live.face.alignment import apply_transform, invert_transform
 from live.face.coverage import coverage_report
 from live.face.shape_space import ShapeSpace
-from live.face.teeth import teeth_share
+from live.face.teeth import teeth_shares
 from live.formats.card import ModelCard, encode_plate
 from live.formats.card_text import card_markdown
 from live.formats.dataset import Dataset, Manifest, load_dataset, sha256_of_file
@@ -157,12 +157,11 @@ def export_run(run_folder: Path, out: Path, metrics: dict | None = None, notes: 
     if notes:
         card.training["notes"] = notes
     train = dataset.indices("train")
-    train_landmarks = dataset.landmarks_px[train]
     card = dataclasses.replace(
         card,
         shape_space=ShapeSpace.fit(usual_crop_landmarks(dataset, card), SHAPE_VARIANCE_KEPT).to_dict(),
         expression_range=coverage_report(
-            train_landmarks, [teeth_share(dataset.images_bgr[i], train_landmarks[k]) for k, i in enumerate(train)]
+            dataset.landmarks_px[train], teeth_shares(dataset.images_bgr, dataset.landmarks_px, train)
         ),
     )
     validation = dataset.indices("val")
