@@ -41,14 +41,19 @@ else
   git show 2795b71:models/jwp.onnx > "$work/stop22.onnx"
   python tools/recover_checkpoint.py "$work/stop22.onnx" "$work/stop22.pt"
   nice live train "$work/dataset" --out "$work/teeth" --resume --init-from "$work/stop22.pt" --steps 3000 --learning-rate 2e-4 \
-    --lambda-l1 400 --ngf 16 --face-weight 3 --region-weight 3 --threads "$threads" \
+    --lambda-l1 400 --ngf 16 --face-weight 3 --region-weight 3 --threads "$threads" --no-head-follow \
     --augment-shift 0.1 --augment-scale 0.1 --augment-rotate-deg 3 --checkpoint-every 500 --sample-every 3000
   start="$work/teeth/checkpoints/step_00003000.pt"
 fi
 nice live train "$work/dataset" --out "$work/mouth" --resume --init-from "$start" --steps 3000 --learning-rate 1e-4 \
   --lambda-l1 400 --local-discriminator 20 --ngf 16 --face-weight 3 --region-weight 10 --threads "$threads" \
-  --augment-shift 0.1 --augment-scale 0.1 --augment-rotate-deg 3 --checkpoint-every 500 --sample-every 3000
-live export "$work/mouth" --out models/jwp.onnx --notes tools/default_avatar_notes.md
+  --no-head-follow --augment-shift 0.1 --augment-scale 0.1 --augment-rotate-deg 3 --checkpoint-every 500 --sample-every 3000
+# Stop 24: the same phase once more, now with the plate's head bent onto each training frame's face
+# (live/face/head_plate.py), as `live run` bends it onto the avatar's.
+nice live train "$work/dataset" --out "$work/head" --resume --init-from "$work/mouth/checkpoints/step_00003000.pt" \
+  --steps 3000 --learning-rate 1e-4 --lambda-l1 400 --local-discriminator 20 --ngf 16 --face-weight 3 --region-weight 10 \
+  --threads "$threads" --augment-shift 0.1 --augment-scale 0.1 --augment-rotate-deg 3 --checkpoint-every 500 --sample-every 3000
+live export "$work/head" --out models/jwp.onnx --notes tools/default_avatar_notes.md
 live eval models/jwp.onnx "$work/dataset" --json "$work/eval.json" --strip "$work/eval_strip.png" --store-in-card
 # The eye response (live/face/eye_warp.py): fitted on another person's 53 s clip, never the same man's other recording.
 live drive-eval models/jwp.onnx data/clm_cap12.mp4 --fit-response

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from live.commands.pipeline_options import add_eye_warp_argument
+from live.commands.pipeline_options import add_eye_warp_argument, add_head_follow_argument
 from live.errors import UsageError
 from live.face.eye_warp import EyeResponse
 from live.face.mouth_response import MouthResponse
@@ -54,6 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "first second, as `live run` does)",
     )
     add_eye_warp_argument(parser)
+    add_head_follow_argument(parser)
     parser.add_argument(
         "--fit-response",
         action="store_true",
@@ -87,7 +88,7 @@ def check_arguments(args: argparse.Namespace) -> None:
     if args.fit_response and not args.clips:
         raise UsageError("--fit-response needs driver clips")
     taken = [f"--{name}" for name in ("strip", "json", "dataset") if getattr(args, name) is not None]
-    flags = ("response", "no_eye_warp", "no_mouth_response", "no_teeth")
+    flags = ("response", "no_eye_warp", "no_head_follow", "no_mouth_response", "no_teeth")
     taken += ["--" + flag.replace("_", "-") for flag in flags if getattr(args, flag)]
     if args.fit_response and taken:
         raise UsageError(
@@ -122,7 +123,9 @@ def run(args: argparse.Namespace) -> int:
         return fit_response(args, retarget)
     reports, rows = [], []
     for clip in args.clips:
-        config = DriveConfig(args.model, clip, retarget, args.device, eye_warp=not args.no_eye_warp)
+        config = DriveConfig(
+            args.model, clip, retarget, args.device, eye_warp=not args.no_eye_warp, head_follow=not args.no_head_follow
+        )
         record = drive(config, keep_images=args.strip is not None)
         reports.append(evaluate_drive(config, record))
         if args.strip is not None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from live.commands.pipeline_options import add_eye_warp_argument
+from live.commands.pipeline_options import add_eye_warp_argument, add_head_follow_argument
 from live.engines.generator import DEVICES
 from live.errors import UsageError
 from live.offline.eval_report import results_table, store_in_card, write_strip
@@ -49,6 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="keep the plate's person still (default: moved to each real frame's body, as `live run` moves it)",
     )
     add_eye_warp_argument(parser)
+    add_head_follow_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,7 +60,14 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"--compare {text!r}: give NAME=FOLDER with an existing folder of NNNNNN.png frames")
         compare.append((name, Path(folder)))
     config = EvalConfig(
-        args.model, args.dataset, args.split, args.device, tuple(compare), not args.no_body_follow, not args.no_eye_warp
+        args.model,
+        args.dataset,
+        args.split,
+        args.device,
+        tuple(compare),
+        not args.no_body_follow,
+        not args.no_eye_warp,
+        not args.no_head_follow,
     )
     result = evaluate(config)
     Console().print(results_table(result.report))

@@ -33,6 +33,16 @@ def add_eye_warp_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_head_follow_argument(parser: argparse.ArgumentParser) -> None:
+    """--no-head-follow (`live run`, `live eval`, `live drive-eval`): PipelineConfig.head_follow off."""
+    parser.add_argument(
+        "--no-head-follow",
+        action="store_true",
+        help="leave the plate's own head where it is (default: bent to where the avatar's head is, so that it "
+        "does not show beside it)",
+    )
+
+
 def pipeline_config(
     generator: GeneratorSessionConfig,
     retarget: RetargetConfig,
@@ -42,6 +52,7 @@ def pipeline_config(
     max_frames: int = 0,
     generator_workers: int = 0,
     eye_warp: bool = True,
+    head_follow: bool = True,
 ) -> PipelineConfig:
     """The frozen pipeline configuration (`live run` and `live demo`): an unpaced recording is rendered losslessly."""
     if max_frames < 0:
@@ -57,4 +68,5 @@ def pipeline_config(
         max_frames=max_frames,
         generator_workers=generator_workers,
         eye_warp=eye_warp,
+        head_follow=head_follow,
     )

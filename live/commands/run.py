@@ -18,7 +18,12 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
-from live.commands.pipeline_options import add_eye_warp_argument, add_generator_workers_argument, pipeline_config
+from live.commands.pipeline_options import (
+    add_eye_warp_argument,
+    add_generator_workers_argument,
+    add_head_follow_argument,
+    pipeline_config,
+)
 from live.commands.web_options import add_web_arguments, web_config, with_sink_notes
 from live.engines.generator import DEVICES, GeneratorSessionConfig
 from live.errors import UsageError
@@ -81,6 +86,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=0, help="CPU threads for one generator run (0: automatic)")
     add_generator_workers_argument(parser)
     add_eye_warp_argument(parser)
+    add_head_follow_argument(parser)
     parser.add_argument(
         "--retarget",
         choices=RETARGET_MODES,
@@ -196,6 +202,7 @@ def run_pipeline_config(args: argparse.Namespace, is_camera: bool) -> PipelineCo
         max_frames=args.max_frames,
         generator_workers=args.generator_workers,
         eye_warp=not args.no_eye_warp,
+        head_follow=not args.no_head_follow,
     )
 
 

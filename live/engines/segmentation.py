@@ -3,11 +3,14 @@ and once per driver calibration, never per frame (live.face.body moves the perso
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import cv2
 import numpy as np
 
 from live.closing import Closing
 from live.engines.stderr_capture import started_quietly
+from live.face.head_plate import HeadPlate
 
 PERSON_THRESHOLD = 0.5
 
@@ -38,3 +41,13 @@ class PersonSegmenter(Closing):
         if self._segmenter is not None:
             self._segmenter.close()
             self._segmenter = None
+
+
+def head_plates(plates_bgr: Sequence[np.ndarray], plate_landmarks_px: Sequence[np.ndarray]) -> list[HeadPlate]:
+    """Each plate, ready to have its head bent onto a face (live.face.head_plate), its own head at the given
+    landmarks (plate pixels), its person segmented here."""
+    with PersonSegmenter() as segmenter:
+        return [
+            HeadPlate(plate, segmenter.person_mask(plate), landmarks_px)
+            for plate, landmarks_px in zip(plates_bgr, plate_landmarks_px, strict=True)
+        ]

@@ -68,7 +68,8 @@ class EvalConfig:
     (frames recorded at their own size are kept for it); compare: (name, folder) pairs of other outputs of the
     same frames, named by the frame's number in its video (NNNNNN.png), at the video's size; body_follow: each
     frame's plate has its person moved to the real frame's body (live.offline.body_plates), as `live run` moves
-    it with the driver's; eye_warp: the generated lids moved by the card's eye response, as `live run` does."""
+    it with the driver's; eye_warp: the generated lids moved by the card's eye response, as `live run` does;
+    head_follow: the plate's head bent onto each frame's face (live.face.head_plate), as `live run` bends it."""
 
     model_path: Path
     dataset_path: Path
@@ -77,6 +78,7 @@ class EvalConfig:
     compare: tuple[tuple[str, Path], ...] = ()
     body_follow: bool = True
     eye_warp: bool = True
+    head_follow: bool = True
 
 
 @dataclass(frozen=True)
@@ -129,7 +131,7 @@ def evaluate(config: EvalConfig, console: Console | None = None) -> EvalResult:
     videos = dataset.video_indices
     real = np.stack([dataset.native_frame(i) for i in indices])
     pastes = [PasteBack(plate, dataset.size_px) for plate in dataset.plates_bgr]
-    plates, shifts = frame_plates(dataset, indices, real, config.body_follow)
+    plates, shifts = frame_plates(dataset, indices, real, config.body_follow, config.head_follow)
     plate_crops = [pastes[videos[i]].plate_crop(dataset.transforms[i], plate_bgr=p) for i, p in zip(indices, plates)]
     with GeneratorSession(GeneratorSessionConfig(Path(config.model_path), config.device)) as session:
         _check_session(session, config, dataset)
@@ -177,6 +179,7 @@ def evaluate(config: EvalConfig, console: Console | None = None) -> EvalResult:
         "generator_ms_p50": _rounded(float(np.median(generator_ms))),
         "body_follow": config.body_follow,
         "eye_warp": config.eye_warp and response is not None,
+        "head_follow": config.head_follow,
         "body_shifts_px": [None if shift is None else [round(v, 2) for v in shift] for shift in shifts],
         "landmarks": "MediaPipe face mesh, static_image_mode=True, on real, generated and baseline frames alike",
         "definitions": DEFINITIONS,

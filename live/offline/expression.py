@@ -49,14 +49,15 @@ MAX_LAG_FRAMES = 3
 
 @dataclass(frozen=True, slots=True)
 class DriveConfig:
-    """model_path: ONNX model; clip: the driving video; retarget: as `live run --retarget`; eye_warp: as
-    `live run` (False: `--no-eye-warp`)."""
+    """model_path: ONNX model; clip: the driving video; retarget: as `live run --retarget`; eye_warp and
+    head_follow: as `live run` (False: `--no-eye-warp`, `--no-head-follow`)."""
 
     model_path: Path
     clip: Path
     retarget: RetargetConfig = RetargetConfig()
     device: str = "cpu"
     eye_warp: bool = True
+    head_follow: bool = True
     eye_response: EyeResponse | None = None  # instead of the card's (when fitting one)
     mouth_response: MouthResponse | None = None  # likewise
 
@@ -86,6 +87,7 @@ def drive(config: DriveConfig, keep_images: bool = False) -> DriveRecord:
         retarget=config.retarget,
         generator_workers=1,
         eye_warp=config.eye_warp,
+        head_follow=config.head_follow,
         eye_response=config.eye_response,
         mouth_response=config.mouth_response,
     )

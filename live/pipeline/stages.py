@@ -16,6 +16,7 @@ from live.engines.segmentation import PersonSegmenter
 from live.errors import UsageError
 from live.face.body import BodyFollower, BodyPlate
 from live.face.eye_warp import EyeResponse, EyeWarp
+from live.face.head_plate import HeadPlate, in_plate
 from live.face.mouth_response import MouthResponse
 from live.face.retarget import RetargetConfig, Retargeter
 from live.formats.card import ModelCard
@@ -44,6 +45,8 @@ class PipelineConfig:
     eye_warp: move the generated lids to the asked eye opening by the card's eye response
         (live.face.eye_warp; nothing for a card without one); eye_response: instead of the card's (fitting one).
     mouth_response: instead of the card's, for the retargeter (fitting one; live.face.mouth_response).
+    head_follow: bend the plate's own head to where the avatar's head is before the generator paints over it
+        (live.face.head_plate; its own head is where the card's neutral face sits in the neutral crop).
     """
 
     generator: GeneratorSessionConfig
@@ -59,6 +62,7 @@ class PipelineConfig:
     eye_warp: bool = True
     eye_response: EyeResponse | None = None
     mouth_response: MouthResponse | None = None
+    head_follow: bool = True
 
 
 MAX_WORKER_THREADS = 4
@@ -92,6 +96,7 @@ class Stages:
     body_plate: BodyPlate | None = None
     segmenter: PersonSegmenter | None = None
     eye_warp: EyeWarp | None = None  # with config.eye_warp and a card with an eye response
+    head_plate: HeadPlate | None = None  # with config.head_follow
 
     @property
     def session(self) -> GeneratorSession:
@@ -102,7 +107,15 @@ class Stages:
         self, session: GeneratorSession, stats: PipelineStats, hold_s: float = NO_FACE_HOLD_S
     ) -> RenderStep:
         """A render step of one generator session, with this run's body plate and eye warp."""
-        return RenderStep(session, self.neutral_bgr, stats, hold_s, body_plate=self.body_plate, eye_warp=self.eye_warp)
+        return RenderStep(
+            session,
+            self.neutral_bgr,
+            stats,
+            hold_s,
+            body_plate=self.body_plate,
+            eye_warp=self.eye_warp,
+            head_plate=self.head_plate,
+        )
 
     def save_new_calibration(self) -> None:
         """Write a calibration the retargeter finished (main thread: no file IO on the tracking thread)."""
@@ -145,11 +158,15 @@ def open_stages(config: PipelineConfig) -> Iterator[Stages]:
         response = config.eye_response or EyeResponse.from_card(card.eye_response)
         if config.eye_warp and response is not None:
             stages.eye_warp = EyeWarp(response)
-        if config.retarget.body_follow:
+        if config.retarget.body_follow or config.head_follow:
             stages.segmenter = stack.enter_context(PersonSegmenter())
-            plate_bgr = session.plate_bgr
+        plate_bgr = session.plate_bgr
+        if config.retarget.body_follow:
             stages.body_plate = BodyPlate(plate_bgr, stages.segmenter.person_mask(plate_bgr))
             stages.body_follower = BodyFollower(stages.segmenter.person_mask, plate_bgr.shape[0])
+        if config.head_follow:
+            plate_head_px = in_plate(card.neutral_landmarks_px, card.neutral_transform)
+            stages.head_plate = HeadPlate(plate_bgr, stages.segmenter.person_mask(plate_bgr), plate_head_px)
         yield stages
 
 

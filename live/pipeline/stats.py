@@ -18,7 +18,17 @@ from typing import Protocol
 
 import numpy as np
 
-STAGE_ORDER = ("capture", "landmarks", "retarget", "sketch", "generator", "eye_warp", "paste_back", "sinks")
+STAGE_ORDER = (
+    "capture",
+    "landmarks",
+    "retarget",
+    "sketch",
+    "head_plate",
+    "generator",
+    "eye_warp",
+    "paste_back",
+    "sinks",
+)
 RECENT_SAMPLE_COUNT = 120
 RATE_WINDOW_S = 2.0
 # Whole-run percentiles come from a fixed histogram (memory does not grow in an hours-long call):

@@ -17,9 +17,10 @@ from typing import Generic, Protocol, TypeVar
 import numpy as np
 
 from live.engines.landmarks import LandmarkDetector
-from live.face.alignment import HEAD_TEMPLATE, HeadFollower, HeadTemplate
+from live.face.alignment import HEAD_TEMPLATE, HeadFollower, HeadTemplate, apply_transform, invert_transform
 from live.face.body import BodyFollower, BodyPlate
 from live.face.eye_warp import EyeWarp
+from live.face.head_plate import HeadPlate
 from live.face.retarget import Retargeter
 from live.face.teeth import teeth_share
 from live.formats.card import ModelCard
@@ -173,9 +174,11 @@ class RenderStep:
         paste_back: PasteBack | None = None,
         body_plate: BodyPlate | None = None,
         eye_warp: EyeWarp | None = None,
+        head_plate: HeadPlate | None = None,
     ) -> None:
         self.generator = generator
         self.eye_warp = eye_warp
+        self.head_plate = head_plate
         self.neutral_bgr = neutral_bgr
         self.stats = stats
         self.paste_back = paste_back or PasteBack(generator.plate_bgr, generator.card.size_px)
@@ -194,15 +197,12 @@ class RenderStep:
         if sketched.sketch_bgr is None:
             return Rendered(frame, None, self.neutral_bgr, False, dict(sketched.stage_ms))
         transform = self.generator.neutral_transform if sketched.crop_transform is None else sketched.crop_transform
+        plate_bgr, stage_ms = self._plate(sketched, transform)
         start_s = time.perf_counter()
-        plate_bgr = None  # the still plate, unless the body moved
-        if self.body_plate is not None and sketched.body_shift_px is not None:
-            plate_bgr = self.body_plate.shifted(sketched.body_shift_px)
         plate_crop_bgr = self.paste_back.plate_crop(transform, plate_bgr=plate_bgr)
         crop_bgr = self.generator.generate(sketched.sketch_bgr, plate_bgr=plate_crop_bgr)
-        generator_ms = elapsed_ms(start_s)
-        self.stats.record_stage("generator", generator_ms)
-        stage_ms = {**sketched.stage_ms, "generator": generator_ms}
+        stage_ms["generator"] = elapsed_ms(start_s)
+        self.stats.record_stage("generator", stage_ms["generator"])
         if self.eye_warp is not None and sketched.target_landmarks_px is not None:
             start_s = time.perf_counter()
             crop_bgr = self.eye_warp.apply(crop_bgr, sketched.target_landmarks_px)
@@ -213,6 +213,21 @@ class RenderStep:
         stage_ms["paste_back"] = elapsed_ms(start_s)
         self.stats.record_stage("paste_back", stage_ms["paste_back"])
         return Rendered(frame, sketched.sketch_bgr, output_bgr, True, stage_ms)
+
+    def _plate(self, sketched: Sketched, transform: np.ndarray) -> tuple[np.ndarray | None, dict[str, float]]:
+        """This frame's plate (None: the still one): the body moved, then the plate's head bent onto the avatar's
+        (timed as "head_plate"); and the stage times so far."""
+        start_s = time.perf_counter()
+        plate_bgr, shift_px = None, None
+        if self.body_plate is not None and sketched.body_shift_px is not None:
+            plate_bgr, shift_px = self.body_plate.shifted(sketched.body_shift_px), sketched.body_shift_px
+        if self.head_plate is None or sketched.target_landmarks_px is None:
+            return plate_bgr, dict(sketched.stage_ms)
+        landmarks_px = apply_transform(invert_transform(transform), sketched.target_landmarks_px)
+        plate_bgr = self.head_plate.follow(landmarks_px, plate_bgr, shift_px)
+        head_plate_ms = elapsed_ms(start_s)
+        self.stats.record_stage("head_plate", head_plate_ms)
+        return plate_bgr, {**sketched.stage_ms, "head_plate": head_plate_ms}
 
 
 class FaceHold:

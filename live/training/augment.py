@@ -9,6 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as functional
 
+from live.face.head_plate import HeadPlate, in_plate
 from live.formats.sketch import face_mask
 from live.training.eye_mixing import EyeMixer
 
@@ -87,6 +88,12 @@ class CropSampler:
             inverse = np.vstack([cv2.invertAffineTransform(transform), [0.0, 0.0, 1.0]])
             crop_to_plate.append(torch.from_numpy(inverse))
         self.crop_to_plate = crop_to_plate
+        self.head_plates: list[HeadPlate] = []  # per video, set by use_head_plates
+        self.plate_landmarks_px = [in_plate(dataset.landmarks_px[i], dataset.transforms[i]) for i in indices]
+
+    def use_head_plates(self, head_plates: list[HeadPlate]) -> None:
+        """Give each frame its video's plate with the head bent onto the frame's own face (live.face.head_plate)."""
+        self.head_plates = head_plates
 
     def __len__(self) -> int:
         return len(self.videos)
@@ -128,6 +135,9 @@ class CropSampler:
         plates = []
         for row, index in enumerate(chosen.tolist()):
             plate = self.plates[int(self.videos[index])]
+            if self.head_plates:
+                followed = self.head_plates[int(self.videos[index])].follow(self.plate_landmarks_px[index])
+                plate = torch.from_numpy(np.ascontiguousarray(followed)).permute(2, 0, 1)[None].to(self.device)
             theta = torch.vstack([thetas[row].double(), torch.tensor([[0.0, 0.0, 1.0]], dtype=torch.float64)])
             to_plate = _normaliser((plate.shape[3], plate.shape[2])) @ self.crop_to_plate[index]
             plates.append(_warp(scale(plate), (to_plate @ crop_from_normalised @ theta)[None, :2], size_px, "border"))

@@ -6,8 +6,10 @@ from typing import NamedTuple
 
 import torch
 
+from live.engines.segmentation import head_plates
 from live.errors import UsageError
 from live.face.coverage import sample_weights
+from live.face.head_plate import plate_head_landmarks
 from live.face.teeth import teeth_shares
 from live.training.augment import CropSampler, jitter_thetas
 from live.training.eye_mixing import EyeMixer
@@ -45,6 +47,8 @@ class Batches:
         self.part_centres_px = (
             part_centres_px(run.dataset.landmarks_px[indices]) if run.config.local_discriminator > 0 else None
         )
+        if run.config.head_follow and run.config.use_plate:
+            self.sampler.use_head_plates(head_plates(run.dataset.plates_bgr, plate_head_landmarks(run.dataset)))
         if run.config.mix_eyes > 0:
             self.sampler.eye_mixer = EyeMixer.of_frames(run.dataset, indices, run.config.mix_eyes)
         if run.config.shape_augment > 0:

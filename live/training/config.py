@@ -56,6 +56,11 @@ class TrainConfig:
     use_plate: bool = _option(
         True, "paint the person over a background plate (off: paint the whole frame)", flag="--no-plate"
     )
+    head_follow: bool = _option(
+        True,
+        "bend the plate's head onto each training frame's face, as `live run` bends it onto the avatar's",
+        flag="--no-head-follow",
+    )
     checkpoint_every: int = _option(200, "steps between checkpoints", 1)
     keep_last: int = _option(3, "checkpoints kept", 1)
     sample_every: int = _option(200, "steps between sample grids", 1)
