@@ -185,7 +185,16 @@ def test_sequential_loop_returns_the_same_statistics(
     assert report.mode == "sequential"
     assert report.frames_captured == report.frames_written == CLIP_FRAMES
     assert report.dropped_total == 0 and report.out_of_order_outputs == 0
-    assert list(report.stage_ms) == ["capture", "landmarks", "retarget", "sketch", "head_plate", "generator", "paste_back", "sinks"]
+    assert list(report.stage_ms) == [
+        "capture",
+        "landmarks",
+        "retarget",
+        "sketch",
+        "head_plate",
+        "generator",
+        "paste_back",
+        "sinks",
+    ]
     assert len(vcam.sent) == CLIP_FRAMES and vcam.closed
 
 

@@ -17,9 +17,12 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from live.cli import main as live_main  # noqa: E402
+from live.engines.segmentation import head_plates  # noqa: E402
+from live.face.head_plate import in_plate, plate_head_landmarks  # noqa: E402
 from live.face.teeth import teeth_share  # noqa: E402
 from live.formats.dataset import load_dataset  # noqa: E402
-from live.formats.sketch import draw_sketch  # noqa: E402
+from live.formats.sketch import draw_sketch, face_mask  # noqa: E402
+from live.training.augment import CropSampler  # noqa: E402
 from live.training.checkpoints import list_checkpoints, load_checkpoint  # noqa: E402
 
 SHARED_DATA = Path(__file__).resolve().parents[1] / "data"
@@ -484,3 +487,30 @@ def test_recover_checkpoint_gives_back_the_shipped_generator(tmp_path: Path, cap
     generator = UnetGenerator(GeneratorConfig(**state["generator_config"]))
     generator.load_state_dict(state["generator"])
     assert tool.largest_difference(REPOSITORY / "models" / "jwp.onnx", generator.eval()) <= 1, "the same function"
+
+
+def test_training_plates_have_the_head_bent_onto_each_frame_s_face(dataset_64: Path) -> None:
+    """With head follow (the default), each sampled plate is the video's plate with its own head moved onto the
+    frame's face, as `live run` moves it onto the avatar's; without, the still plate."""
+    dataset = load_dataset(dataset_64)
+    indices = dataset.indices("train")
+    sampler = CropSampler(dataset, indices, 3.0, torch.device("cpu"))
+    identity = torch.tensor([[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]])
+    neutral_px = plate_head_landmarks(dataset)[0]
+    moves = [
+        np.abs(in_plate(dataset.landmarks_px[i], dataset.transforms[i])[:, :2] - neutral_px[:, :2]).mean()
+        for i in indices
+    ]
+    frame = int(np.argmax(moves))  # the training frame whose head is farthest from the plate's
+    still = sampler.sample(torch.tensor([frame]), identity)[3]
+    sampler.use_head_plates(head_plates(dataset.plates_bgr, plate_head_landmarks(dataset)))
+    followed = sampler.sample(torch.tensor([frame]), identity)[3]
+    real = sampler.sample(torch.tensor([frame]), identity)[1]
+    face = torch.from_numpy(face_mask(dataset.landmarks_px[indices[frame]], dataset.size_px))
+    error = lambda plate: float((plate - real).abs().mean(dim=1)[0][face].mean())  # noqa: E731
+    print(
+        f"frame {frame}: head {moves[frame]:.1f} px from the plate's; face |plate - real|",
+        error(still),
+        error(followed),
+    )
+    assert error(followed) < error(still)

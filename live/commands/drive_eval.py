@@ -136,7 +136,9 @@ def run(args: argparse.Namespace) -> int:
     own_frames = {}
     if args.dataset is not None:
         for split in ("train", "val"):
-            own_frames[split] = dataset_correlations(args.model, args.dataset, split, args.device)
+            own_frames[split] = dataset_correlations(
+                args.model, args.dataset, split, args.device, not args.no_head_follow
+            )
             print(f"{split} frames of {args.dataset} (own sketches): {own_frames[split]['correlation']}")
     response = response_curves(args.model, args.device) if args.response else {}
     for line in response_lines(response) if response else []:

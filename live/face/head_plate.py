@@ -9,8 +9,10 @@ doubled jaw line (tools/default_avatar_notes.md, "The plate's own head").
 (live.face.alignment.ALIGNMENT_INDICES) to the avatar's current ones and lays it over the plate's background:
 
 - the head's alpha is the person mask grown by GROW_FACE_HEIGHTS (so its soft edge, EDGE_FACE_HEIGHTS wide,
-  lies on background), within HALF_WIDTH_FACE_HEIGHTS of the face's axis, narrowing along the jaw to
-  NECK_HALF_WIDTH_FACE_HEIGHTS at the chin (not the collar or the shoulders), fading out along the neck
+  lies on background), within HALF_WIDTH_FACE_HEIGHTS of the face's axis and above its jaw line (by
+  JAW_MARGIN_FACE_HEIGHTS; beside the face, EAR_FACE_HEIGHTS below the outline's widest points: the ears),
+  and the neck below it (within
+  NECK_HALF_WIDTH_FACE_HEIGHTS of the axis: not the collar or the shoulders), fading out along the neck
   between NECK_FADE_FACE_HEIGHTS below the chin (the neck bends, the body stays);
 - the background is the plate, with the head's core (alpha 1) filled once by OpenCV's Telea inpainting: it
   shows only where the head moved away.
@@ -27,15 +29,18 @@ import numpy as np
 from live.face.alignment import ALIGNMENT_INDICES, apply_transform, fit_similarity, invert_transform
 from live.face.expression import FACE_TOP_BOTTOM
 from live.formats.dataset import Dataset
+from live.formats.mesh_topology import closed_loop
 
 GROW_FACE_HEIGHTS = 0.04  # the head's mask is grown by this much so that its soft edge lies on background
 EDGE_FACE_HEIGHTS = 0.03  # the width of that soft edge
 NECK_FADE_FACE_HEIGHTS = (-0.05, 0.1)  # below the chin: the head is whole above the first, gone below the second
 HALF_WIDTH_FACE_HEIGHTS = 0.75  # the head reaches this far either side of the face's axis (not the shoulders)
-NECK_HALF_WIDTH_FACE_HEIGHTS = 0.35  # narrowing to this at the chin, as the jaw does (the collar stays)
-JAW_FACE_HEIGHTS = 0.35  # over this much above the chin
+JAW_MARGIN_FACE_HEIGHTS = 0.08  # the head reaches this far below the jaw's outline (its shadow, the beard)
+EAR_FACE_HEIGHTS = 0.25  # beside the face, this far below the outline's widest points (the ear lobes)
+NECK_HALF_WIDTH_FACE_HEIGHTS = 0.25  # below the jaw only the neck moves, this far either side (not the collar)
 BOX_MARGIN_FACE_HEIGHTS = 0.25  # the composed box reaches this far past the head's, for a head that moved out
 INPAINT_RADIUS_PX = 5
+FACE_OUTLINE = closed_loop("face_oval")
 MIN_MOVE_PX = 0.05  # a head this close to the plate's (at its farthest pixel) leaves the plate as it is
 
 
@@ -65,27 +70,47 @@ def face_height_of(landmarks_px: np.ndarray) -> float:
 
 def head_alpha(person_mask: np.ndarray, plate_landmarks_px: np.ndarray) -> np.ndarray:
     """(H, W) float32: how much of each plate pixel is the head that moves (module docstring)."""
-    chin = plate_landmarks_px[FACE_TOP_BOTTOM[1], :2].astype(np.float64)
+    top, chin = (plate_landmarks_px[index, :2].astype(np.float64) for index in FACE_TOP_BOTTOM)
     face_height_px = max(face_height_of(plate_landmarks_px), 1.0)
-    down = (chin - plate_landmarks_px[FACE_TOP_BOTTOM[0], :2]) / face_height_px
+    down = (chin - top) / face_height_px
     height_px, width_px = person_mask.shape[:2]
     rows, columns = np.mgrid[0:height_px, 0:width_px].astype(np.float32)
     below_chin_px = (columns - chin[0]) * down[0] + (rows - chin[1]) * down[1]
-    beside_axis_px = np.abs((columns - chin[0]) * down[1] - (rows - chin[1]) * down[0])
+    beside_px = (columns - chin[0]) * down[1] - (rows - chin[1]) * down[0]  # signed, across the face's axis
     start_px, end_px = (fraction * face_height_px for fraction in NECK_FADE_FACE_HEIGHTS)
     neck = _raised_cosine((below_chin_px - start_px) / (end_px - start_px))
     grow_px = 2 * max(1, round(GROW_FACE_HEIGHTS * face_height_px)) + 1
     head = cv2.dilate(
         (person_mask > 0).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow_px, grow_px))
     )
-    jaw = np.clip(1.0 + below_chin_px / (JAW_FACE_HEIGHTS * face_height_px), 0.0, 1.0)  # 0 above the jaw, 1 at the chin
-    half_width_px = (
-        HALF_WIDTH_FACE_HEIGHTS + jaw * (NECK_HALF_WIDTH_FACE_HEIGHTS - HALF_WIDTH_FACE_HEIGHTS)
-    ) * face_height_px
-    head &= ((below_chin_px < end_px) & (beside_axis_px < half_width_px)).astype(np.uint8)
+    jaw_px = _jaw_below_chin_px(plate_landmarks_px, chin, down, beside_px, face_height_px)
+    above_jaw = below_chin_px < jaw_px + JAW_MARGIN_FACE_HEIGHTS * face_height_px
+    in_neck = (np.abs(beside_px) < NECK_HALF_WIDTH_FACE_HEIGHTS * face_height_px) & (below_chin_px < end_px)
+    head &= ((above_jaw | in_neck) & (np.abs(beside_px) < HALF_WIDTH_FACE_HEIGHTS * face_height_px)).astype(np.uint8)
     inside_px = cv2.distanceTransform(head, cv2.DIST_L2, 5)  # 0 outside, growing inwards
     edge = 1.0 - _raised_cosine(inside_px / max(1.0, EDGE_FACE_HEIGHTS * face_height_px))
     return (edge * neck).astype(np.float32)
+
+
+def _jaw_below_chin_px(
+    landmarks_px: np.ndarray, chin: np.ndarray, down: np.ndarray, beside_px: np.ndarray, face_height_px: float
+) -> np.ndarray:
+    """Per pixel, how far below the chin the face's outline runs at that pixel's place across the face (its
+    lower half: the jaw; towards and beyond its sides, down to EAR_FACE_HEIGHTS below its widest points)."""
+    outline = landmarks_px[FACE_OUTLINE, :2].astype(np.float64) - chin
+    along, across = outline @ down, outline @ np.array([down[1], -down[0]])
+    sides = (int(np.argmin(across)), int(np.argmax(across)))
+    lower = along >= min(along[sides[0]], along[sides[1]])
+    order = np.argsort(across[lower])
+    jaw = np.interp(beside_px, across[lower][order], along[lower][order])
+    # by the ears (the outer 30% of the face's half width and beyond), down to EAR_FACE_HEIGHTS below the
+    # outline's level at its widest, reached smoothly
+    left, right = sides
+    side = beside_px < 0
+    width_px = np.where(side, -across[left], across[right])
+    ramp = np.clip((np.abs(beside_px) - 0.7 * width_px) / (0.3 * width_px), 0.0, 1.0)
+    ears = np.where(side, along[left], along[right]) + ramp * EAR_FACE_HEIGHTS * face_height_px
+    return np.maximum(jaw, np.where(ramp > 0, ears, -np.inf)).astype(np.float32)
 
 
 def _grown_box(alpha: np.ndarray, face_height_px: float) -> tuple[int, int, int, int]:
