@@ -109,10 +109,16 @@ class BodyPlate:
         self._box = (rows.min(), rows.max() + 1, columns.min(), columns.max() + 1) if self.has_person else None
         self._last: tuple[tuple[float, float], np.ndarray] | None = None
 
+    @staticmethod
+    def rounded(shift_px: tuple[float, float]) -> tuple[float, float]:
+        """The shift as the plate is composed for it: each component rounded to SHIFT_STEP_PX."""
+        dx, dy = (round(value / SHIFT_STEP_PX) * SHIFT_STEP_PX for value in shift_px)
+        return float(dx), float(dy)
+
     def shifted(self, shift_px: tuple[float, float]) -> np.ndarray:
         """A plate-sized image (do not write to it): the shift rounded to SHIFT_STEP_PX, the last one's image
         when it rounds the same (the smoothed shift moves slowly), the plate itself for no shift."""
-        dx, dy = (round(value / SHIFT_STEP_PX) * SHIFT_STEP_PX for value in shift_px)
+        dx, dy = self.rounded(shift_px)
         if not self.has_person or (dx, dy) == (0.0, 0.0):
             return self.plate_bgr
         last = self._last  # one attribute, read and replaced whole: safe from several generator workers

@@ -141,6 +141,7 @@ class HeadPlate:
             self.background_bgr[y0:y1, x0:x1] = cv2.inpaint(box_bgr, core, INPAINT_RADIUS_PX, cv2.INPAINT_TELEA)
         self._background_bgr = self.background_bgr[y0:y1, x0:x1]
         self._core = core
+        self._last_background: tuple[tuple[int, float, float], np.ndarray] | None = None
 
     def head_transform(self, landmarks_px: np.ndarray) -> np.ndarray:
         """2x3 similarity from the plate's head to the face at `landmarks_px` (plate pixels)."""
@@ -183,10 +184,15 @@ class HeadPlate:
         y0, y1, x0, x1 = self._box
         if shift_x == 0.0 and shift_y == 0.0 and source_bgr is self.plate_bgr:
             return self._background_bgr
+        key = (id(source_bgr), shift_x, shift_y)  # the body's plate is the same array while its shift holds
+        last = self._last_background  # one attribute, read and replaced whole: safe from several workers
+        if last is not None and last[0] == key:
+            return last[1]
         move = np.float32([[1, 0, shift_x], [0, 1, shift_y]])
         size = (x1 - x0, y1 - y0)
         filled = cv2.warpAffine(self._background_bgr, move, size, borderMode=cv2.BORDER_REPLICATE)
         core = cv2.warpAffine(self._core, move, size, flags=cv2.INTER_NEAREST)
         background_bgr = source_bgr[y0:y1, x0:x1].copy()
         np.copyto(background_bgr, filled, where=core[..., None] > 0)
+        self._last_background = (key, background_bgr)
         return background_bgr

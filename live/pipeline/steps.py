@@ -220,7 +220,8 @@ class RenderStep:
         start_s = time.perf_counter()
         plate_bgr, shift_px = None, None
         if self.body_plate is not None and sketched.body_shift_px is not None:
-            plate_bgr, shift_px = self.body_plate.shifted(sketched.body_shift_px), sketched.body_shift_px
+            shift_px = self.body_plate.rounded(sketched.body_shift_px)
+            plate_bgr = self.body_plate.shifted(shift_px)
         if self.head_plate is None or sketched.target_landmarks_px is None:
             return plate_bgr, dict(sketched.stage_ms)
         landmarks_px = apply_transform(invert_transform(transform), sketched.target_landmarks_px)
