@@ -21,7 +21,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from live.commands.pipeline_options import add_eye_warp_argument, add_head_follow_argument
+from live.commands.pipeline_options import add_render_arguments
 from live.errors import UsageError
 from live.face.eye_warp import EyeResponse
 from live.face.mouth_response import MouthResponse
@@ -53,8 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the driver's neutral, as written by `live run --calibration FILE` (default: calibrate on each clip's "
         "first second, as `live run` does)",
     )
-    add_eye_warp_argument(parser)
-    add_head_follow_argument(parser)
+    add_render_arguments(parser)
     parser.add_argument(
         "--fit-response",
         action="store_true",

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from live.commands.pipeline_options import add_eye_warp_argument, add_head_follow_argument
+from live.commands.pipeline_options import add_render_arguments
 from live.engines.generator import DEVICES
 from live.errors import UsageError
 from live.offline.eval_report import results_table, store_in_card, write_strip
@@ -48,8 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="keep the plate's person still (default: moved to each real frame's body, as `live run` moves it)",
     )
-    add_eye_warp_argument(parser)
-    add_head_follow_argument(parser)
+    add_render_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -33,8 +33,9 @@ def add_eye_warp_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_head_follow_argument(parser: argparse.ArgumentParser) -> None:
-    """--no-head-follow (`live run`, `live eval`, `live drive-eval`): PipelineConfig.head_follow off."""
+def add_render_arguments(parser: argparse.ArgumentParser) -> None:
+    """--no-eye-warp and --no-head-follow (`live run`, `live eval`, `live drive-eval`)."""
+    add_eye_warp_argument(parser)
     parser.add_argument(
         "--no-head-follow",
         action="store_true",

@@ -18,12 +18,7 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
-from live.commands.pipeline_options import (
-    add_eye_warp_argument,
-    add_generator_workers_argument,
-    add_head_follow_argument,
-    pipeline_config,
-)
+from live.commands.pipeline_options import add_generator_workers_argument, add_render_arguments, pipeline_config
 from live.commands.web_options import add_web_arguments, web_config, with_sink_notes
 from live.engines.generator import DEVICES, GeneratorSessionConfig
 from live.errors import UsageError
@@ -85,8 +80,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", choices=DEVICES, default="auto", help="where the generator runs (default auto)")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads for one generator run (0: automatic)")
     add_generator_workers_argument(parser)
-    add_eye_warp_argument(parser)
-    add_head_follow_argument(parser)
+    add_render_arguments(parser)
     parser.add_argument(
         "--retarget",
         choices=RETARGET_MODES,

@@ -32,6 +32,7 @@ from live.formats.dataset import Dataset, load_dataset, sha256_of_file
 from live.formats.sketch import SKETCH_FORMAT_VERSION, face_mask
 from live.offline.body_plates import frame_plates
 from live.offline.image_metrics import (
+    DEFINITIONS,
     PSNR_CAP_DB,
     consecutive_pairs,
     flicker_0_255,
@@ -44,22 +45,6 @@ from live.offline.image_metrics import (
 from live.pipeline.paste_back import PasteBack
 
 SPLITS = ("train", "val")
-DEFINITIONS = {
-    "l1_0_255": "mean absolute difference to the real frame, 0..255 scale",
-    "psnr_db": f"PSNR (peak 255) per frame, each capped at {PSNR_CAP_DB:g} dB, averaged over frames",
-    "ssim_bgr_mean": "SSIM, 11x11 Gaussian sigma 1.5, per BGR channel averaged; face: mean of the map in the mask",
-    "_frame / _face": "whole frame / face region (live.formats.sketch.face_mask of the real frame's landmarks)",
-    "akd_px": (
-        "mean distance in model pixels between the 478 MediaPipe landmarks of output and real frame "
-        "(static_image_mode on both), over akd_frames frames where both have a face"
-    ),
-    "face_found_rate": "fraction of outputs on which MediaPipe (static_image_mode) finds a face",
-    "flicker_0_255": "mean absolute change between consecutive frames (same video); flicker_ratio = output's / real's",
-    "nearest_frame_baseline": (
-        "the training frame whose landmarks (x, y) in the aligned crop are nearest on average, "
-        "its crop pasted unchanged at the evaluated frame's crop"
-    ),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,14 +162,21 @@ def evaluate(config: EvalConfig, console: Console | None = None) -> EvalResult:
             "flicker_pairs": len(pairs),
         },
         "generator_ms_p50": _rounded(float(np.median(generator_ms))),
-        "body_follow": config.body_follow,
-        "eye_warp": config.eye_warp and response is not None,
-        "head_follow": config.head_follow,
+        **_switches(config, eye_warp=response is not None),
         "body_shifts_px": [None if shift is None else [round(v, 2) for v in shift] for shift in shifts],
         "landmarks": "MediaPipe face mesh, static_image_mode=True, on real, generated and baseline frames alike",
         "definitions": DEFINITIONS,
     }
     return EvalResult(report, dataset.sketches_bgr[indices], real, generated, baseline, compared)
+
+
+def _switches(config: EvalConfig, eye_warp: bool) -> dict[str, bool]:
+    """What the run switched on, as `live run` would (the eye warp only with the card's eye response)."""
+    return {
+        "body_follow": config.body_follow,
+        "eye_warp": config.eye_warp and eye_warp,
+        "head_follow": config.head_follow,
+    }
 
 
 def _landmark_distance_px(dataset: Dataset, indices: np.ndarray, nearest: np.ndarray) -> float | None:

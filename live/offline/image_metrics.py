@@ -117,3 +117,21 @@ def nearest_landmark_frames(
             raise ValueError("every candidate frame is excluded")
         nearest[q] = int(np.argmin(distances))
     return nearest
+
+
+DEFINITIONS = {  # what `live eval`'s report calls each figure
+    "l1_0_255": "mean absolute difference to the real frame, 0..255 scale",
+    "psnr_db": f"PSNR (peak 255) per frame, each capped at {PSNR_CAP_DB:g} dB, averaged over frames",
+    "ssim_bgr_mean": "SSIM, 11x11 Gaussian sigma 1.5, per BGR channel averaged; face: mean of the map in the mask",
+    "_frame / _face": "whole frame / face region (live.formats.sketch.face_mask of the real frame's landmarks)",
+    "akd_px": (
+        "mean distance in model pixels between the 478 MediaPipe landmarks of output and real frame "
+        "(static_image_mode on both), over akd_frames frames where both have a face"
+    ),
+    "face_found_rate": "fraction of outputs on which MediaPipe (static_image_mode) finds a face",
+    "flicker_0_255": "mean absolute change between consecutive frames (same video); flicker_ratio = output's / real's",
+    "nearest_frame_baseline": (
+        "the training frame whose landmarks (x, y) in the aligned crop are nearest on average, "
+        "its crop pasted unchanged at the evaluated frame's crop"
+    ),
+}
