@@ -39,8 +39,8 @@ def add_render_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-head-follow",
         action="store_true",
-        help="leave the plate's own head where it is (default: bent to where the avatar's head is, so that it "
-        "does not show beside it)",
+        help="leave the plate's own head where it is (default: moved to where the avatar's head is, so that it "
+        "does not show beside it; a model trained with it, train.head_follow in its card, paints badly without)",
     )
 
 
