@@ -263,3 +263,14 @@ def test_unwritable_calibration_path_is_refused_before_the_run(tiny_model_path, 
     )
     assert code == 2 and "--calibration" in capsys.readouterr().err
     assert not (tmp_path / "o.mp4").exists(), "refused before anything ran"
+
+
+@pytest.mark.parametrize("follow", [True, False])
+def test_no_head_follow_leaves_the_plate_s_head_alone(
+    tiny_model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], follow: bool
+) -> None:
+    """The plate's head is moved onto the avatar's by default (its own stage in the timings); not with the flag."""
+    arguments = ["run", "--model", str(tiny_model_path), "--source", str(CLIP), "--output", str(tmp_path / "out.mp4")]
+    arguments += ["--no-pace", "--max-frames", "10", "--device", "cpu"] + ([] if follow else ["--no-head-follow"])
+    assert main(arguments) == 0
+    assert ("head_plate" in capsys.readouterr().out) == follow
