@@ -19,9 +19,9 @@
 # (The shape-augmented fine-tune, --shape-augment 0.3, is measured in tools/default_avatar_notes.md; since the
 # retargeter sets the mouth's opening from closed lips it no longer follows other people's mouths better.)
 # One CPU core (LIVE_THREADS, default 1) so the machine stays usable; data/jwp_office.mp4 is never trained on.
-# The stop-23 phases run with --no-head-follow (training's default since stop 24): the shipped weights were
-# trained on the still plate, and `live run` bends the plate's head at run time (tools/default_avatar_notes.md,
-# "The plate's head follows", for the fine-tunes with it that were tried and not shipped).
+# Training paints over the still plate (`live train --head-follow` would bend the plate's head onto each frame's);
+# `live run` bends the plate's head onto the avatar's at run time (tools/default_avatar_notes.md, "The plate's
+# head follows", for the fine-tunes with it in training that were tried and not shipped).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=${LIVE_WORK:-work/default}
@@ -33,24 +33,24 @@ fi
 if [ "${LIVE_FROM_SCRATCH:-0}" = 1 ]; then
   for steps in 3600 8000; do
     nice live train "$work/dataset" --out "$work/run" --resume --steps "$steps" --ngf 16 --face-weight 3 --region-weight 3 \
-      --threads "$threads" --no-head-follow --augment-shift 0.1 --augment-scale 0.1 --augment-rotate-deg 3 --checkpoint-every 250 --sample-every 500
+      --threads "$threads" --augment-shift 0.1 --augment-scale 0.1 --augment-rotate-deg 3 --checkpoint-every 250 --sample-every 500
   done
   nice live train "$work/dataset" --out "$work/finetune" --resume --init-from "$work/run/checkpoints/step_00008000.pt" \
     --steps 1500 --learning-rate 5e-5 --lambda-l1 400 --ngf 16 --face-weight 3 --region-weight 3 --threads "$threads" \
-    --no-head-follow --augment-shift 0.1 --augment-scale 0.1 --augment-rotate-deg 3 --checkpoint-every 250 --sample-every 1500
+    --augment-shift 0.1 --augment-scale 0.1 --augment-rotate-deg 3 --checkpoint-every 250 --sample-every 1500
   start="$work/finetune/checkpoints/step_00001500.pt"
 else
   mkdir -p "$work"
   git show 2795b71:models/jwp.onnx > "$work/stop22.onnx"
   python tools/recover_checkpoint.py "$work/stop22.onnx" "$work/stop22.pt"
   nice live train "$work/dataset" --out "$work/teeth" --resume --init-from "$work/stop22.pt" --steps 3000 --learning-rate 2e-4 \
-    --lambda-l1 400 --ngf 16 --face-weight 3 --region-weight 3 --threads "$threads" --no-head-follow \
+    --lambda-l1 400 --ngf 16 --face-weight 3 --region-weight 3 --threads "$threads" \
     --augment-shift 0.1 --augment-scale 0.1 --augment-rotate-deg 3 --checkpoint-every 500 --sample-every 3000
   start="$work/teeth/checkpoints/step_00003000.pt"
 fi
 nice live train "$work/dataset" --out "$work/mouth" --resume --init-from "$start" --steps 3000 --learning-rate 1e-4 \
   --lambda-l1 400 --local-discriminator 20 --ngf 16 --face-weight 3 --region-weight 10 --threads "$threads" \
-  --no-head-follow --augment-shift 0.1 --augment-scale 0.1 --augment-rotate-deg 3 --checkpoint-every 500 --sample-every 3000
+  --augment-shift 0.1 --augment-scale 0.1 --augment-rotate-deg 3 --checkpoint-every 500 --sample-every 3000
 live export "$work/mouth" --out models/jwp.onnx --notes tools/default_avatar_notes.md
 live eval models/jwp.onnx "$work/dataset" --json "$work/eval.json" --strip "$work/eval_strip.png" --store-in-card
 # The eye response (live/face/eye_warp.py): fitted on another person's 53 s clip, never the same man's other recording.

@@ -57,9 +57,9 @@ class TrainConfig:
         True, "paint the person over a background plate (off: paint the whole frame)", flag="--no-plate"
     )
     head_follow: bool = _option(
-        True,
-        "bend the plate's head onto each training frame's face, as `live run` bends it onto the avatar's",
-        flag="--no-head-follow",
+        False,
+        "bend the plate's head onto each training frame's face, as `live run` bends it onto the avatar's (off: the "
+        "still plate, which kept a trained avatar's teeth; tools/default_avatar_notes.md)",
     )
     checkpoint_every: int = _option(200, "steps between checkpoints", 1)
     keep_last: int = _option(3, "checkpoints kept", 1)
