@@ -11,14 +11,15 @@ doubled jaw line (tools/default_avatar_notes.md, "The plate's own head").
 - the head's alpha is the person mask grown by GROW_FACE_HEIGHTS (so its soft edge, EDGE_FACE_HEIGHTS wide,
   lies on background), within HALF_WIDTH_FACE_HEIGHTS of the face's axis and above its jaw line (by
   JAW_MARGIN_FACE_HEIGHTS; beside the face, EAR_FACE_HEIGHTS below the outline's widest points: the ears),
-  and the neck below it (within
-  NECK_HALF_WIDTH_FACE_HEIGHTS of the axis: not the collar or the shoulders), fading out along the neck
-  between NECK_FADE_FACE_HEIGHTS below the chin (the neck bends, the body stays);
+  and the neck below it (within NECK_HALF_WIDTH_FACE_HEIGHTS of the axis: not the collar or the shoulders),
+  fading out between NECK_FADE_FACE_HEIGHTS below the chin (the neck bends, the body stays);
 - the background is the plate, with the head's core (alpha 1) filled once by OpenCV's Telea inpainting: it
   shows only where the head moved away.
 
 The background does not move, so the bookshelf behind a turning head stays straight; a head at the plate's
-own pose leaves the plate exactly as it was.
+own pose leaves the plate exactly as it was. The head is composed within its box grown by
+BOX_MARGIN_FACE_HEIGHTS: a head moved farther than that from the plate's would be cut at the box's edge (the
+retargeter keeps head moves within the training range, well inside it).
 """
 
 from __future__ import annotations
