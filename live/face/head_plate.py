@@ -19,7 +19,7 @@ doubled jaw line (tools/default_avatar_notes.md, "The plate's own head").
 The background does not move, so the bookshelf behind a turning head stays straight; a head at the plate's
 own pose leaves the plate exactly as it was. The head is composed within its box grown by
 BOX_MARGIN_FACE_HEIGHTS: a head moved farther than that from the plate's would be cut at the box's edge (the
-retargeter keeps head moves within the training range, well inside it).
+retargeter keeps head moves within the pose and shift ranges seen in training).
 """
 
 from __future__ import annotations
