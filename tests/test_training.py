@@ -514,3 +514,20 @@ def test_training_plates_have_the_head_bent_onto_each_frame_s_face(dataset_64: P
         error(followed),
     )
     assert error(followed) < error(still)
+
+
+def test_head_follow_in_training_changes_what_the_generator_is_shown_and_is_carded(
+    dataset_64: Path, tmp_path: Path
+) -> None:
+    """`live train --head-follow`: the same seed and steps train other weights (the plates differ), and the
+    exported card says so (a model trained with it must run with it)."""
+    from live.training.train import TrainConfig, train
+
+    common = dict(dataset=str(dataset_64), ngf=4, ndf=8, steps=3, checkpoint_every=100, sample_every=100, threads=1)
+    still = load_checkpoint(train(TrainConfig(out=str(tmp_path / "still"), **common)).last_checkpoint)
+    followed_run = tmp_path / "followed"
+    followed = load_checkpoint(train(TrainConfig(out=str(followed_run), head_follow=True, **common)).last_checkpoint)
+    assert still["config"]["head_follow"] is False and followed["config"]["head_follow"] is True
+    assert any(not torch.equal(tensor, followed["generator"][name]) for name, tensor in still["generator"].items())
+    assert live_main(["export", str(followed_run), "--out", str(tmp_path / "followed.onnx")]) == 0
+    assert "| train.head_follow | True |" in (tmp_path / "followed.md").read_text()
