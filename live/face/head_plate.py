@@ -27,6 +27,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from live.face import body
 from live.face.alignment import ALIGNMENT_INDICES, apply_transform, fit_similarity, invert_transform
 from live.face.expression import FACE_TOP_BOTTOM
 from live.formats.dataset import Dataset
@@ -63,16 +64,10 @@ def _raised_cosine(values: np.ndarray) -> np.ndarray:
     return (0.5 + 0.5 * np.cos(np.pi * np.clip(values, 0.0, 1.0))).astype(np.float32)
 
 
-def face_height_of(landmarks_px: np.ndarray) -> float:
-    """Forehead-to-chin distance in pixels."""
-    top, bottom = (np.asarray(landmarks_px[index, :2], dtype=np.float64) for index in FACE_TOP_BOTTOM)
-    return float(np.linalg.norm(bottom - top))
-
-
 def head_alpha(person_mask: np.ndarray, plate_landmarks_px: np.ndarray) -> np.ndarray:
     """(H, W) float32: how much of each plate pixel is the head that moves (module docstring)."""
     top, chin = (plate_landmarks_px[index, :2].astype(np.float64) for index in FACE_TOP_BOTTOM)
-    face_height_px = max(face_height_of(plate_landmarks_px), 1.0)
+    face_height_px = max(body.face_height_px(plate_landmarks_px.astype(np.float64)), 1.0)
     down = (chin - top) / face_height_px
     height_px, width_px = person_mask.shape[:2]
     rows, columns = np.mgrid[0:height_px, 0:width_px].astype(np.float32)
@@ -132,7 +127,7 @@ class HeadPlate:
         self.plate_bgr = plate_bgr
         self.anchors_px = np.asarray(plate_landmarks_px, dtype=np.float64)[ALIGNMENT_INDICES, :2]
         self.alpha = head_alpha(person_mask, plate_landmarks_px)
-        self._box = _grown_box(self.alpha, face_height_of(plate_landmarks_px))
+        self._box = _grown_box(self.alpha, body.face_height_px(np.asarray(plate_landmarks_px, dtype=np.float64)))
         self.has_head = self._box[1] > self._box[0]
         y0, y1, x0, x1 = self._box
         core = (self.alpha[y0:y1, x0:x1] >= 1.0).astype(np.uint8)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 
 from live.engines.segmentation import PersonSegmenter, head_plates
-from live.face.alignment import apply_transform, invert_transform
 from live.face.body import BodyPlate, BodyRegistration, body_band, clamped_shift
 from live.face.head_plate import in_plate, plate_head_landmarks
 from live.formats.dataset import Dataset
@@ -24,8 +23,6 @@ def frame_plates(
     bends it onto the avatar's); and the shift (None: not measured, the still plate)."""
     plates = [dataset.plates_bgr[int(dataset.video_indices[i])] for i in indices]
     shifts: list[tuple[float, float] | None] = [None] * len(indices)
-    if not body_follow and not head_follow:
-        return plates, shifts
     if body_follow:
         with PersonSegmenter() as segmenter:
             masks = [segmenter.person_mask(plate) for plate in dataset.plates_bgr]
@@ -46,7 +43,7 @@ def _body_plates(
     for index, image_bgr in zip(indices, real_bgr):
         video = int(dataset.video_indices[index])
         plate = dataset.plates_bgr[video]
-        landmarks_px = apply_transform(invert_transform(dataset.transforms[index]), dataset.landmarks_px[index])
+        landmarks_px = in_plate(dataset.landmarks_px[index], dataset.transforms[index])
         band = body_band(plate.shape, landmarks_px)
         registration = None if band is None else BodyRegistration(plate, masks[video], band)
         shift = registration.measure(image_bgr) if registration is not None and registration.usable else None

@@ -26,8 +26,8 @@ from rich.progress import Progress
 from live.engines.generator import GeneratorSession, GeneratorSessionConfig
 from live.engines.landmarks import LandmarkConfig, LandmarkDetector
 from live.errors import UsageError
-from live.face.alignment import apply_transform, invert_transform
 from live.face.eye_warp import EyeResponse, EyeWarp
+from live.face.head_plate import in_plate
 from live.formats.dataset import Dataset, load_dataset, sha256_of_file
 from live.formats.sketch import SKETCH_FORMAT_VERSION, face_mask
 from live.offline.body_plates import frame_plates
@@ -191,7 +191,7 @@ def _landmark_distance_px(dataset: Dataset, indices: np.ndarray, nearest: np.nda
 def _native_face_mask(dataset: Dataset, index: int) -> np.ndarray:
     """The face region of a frame at its video's size (the crop's landmarks taken back into the frame)."""
     height_px, width_px = dataset.plates_bgr[dataset.video_indices[index]].shape[:2]
-    landmarks = apply_transform(invert_transform(dataset.transforms[index]), dataset.landmarks_px[index])
+    landmarks = in_plate(dataset.landmarks_px[index], dataset.transforms[index])
     return face_mask(landmarks, max(height_px, width_px))[:height_px, :width_px]
 
 

@@ -17,10 +17,10 @@ from typing import Generic, Protocol, TypeVar
 import numpy as np
 
 from live.engines.landmarks import LandmarkDetector
-from live.face.alignment import HEAD_TEMPLATE, HeadFollower, HeadTemplate, apply_transform, invert_transform
+from live.face.alignment import HEAD_TEMPLATE, HeadFollower, HeadTemplate
 from live.face.body import BodyFollower, BodyPlate
 from live.face.eye_warp import EyeWarp
-from live.face.head_plate import HeadPlate
+from live.face.head_plate import HeadPlate, in_plate
 from live.face.retarget import Retargeter
 from live.face.teeth import teeth_share
 from live.formats.card import ModelCard
@@ -224,7 +224,7 @@ class RenderStep:
             plate_bgr = self.body_plate.shifted(shift_px)
         if self.head_plate is None or sketched.target_landmarks_px is None:
             return plate_bgr, dict(sketched.stage_ms)
-        landmarks_px = apply_transform(invert_transform(transform), sketched.target_landmarks_px)
+        landmarks_px = in_plate(sketched.target_landmarks_px, transform)
         plate_bgr = self.head_plate.follow(landmarks_px, plate_bgr, shift_px)
         head_plate_ms = elapsed_ms(start_s)
         self.stats.record_stage("head_plate", head_plate_ms)

@@ -9,8 +9,9 @@ import numpy as np
 import torch
 
 from live.errors import UsageError
-from live.face.alignment import apply_transform, invert_transform
+from live.face.alignment import apply_transform
 from live.face.coverage import coverage_report
+from live.face.head_plate import in_plate
 from live.face.shape_space import ShapeSpace
 from live.face.teeth import teeth_shares
 from live.formats.card import ModelCard, encode_plate
@@ -46,9 +47,7 @@ def usual_crop_landmarks(dataset: Dataset, card: ModelCard) -> np.ndarray:
     neutral_transform = np.asarray(card.neutral_transform, dtype=np.float64)
     return np.stack(
         [
-            apply_transform(
-                neutral_transform, apply_transform(invert_transform(dataset.transforms[i]), dataset.landmarks_px[i])
-            )
+            apply_transform(neutral_transform, in_plate(dataset.landmarks_px[i], dataset.transforms[i]))
             for i in dataset.indices("train")
         ]
     )
