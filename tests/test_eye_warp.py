@@ -146,6 +146,8 @@ def test_drive_eval_fits_the_responses_into_a_models_card(
     assert stored["fitted_on"] == [clip.name] and len(stored["asked"]) >= 2
     assert stored["drawn"] == sorted(stored["drawn"]) and STRENGTH_LIMITS[0] <= stored["strength"] <= STRENGTH_LIMITS[1]
     assert stored["asked"] != session.card.eye_response["asked"], "fitted anew on this clip"
+    corners = stages.card.corner_response
+    assert corners["fitted_on"] == [clip.name] and corners["asked"] == sorted(corners["asked"])
     mouth = stages.card.mouth_response
     if kept:
         assert mouth["fitted_on"] == [clip.name] and len(mouth["asked"]) >= 2

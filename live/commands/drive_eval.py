@@ -1,7 +1,8 @@
 """`live drive-eval MODEL.onnx CLIP [CLIP ...] [--retarget full] [--no-shape-clamp] [--json OUT.json]`.
 
-`--fit-response` measures, instead, the mouth and eye openings the avatar draws against those asked
-(live.face.mouth_response, live.face.eye_warp) and stores both curves in the model's card.
+`--fit-response` measures, instead, the mouth and eye openings and the mouth-corner lifts the avatar draws
+against those asked (live.face.mouth_response, live.face.eye_warp, live.face.corner_warp) and stores the
+curves in the model's card.
 
 How well the avatar follows each driver clip (live.offline.expression): Pearson
 correlations driver vs output for eye opening, mouth opening, smile, yaw and
@@ -21,8 +22,10 @@ from pathlib import Path
 
 from rich.console import Console
 
-from live.commands.pipeline_options import add_render_arguments
+from live.commands.pipeline_options import add_render_arguments, render_switches
+from live.engines.generator import GeneratorSession, GeneratorSessionConfig
 from live.errors import UsageError
+from live.face.corner_warp import CornerResponse, fit_corner_response
 from live.face.eye_warp import EyeResponse
 from live.face.mouth_response import MouthResponse
 from live.face.retarget import RETARGET_MODES, RetargetConfig
@@ -35,7 +38,14 @@ from live.offline.expression import (
     median_report,
 )
 from live.offline.expression_dataset import dataset_correlations
-from live.offline.response import fit_driven_responses, response_curves, response_lines, store_responses
+from live.offline.response import (
+    fit_driven_responses,
+    paired_corner_lifts,
+    response_curves,
+    response_lines,
+    store_corner_response,
+    store_responses,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -56,9 +66,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_render_arguments(parser)
     parser.add_argument(
         "--fit-response",
-        action="store_true",
-        help="drive the avatar with the clips, fit the mouth and eye openings it draws against those its sketch "
-        "asks for, and store both curves in the model's card (then `live run` corrects the mouth and lids by them)",
+        nargs="?",
+        const="all",
+        choices=("all", "corners"),
+        help="drive the avatar with the clips, fit the mouth and eye openings and the mouth-corner lifts it draws "
+        "against those its sketch asks for, and store the curves in the model's card (then `live run` corrects "
+        "the mouth, lids and corners by them); `--fit-response corners`: only the corners' curve, driving with "
+        "the card's other corrections as `live run` does",
     )
     parser.add_argument("--json", type=Path, metavar="OUT.json", help="write every figure to this JSON file")
     parser.add_argument("--device", default="cpu", help="ONNX Runtime device (default cpu)")
@@ -87,7 +101,7 @@ def check_arguments(args: argparse.Namespace) -> None:
     if args.fit_response and not args.clips:
         raise UsageError("--fit-response needs driver clips")
     taken = [f"--{name}" for name in ("strip", "json", "dataset") if getattr(args, name) is not None]
-    flags = ("response", "no_eye_warp", "no_head_follow", "no_mouth_response", "no_teeth")
+    flags = ("response", "no_eye_warp", "no_corner_warp", "no_head_follow", "no_mouth_response", "no_teeth")
     taken += ["--" + flag.replace("_", "-") for flag in flags if getattr(args, flag)]
     if args.fit_response and taken:
         raise UsageError(
@@ -123,7 +137,11 @@ def run(args: argparse.Namespace) -> int:
     reports, rows = [], []
     for clip in args.clips:
         config = DriveConfig(
-            args.model, clip, retarget, args.device, eye_warp=not args.no_eye_warp, head_follow=not args.no_head_follow
+            args.model,
+            clip,
+            retarget,
+            args.device,
+            **render_switches(args),
         )
         record = drive(config, keep_images=args.strip is not None)
         reports.append(evaluate_drive(config, record))
@@ -154,6 +172,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def curve_text(curve: MouthResponse | EyeResponse | CornerResponse) -> str:
+    """asked->drawn pairs of a fitted curve."""
+    return ", ".join(f"{asked:.3f}->{drawn:.3f}" for asked, drawn in zip(curve.asked, curve.drawn))
+
+
 def fit_response(args: argparse.Namespace, retarget: RetargetConfig) -> int:
     """--fit-response: drive with every clip three times (live.offline.response), then store the curves in the card."""
 
@@ -168,12 +191,22 @@ def fit_response(args: argparse.Namespace, retarget: RetargetConfig) -> int:
                 eye_warp=eye is not None,
                 eye_response=eye,
                 mouth_response=mouth,
+                corner_warp=False,
             )
             for clip in args.clips
         ]
         return [(record.driver, record.target, record.output) for record in map(drive, configs)]
 
-    fitted = fit_driven_responses(drive_clips)
+    with GeneratorSession(GeneratorSessionConfig(args.model, args.device)) as session:
+        neutral_px = session.card.neutral_landmarks_px
+    if args.fit_response == "corners":
+        configs = [DriveConfig(args.model, clip, retarget, args.device, corner_warp=False) for clip in args.clips]
+        records = [(record.driver, record.target, record.output) for record in map(drive, configs)]
+        corner = fit_corner_response(*paired_corner_lifts(records, neutral_px))
+        store_corner_response(args.model, corner, [clip.name for clip in args.clips])
+        print(f"mouth-corner lift response stored in {args.model}'s card (asked->drawn): {curve_text(corner)}")
+        return 0
+    fitted = fit_driven_responses(drive_clips, neutral_px)
     store_responses(args.model, fitted, [clip.name for clip in args.clips])
     (mouth_before, smile_before), (mouth_after, smile_after) = (
         fitted.without_mouth_correction,
@@ -184,9 +217,8 @@ def fit_response(args: argparse.Namespace, retarget: RetargetConfig) -> int:
         f"mouth response {verdict}: mouth / smile r on the clips {mouth_before:.3f} / {smile_before:.3f} without it, "
         f"{mouth_after:.3f} / {smile_after:.3f} with it"
     )
-    for name, curve in (("mouth", fitted.mouth), ("eye", fitted.eye)):
+    for name, curve in (("mouth", fitted.mouth), ("eye", fitted.eye), ("mouth-corner lift", fitted.corner)):
         if curve is not None:
-            pairs = ", ".join(f"{a:.3f}->{d:.3f}" for a, d in zip(curve.asked, curve.drawn))
-            print(f"{name} response stored in {args.model}'s card (asked->drawn): {pairs}")
+            print(f"{name} response stored in {args.model}'s card (asked->drawn): {curve_text(curve)}")
     print(f"eye warp strength {fitted.eye.strength:.2f}")
     return 0

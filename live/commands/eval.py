@@ -67,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
         not args.no_body_follow,
         not args.no_eye_warp,
         not args.no_head_follow,
+        not args.no_corner_warp,
     )
     result = evaluate(config)
     Console().print(results_table(result.report))

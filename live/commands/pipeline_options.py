@@ -34,14 +34,29 @@ def add_eye_warp_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def add_render_arguments(parser: argparse.ArgumentParser) -> None:
-    """--no-eye-warp and --no-head-follow (`live run`, `live eval`, `live drive-eval`)."""
+    """--no-eye-warp, --no-corner-warp and --no-head-follow (`live run`, `live eval`, `live drive-eval`)."""
     add_eye_warp_argument(parser)
+    parser.add_argument(
+        "--no-corner-warp",
+        action="store_true",
+        help="leave the generated mouth corners as drawn (default: moved to the asked lift by the card's corner "
+        "response, so that a grin lifts them as far as the driver's)",
+    )
     parser.add_argument(
         "--no-head-follow",
         action="store_true",
         help="leave the plate's own head where it is (default: moved to where the avatar's head is, so that it "
         "does not show beside it; a model trained with it, train.head_follow in its card, paints badly without)",
     )
+
+
+def render_switches(args: argparse.Namespace) -> dict[str, bool]:
+    """PipelineConfig's eye_warp, head_follow and corner_warp from add_render_arguments' options."""
+    return {
+        "eye_warp": not args.no_eye_warp,
+        "head_follow": not args.no_head_follow,
+        "corner_warp": not args.no_corner_warp,
+    }
 
 
 def pipeline_config(
@@ -54,6 +69,7 @@ def pipeline_config(
     generator_workers: int = 0,
     eye_warp: bool = True,
     head_follow: bool = True,
+    corner_warp: bool = True,
 ) -> PipelineConfig:
     """The frozen pipeline configuration (`live run` and `live demo`): an unpaced recording is rendered losslessly."""
     if max_frames < 0:
@@ -70,4 +86,5 @@ def pipeline_config(
         generator_workers=generator_workers,
         eye_warp=eye_warp,
         head_follow=head_follow,
+        corner_warp=corner_warp,
     )

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
-from live.commands.pipeline_options import add_generator_workers_argument, add_render_arguments, pipeline_config
+from live.commands import pipeline_options as options
 from live.commands.web_options import add_web_arguments, web_config, with_sink_notes
 from live.engines.generator import DEVICES, GeneratorSessionConfig
 from live.errors import UsageError
@@ -79,8 +79,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_web_arguments(parser)
     parser.add_argument("--device", choices=DEVICES, default="auto", help="where the generator runs (default auto)")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads for one generator run (0: automatic)")
-    add_generator_workers_argument(parser)
-    add_render_arguments(parser)
+    options.add_generator_workers_argument(parser)
+    options.add_render_arguments(parser)
     parser.add_argument(
         "--retarget",
         choices=RETARGET_MODES,
@@ -188,15 +188,14 @@ def run_pipeline_config(args: argparse.Namespace, is_camera: bool) -> PipelineCo
     if args.fps != 0.0 and not MIN_FPS <= args.fps <= MAX_FPS:  # also refuses nan and inf
         raise UsageError(f"--fps {args.fps:g}: give a frame rate from {MIN_FPS:g} to {MAX_FPS:g} (0: the default)")
     generator = GeneratorSessionConfig(model_path=args.model, device=args.device, intra_op_threads=args.threads)
-    return pipeline_config(
+    return options.pipeline_config(
         generator,
         retarget_config(args),
         pace=not args.no_pace,
         is_camera=is_camera,
         max_frames=args.max_frames,
         generator_workers=args.generator_workers,
-        eye_warp=not args.no_eye_warp,
-        head_follow=not args.no_head_follow,
+        **options.render_switches(args),
     )
 
 

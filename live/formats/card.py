@@ -57,6 +57,9 @@ class ModelCard:
     mouth_response: the mouth openings the generator draws for those its sketch asks for when driven
         ({"asked": [...], "drawn": [...], "fitted_on": ...}, live.face.mouth_response, `live drive-eval
         --fit-response`); the retargeter asks for the opening that is drawn as wanted. Empty: no correction.
+    corner_response: the mouth-corner lifts the generator draws for those its sketch asks for when driven
+        ({"asked": [...], "drawn": [...], "fitted_on": ...}, face heights, live.face.corner_warp, `live
+        drive-eval --fit-response`); `live run` moves the drawn corners by it. Empty: no correction.
     """
 
     name: str
@@ -76,6 +79,7 @@ class ModelCard:
     expression_range: dict[str, Any] = field(default_factory=dict)
     eye_response: dict[str, Any] = field(default_factory=dict)
     mouth_response: dict[str, Any] = field(default_factory=dict)
+    corner_response: dict[str, Any] = field(default_factory=dict)
     template: dict[str, Any] = field(default_factory=dict)
     coverage: dict[str, Any] = field(default_factory=dict)
     plate_size_px: list[int] = field(default_factory=list)

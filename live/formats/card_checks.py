@@ -165,6 +165,21 @@ def check_mouth_response(value: Any) -> str | None:
     return _check_curve(value, "asked") or _check_curve(value, "drawn")
 
 
+def check_corner_response(value: Any) -> str | None:
+    """{} (no correction), or asked and drawn lifts (equally long lists of numbers, asked increasing)."""
+    if value == {}:
+        return None
+    try:
+        asked, drawn = list(value["asked"]), list(value["drawn"])
+    except (KeyError, TypeError):
+        return "needs asked and drawn lists"
+    if len(asked) < 2 or len(asked) != len(drawn) or not all(_is_number(number) for number in asked + drawn):
+        return "needs two or more asked and as many drawn lifts, all numbers"
+    if any(later <= earlier for earlier, later in zip(asked, asked[1:])):
+        return "needs asked lifts in increasing order"
+    return None
+
+
 def _check_curve(value: Any, increasing: str) -> str | None:
     try:
         asked, drawn = list(value["asked"]), list(value["drawn"])
@@ -198,6 +213,7 @@ FIELD_CHECKS: dict[str, tuple[bool, Check]] = {
     "expression_range": (False, check_expression_range),
     "eye_response": (False, check_eye_response),
     "mouth_response": (False, check_mouth_response),
+    "corner_response": (False, check_corner_response),
     "crop": (False, check_list_of_mappings),
     "template": (False, check_template),
     "coverage": (False, check_mapping),

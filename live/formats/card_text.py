@@ -42,6 +42,9 @@ def card_markdown(card: ModelCard, parity_difference: float | None = None) -> st
                 "mouth response (drawn vs asked mouth opening; the sketch asks for what is drawn as wanted)": (
                     card.mouth_response or "none"
                 ),
+                "corner response (drawn vs asked mouth-corner lift; `live run` moves the corners by it)": (
+                    card.corner_response or "none"
+                ),
             }
         ),
         "",

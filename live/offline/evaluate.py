@@ -26,8 +26,10 @@ from rich.progress import Progress
 from live.engines.generator import GeneratorSession, GeneratorSessionConfig
 from live.engines.landmarks import LandmarkConfig, LandmarkDetector
 from live.errors import UsageError
+from live.face.corner_warp import CornerResponse, CornerWarp
 from live.face.eye_warp import EyeResponse, EyeWarp
 from live.face.head_plate import in_plate
+from live.formats.card import ModelCard
 from live.formats.dataset import Dataset, load_dataset, sha256_of_file
 from live.formats.sketch import SKETCH_FORMAT_VERSION, face_mask
 from live.offline.body_plates import frame_plates
@@ -51,10 +53,10 @@ SPLITS = ("train", "val")
 class EvalConfig:
     """model_path: an ONNX file from `live export`; dataset_path: a `live prepare` folder; split: "val"
     (frames recorded at their own size are kept for it); compare: (name, folder) pairs of other outputs of the
-    same frames, named by the frame's number in its video (NNNNNN.png), at the video's size; body_follow: each
-    frame's plate has its person moved to the real frame's body (live.offline.body_plates), as `live run` moves
-    it with the driver's; eye_warp: the generated lids moved by the card's eye response, as `live run` does;
-    head_follow: the plate's head bent onto each frame's face (live.face.head_plate), as `live run` bends it."""
+    same frames, named by the frame's number in its video (NNNNNN.png), at the video's size. As `live run`:
+    body_follow moves each frame's plate person to the real frame's body (live.offline.body_plates); eye_warp and
+    corner_warp move the generated lids and mouth corners by the card's responses; head_follow bends the plate's
+    head onto each frame's face (live.face.head_plate)."""
 
     model_path: Path
     dataset_path: Path
@@ -64,6 +66,7 @@ class EvalConfig:
     body_follow: bool = True
     eye_warp: bool = True
     head_follow: bool = True
+    corner_warp: bool = True
 
 
 @dataclass(frozen=True)
@@ -121,9 +124,8 @@ def evaluate(config: EvalConfig, console: Console | None = None) -> EvalResult:
     with GeneratorSession(GeneratorSessionConfig(Path(config.model_path), config.device)) as session:
         _check_session(session, config, dataset)
         crops, generator_ms = _generate(session, dataset, indices, plate_crops, console)
-        provider, response = session.provider, EyeResponse.from_card(session.card.eye_response)
-    if config.eye_warp and response is not None:  # asked: each frame's own landmarks, the sketch's
-        crops = np.stack([EyeWarp(response).apply(crop, dataset.landmarks_px[i]) for crop, i in zip(crops, indices)])
+        provider, card = session.provider, session.card
+    crops, switches = _warped(config, card, crops, dataset.landmarks_px[indices])
     nearest = train[nearest_landmark_frames(dataset.landmarks_px[indices], dataset.landmarks_px[train], None)]
 
     def pasted(crop: np.ndarray, k: int) -> np.ndarray:
@@ -162,7 +164,7 @@ def evaluate(config: EvalConfig, console: Console | None = None) -> EvalResult:
             "flicker_pairs": len(pairs),
         },
         "generator_ms_p50": _rounded(float(np.median(generator_ms))),
-        **_switches(config, eye_warp=response is not None),
+        **switches,
         "body_shifts_px": [None if shift is None else [round(v, 2) for v in shift] for shift in shifts],
         "landmarks": "MediaPipe face mesh, static_image_mode=True, on real, generated and baseline frames alike",
         "definitions": DEFINITIONS,
@@ -170,13 +172,18 @@ def evaluate(config: EvalConfig, console: Console | None = None) -> EvalResult:
     return EvalResult(report, dataset.sketches_bgr[indices], real, generated, baseline, compared)
 
 
-def _switches(config: EvalConfig, eye_warp: bool) -> dict[str, bool]:
-    """What the run switched on, as `live run` would (the eye warp only with the card's eye response)."""
-    return {
-        "body_follow": config.body_follow,
-        "eye_warp": config.eye_warp and eye_warp,
-        "head_follow": config.head_follow,
+def _warped(config: EvalConfig, card: ModelCard, crops: np.ndarray, landmarks_px: np.ndarray) -> tuple:
+    """The crops with the eye and corner warps `live run` would apply (each only with the card's response; asked:
+    each frame's own landmarks, the sketch's), and what the run switched on."""
+    eyes, corners = EyeResponse.from_card(card.eye_response), CornerResponse.from_card(card.corner_response)
+    warps = {
+        "eye_warp": EyeWarp(eyes) if config.eye_warp and eyes is not None else None,
+        "corner_warp": CornerWarp(corners, card.neutral_landmarks_px) if config.corner_warp and corners else None,
     }
+    for warp in filter(None, warps.values()):
+        crops = np.stack([warp.apply(crop, landmarks) for crop, landmarks in zip(crops, landmarks_px)])
+    applied = {name: warp is not None for name, warp in warps.items()}
+    return crops, {"body_follow": config.body_follow, **applied, "head_follow": config.head_follow}
 
 
 def _landmark_distance_px(dataset: Dataset, indices: np.ndarray, nearest: np.ndarray) -> float | None:

@@ -49,8 +49,8 @@ MAX_LAG_FRAMES = 3
 
 @dataclass(frozen=True, slots=True)
 class DriveConfig:
-    """model_path: ONNX model; clip: the driving video; retarget: as `live run --retarget`; eye_warp and
-    head_follow: as `live run` (False: `--no-eye-warp`, `--no-head-follow`)."""
+    """model_path: ONNX model; clip: the driving video; retarget: as `live run --retarget`; eye_warp,
+    head_follow and corner_warp: as `live run` (False: `--no-eye-warp`, `--no-head-follow`, `--no-corner-warp`)."""
 
     model_path: Path
     clip: Path
@@ -60,6 +60,7 @@ class DriveConfig:
     head_follow: bool = True
     eye_response: EyeResponse | None = None  # instead of the card's (when fitting one)
     mouth_response: MouthResponse | None = None  # likewise
+    corner_warp: bool = True
 
 
 @dataclass(slots=True)
@@ -90,6 +91,7 @@ def drive(config: DriveConfig, keep_images: bool = False) -> DriveRecord:
         head_follow=config.head_follow,
         eye_response=config.eye_response,
         mouth_response=config.mouth_response,
+        corner_warp=config.corner_warp,
     )
     record = DriveRecord([], [], [], [], 0.0, [], [])
     stats = PipelineStats("drive-eval")

@@ -27,6 +27,7 @@ import numpy as np
 from live.engines.generator import GeneratorSession, GeneratorSessionConfig
 from live.engines.landmarks import LandmarkConfig, LandmarkDetector
 from live.errors import UsageError
+from live.face.corner_warp import CornerResponse, corner_lifts, fit_corner_response
 from live.face.expression import eye_openings, mouth_opening
 from live.face.expression_transfer import ExpressionRange, set_eye_openings, set_mouth_opening
 from live.face.eye_warp import EyeResponse, calibrated_strength, fit_eye_response
@@ -132,6 +133,20 @@ def _paired_mouths(records: list[tuple[list, list, list]]) -> tuple[np.ndarray, 
     return np.array(asked), np.array(drawn)
 
 
+def paired_corner_lifts(records: list[tuple[list, list, list]], neutral_px: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per corner and frame where the output has a face: the lift asked and the one measured on the output."""
+    pairs = [
+        (corner_lifts(asked, neutral_px), corner_lifts(output, neutral_px))
+        for _, asked_faces, output_faces in records
+        for asked, output in zip(asked_faces, output_faces)
+        if asked is not None and output is not None
+    ]
+    if not pairs:
+        raise UsageError("no frame of the clips had a face on both the driver and the output: give clips with a face")
+    asked, drawn = zip(*pairs)
+    return np.ravel(asked), np.ravel(drawn)
+
+
 def mouth_following(records: list[tuple[list, list, list]]) -> tuple[float, float]:
     """Mouth and smile r, driver vs output (live drive-eval's measure), each the mean over the clips."""
     figures = [correlations(driver, output) for driver, _, output in records]
@@ -148,24 +163,26 @@ def keeps_mouth_response(without: tuple[float, float], corrected: tuple[float, f
 @dataclass(frozen=True, slots=True)
 class FittedResponses:
     """What --fit-response found: the mouth's curve (None when it did not help on the clips), the eye's, and
-    the clips' mouth and smile r without and with the mouth's correction."""
+    the clips' mouth and smile r without and with the mouth's correction, and the mouth corners' curve."""
 
     mouth: MouthResponse | None
     eye: EyeResponse
     without_mouth_correction: tuple[float, float]
     with_mouth_correction: tuple[float, float]
+    corner: CornerResponse
 
 
 DriveClips = Callable[[MouthResponse | None, EyeResponse | None], list[tuple[list, list, list]]]
 
 
-def fit_driven_responses(drive_clips: DriveClips) -> FittedResponses:
+def fit_driven_responses(drive_clips: DriveClips, neutral_px: np.ndarray) -> FittedResponses:
     """The avatar's mouth response (live.face.mouth_response) and eye response (live.face.eye_warp) from
     driving it three times: with neither correction (the mouth's curve), with the mouth corrected and the eyes
     as drawn (the eye's curve), then with the eye warp at strength 1 too (its strength). The mouth's curve is
     kept only if it raised the clips' mouth r and did not lower their smile r by more (an avatar that draws
-    mouths in proportion to the sketch gains nothing from it). drive_clips(mouth, eye) -> per clip (driver,
-    asked and output faces); None: that correction off."""
+    mouths in proportion to the sketch gains nothing from it). The mouth corners' curve (live.face.corner_warp)
+    comes from the second drive: drive_clips never warps the corners. drive_clips(mouth, eye) -> per clip
+    (driver, asked and output faces); None: that correction off. neutral_px: the card's neutral landmarks."""
     plain = drive_clips(None, None)
     mouth: MouthResponse | None = fit_mouth_response(*_paired_mouths(plain))
     unwarped = drive_clips(mouth, None)
@@ -178,15 +195,22 @@ def fit_driven_responses(drive_clips: DriveClips) -> FittedResponses:
     both = [(asked, [output, again]) for (_, asked, output), (_, _, again) in zip(unwarped, warped)]
     asked, drawn, drawn_warped = _paired_openings(both)
     eye = replace(eye, strength=calibrated_strength(eye, asked, drawn, drawn_warped))
-    return FittedResponses(mouth, eye, before, after)
+    corner = fit_corner_response(*paired_corner_lifts(unwarped, neutral_px))
+    return FittedResponses(mouth, eye, before, after, corner)
 
 
 def store_responses(model_path: Path, fitted: FittedResponses, fitted_on: list[str]) -> None:
-    """Write both responses into the model's card (ONNX metadata and NAME.md); `live run` then corrects by them
+    """Write the responses into the model's card (ONNX metadata and NAME.md); `live run` then corrects by them
     (a mouth response that was not kept is stored empty: no correction)."""
 
     def update(data: dict) -> None:
         data["mouth_response"] = {} if fitted.mouth is None else {**fitted.mouth.to_dict(), "fitted_on": fitted_on}
         data["eye_response"] = {**fitted.eye.to_dict(), "fitted_on": fitted_on}
+        data["corner_response"] = {**fitted.corner.to_dict(), "fitted_on": fitted_on}
 
     update_card_data(model_path, update)
+
+
+def store_corner_response(model_path: Path, corner: CornerResponse, fitted_on: list[str]) -> None:
+    """Write the mouth corners' curve alone into the model's card (`live drive-eval --fit-response corners`)."""
+    update_card_data(model_path, lambda data: data.update(corner_response={**corner.to_dict(), "fitted_on": fitted_on}))

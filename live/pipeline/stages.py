@@ -15,6 +15,7 @@ from live.engines.landmarks import LandmarkConfig, LandmarkDetector
 from live.engines.segmentation import PersonSegmenter
 from live.errors import UsageError
 from live.face.body import BodyFollower, BodyPlate
+from live.face.corner_warp import CornerResponse, CornerWarp
 from live.face.eye_warp import EyeResponse, EyeWarp
 from live.face.head_plate import HeadPlate, in_plate
 from live.face.mouth_response import MouthResponse
@@ -45,6 +46,8 @@ class PipelineConfig:
     eye_warp: move the generated lids to the asked eye opening by the card's eye response
         (live.face.eye_warp; nothing for a card without one); eye_response: instead of the card's (fitting one).
     mouth_response: instead of the card's, for the retargeter (fitting one; live.face.mouth_response).
+    corner_warp: move the generated mouth corners to the asked lift by the card's corner response
+        (live.face.corner_warp; nothing for a card without one); corner_response: instead of the card's.
     head_follow: bend the plate's own head to where the avatar's head is before the generator paints over it
         (live.face.head_plate; its own head is where the card's neutral face sits in the neutral crop).
     """
@@ -63,6 +66,8 @@ class PipelineConfig:
     eye_response: EyeResponse | None = None
     mouth_response: MouthResponse | None = None
     head_follow: bool = True
+    corner_warp: bool = True
+    corner_response: CornerResponse | None = None
 
 
 MAX_WORKER_THREADS = 4
@@ -97,6 +102,7 @@ class Stages:
     segmenter: PersonSegmenter | None = None
     eye_warp: EyeWarp | None = None  # with config.eye_warp and a card with an eye response
     head_plate: HeadPlate | None = None  # with config.head_follow
+    corner_warp: CornerWarp | None = None  # with config.corner_warp and a card with a corner response
 
     @property
     def session(self) -> GeneratorSession:
@@ -115,6 +121,7 @@ class Stages:
             body_plate=self.body_plate,
             eye_warp=self.eye_warp,
             head_plate=self.head_plate,
+            corner_warp=self.corner_warp,
         )
 
     def save_new_calibration(self) -> None:
@@ -158,6 +165,9 @@ def open_stages(config: PipelineConfig) -> Iterator[Stages]:
         response = config.eye_response or EyeResponse.from_card(card.eye_response)
         if config.eye_warp and response is not None:
             stages.eye_warp = EyeWarp(response)
+        corners = config.corner_response or CornerResponse.from_card(card.corner_response)
+        if config.corner_warp and corners is not None:
+            stages.corner_warp = CornerWarp(corners, card.neutral_landmarks_px)
         if config.retarget.body_follow or config.head_follow:
             stages.segmenter = stack.enter_context(PersonSegmenter())
         plate_bgr = session.plate_bgr

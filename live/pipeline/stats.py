@@ -26,6 +26,7 @@ STAGE_ORDER = (
     "head_plate",
     "generator",
     "eye_warp",
+    "corner_warp",
     "paste_back",
     "sinks",
 )

@@ -19,6 +19,7 @@ import numpy as np
 from live.engines.landmarks import LandmarkDetector
 from live.face.alignment import HEAD_TEMPLATE, HeadFollower, HeadTemplate
 from live.face.body import BodyFollower, BodyPlate
+from live.face.corner_warp import CornerWarp
 from live.face.eye_warp import EyeWarp
 from live.face.head_plate import HeadPlate, in_plate
 from live.face.retarget import Retargeter
@@ -175,9 +176,11 @@ class RenderStep:
         body_plate: BodyPlate | None = None,
         eye_warp: EyeWarp | None = None,
         head_plate: HeadPlate | None = None,
+        corner_warp: CornerWarp | None = None,
     ) -> None:
         self.generator = generator
         self.eye_warp = eye_warp
+        self.corner_warp = corner_warp
         self.head_plate = head_plate
         self.neutral_bgr = neutral_bgr
         self.stats = stats
@@ -203,11 +206,12 @@ class RenderStep:
         crop_bgr = self.generator.generate(sketched.sketch_bgr, plate_bgr=plate_crop_bgr)
         stage_ms["generator"] = elapsed_ms(start_s)
         self.stats.record_stage("generator", stage_ms["generator"])
-        if self.eye_warp is not None and sketched.target_landmarks_px is not None:
-            start_s = time.perf_counter()
-            crop_bgr = self.eye_warp.apply(crop_bgr, sketched.target_landmarks_px)
-            stage_ms["eye_warp"] = elapsed_ms(start_s)
-            self.stats.record_stage("eye_warp", stage_ms["eye_warp"])
+        for name, warp in (("eye_warp", self.eye_warp), ("corner_warp", self.corner_warp)):
+            if warp is not None and sketched.target_landmarks_px is not None:
+                start_s = time.perf_counter()
+                crop_bgr = warp.apply(crop_bgr, sketched.target_landmarks_px)
+                stage_ms[name] = elapsed_ms(start_s)
+                self.stats.record_stage(name, stage_ms[name])
         start_s = time.perf_counter()
         output_bgr = self.paste_back.paste(crop_bgr, plate_crop_bgr, transform, plate_bgr=plate_bgr)
         stage_ms["paste_back"] = elapsed_ms(start_s)
