@@ -15,7 +15,8 @@ drawn from, and on the generator's output (live.face.expression):
         each in its own face sizes (> 1: the avatar trembles more than the driver);
     outside_training: share of frames the retargeter flagged as outside the avatar's training range;
     teeth: the share of the open mouth showing teeth (live.face.teeth), driver vs output: Pearson r at the
-        best lag, and the output's mean share on the frames where the driver shows teeth and where he does not.
+        best lag, and the output's mean share on the frames where the driver shows teeth and where he does not;
+    corner_lift: how the mouth corners rise with the driver's (live.offline.corner_figures): r and reach.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from live.face.teeth import teeth_share
 from live.formats.card import ModelCard
 from live.io.calibration_file import CalibrationFile
 from live.io.sources import SourceConfig, VideoFileSource, media_time_s
+from live.offline.corner_figures import lift_series, reach
 from live.offline.drive_strip import face_tile
 from live.pipeline.messages import Frame
 from live.pipeline.run import PipelineConfig, open_stages
@@ -45,6 +47,7 @@ from live.pipeline.stats import PipelineStats
 from live.pipeline.steps import BufferPool, SketchStep, TrackStep
 
 MAX_LAG_FRAMES = 3
+CORNER_KEYS = ("correlation", "reach")
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,7 +235,17 @@ def evaluate_drive(config: DriveConfig, record: DriveRecord | None = None) -> di
         "jitter_ratio": jitter_ratio(record.driver, record.output),
         "outside_training": _rounded(record.outside_share),
         "teeth": teeth_figures(record),
+        "corner_lift": corner_figures(record),
     }
+
+
+def corner_figures(record: DriveRecord) -> dict[str, float | None]:
+    """Lift r and reach of the mouth corners, driver vs output (live.offline.corner_figures)."""
+    card = record.card
+    series = None if card is None else lift_series(record.driver, record.output, card.neutral_landmarks_px)
+    if series is None:
+        return dict.fromkeys(CORNER_KEYS)
+    return {"correlation": _rounded(best_lag_correlation(*series)), "reach": _rounded(reach(*series))}
 
 
 def drive_table(reports: list[dict]) -> Table:
@@ -241,7 +254,7 @@ def drive_table(reports: list[dict]) -> Table:
     table.add_column("driver")
     for name in MEASURE_NAMES:
         table.add_column(name + " r", justify="right")
-    for name in ("teeth r", "faces found", "jitter", "outside"):
+    for name in ("teeth r", "lift r", "lift reach", "faces found", "jitter", "outside"):
         table.add_column(name, justify="right")
     for report in reports:
         cells = [Path(report["driver"]).name]
@@ -250,6 +263,7 @@ def drive_table(reports: list[dict]) -> Table:
             ceiling = f"{_text(on)}/{_text(off)}"
             cells.append(f"{_text(report['correlation'][name])} ({ceiling})")
         cells.append(_text(report.get("teeth", {}).get("correlation")))
+        cells += [_text(report.get("corner_lift", {}).get(key)) for key in CORNER_KEYS]
         cells += [_text(report["faces_found"]), _text(report["jitter_ratio"]), _text(report["outside_training"])]
         table.add_row(*cells)
     table.caption = "brackets: driver vs retargeted landmarks, shape clamp on/off (the ceiling)"
@@ -273,5 +287,6 @@ def median_report(reports: list[dict]) -> dict:
     for key in ("faces_found", "jitter_ratio", "outside_training"):
         row[key] = median([report[key] for report in reports])
     teeth_keys = ("correlation", "driver_frames_showing", "output_share_driver_showing", "output_share_driver_not")
-    row["teeth"] = {key: median([report.get("teeth", {}).get(key) for report in reports]) for key in teeth_keys}
+    for group, keys in (("teeth", teeth_keys), ("corner_lift", CORNER_KEYS)):
+        row[group] = {key: median([report.get(group, {}).get(key) for report in reports]) for key in keys}
     return row
