@@ -31,10 +31,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from live.errors import UsageError
 from live.face.alignment import ALIGNMENT_INDICES, fit_similarity
 from live.face.expression import FACE_TOP_BOTTOM, MOUTH_CORNERS
-from live.face.eye_warp import binned_medians
+from live.face.eye_warp import increasing_curve
 
 CHIN = FACE_TOP_BOTTOM[1]
 SHIFT_LIMIT = 0.03  # face heights a corner may be moved
@@ -101,14 +100,11 @@ def corner_lifts(landmarks_px: np.ndarray, neutral_px: np.ndarray) -> np.ndarray
 def fit_corner_response(asked: np.ndarray, drawn: np.ndarray) -> CornerResponse:
     """The curve through each bin's medians (bins of FIT_BIN_WIDTH asked, FIT_MIN_CORNERS corners or more; drawn
     made non-decreasing); asked, drawn: per corner and frame, the lifts asked and then measured on the output."""
-    points = binned_medians(asked, drawn, FIT_BIN_WIDTH, FIT_MIN_CORNERS)
-    if len(points) < 2:
-        raise UsageError(
-            f"the clip shows {len(points)} range(s) of mouth-corner lift with {FIT_MIN_CORNERS}+ measured corners; "
-            "fit the response on a longer clip in which the driver talks and smiles"
-        )
-    asked_points, drawn_points = (np.array(values) for values in zip(*points))
-    return CornerResponse(tuple(asked_points.tolist()), tuple(np.maximum.accumulate(drawn_points).tolist()))
+    refusal = (
+        f"the clip shows {{ranges}} range(s) of mouth-corner lift with {FIT_MIN_CORNERS}+ measured corners; fit the "
+        "response on a longer clip in which the driver talks and smiles"
+    )
+    return CornerResponse(*increasing_curve(asked, drawn, FIT_BIN_WIDTH, FIT_MIN_CORNERS, refusal))
 
 
 def _raised_cosine(distance: np.ndarray, reach: float) -> np.ndarray:

@@ -87,17 +87,26 @@ def binned_medians(
     return points
 
 
+def increasing_curve(
+    asked: np.ndarray, drawn: np.ndarray, bin_width: float, min_members: int, refusal: str
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """binned_medians' points as (asked, drawn) with drawn made non-decreasing (the fits of this module and
+    live.face.corner_warp); UsageError(refusal, its {ranges} the count of bins found) when fewer than 2."""
+    points = binned_medians(asked, drawn, bin_width, min_members)
+    if len(points) < 2:
+        raise UsageError(refusal.format(ranges=len(points)))
+    asked_points, drawn_points = (np.array(values) for values in zip(*points))
+    return tuple(asked_points.tolist()), tuple(np.maximum.accumulate(drawn_points).tolist())
+
+
 def fit_eye_response(asked: np.ndarray, drawn: np.ndarray) -> EyeResponse:
     """The curve through each bin's medians (bins of FIT_BIN_WIDTH asked, with FIT_MIN_EYES eyes or more;
     drawn made non-decreasing); asked, drawn: per eye and frame, the openings asked and then measured."""
-    points = binned_medians(asked, drawn, FIT_BIN_WIDTH, FIT_MIN_EYES)
-    if len(points) < 2:
-        raise UsageError(
-            f"the clip shows {len(points)} range(s) of eye opening with {FIT_MIN_EYES}+ measured eyes; fit the eye "
-            "response on a longer clip with blinks"
-        )
-    asked_points, drawn_points = (np.array(values) for values in zip(*points))
-    return EyeResponse(tuple(asked_points.tolist()), tuple(np.maximum.accumulate(drawn_points).tolist()))
+    refusal = (
+        f"the clip shows {{ranges}} range(s) of eye opening with {FIT_MIN_EYES}+ measured eyes; fit the eye response "
+        "on a longer clip with blinks"
+    )
+    return EyeResponse(*increasing_curve(asked, drawn, FIT_BIN_WIDTH, FIT_MIN_EYES, refusal))
 
 
 def calibrated_strength(response: EyeResponse, asked: np.ndarray, unwarped: np.ndarray, warped: np.ndarray) -> float:

@@ -119,24 +119,10 @@ def _paired_openings(records: list[tuple[list, list]]) -> tuple[np.ndarray, np.n
     return np.array(asked), np.array(measured)[:, 0], np.array(measured)[:, -1]
 
 
-def _paired_mouths(records: list[tuple[list, list, list]]) -> tuple[np.ndarray, np.ndarray]:
-    """Per frame where the output has a face: the mouth opening asked and the one measured on the output."""
+def _paired(records: list[tuple[list, list, list]], measure: Callable) -> tuple[np.ndarray, np.ndarray]:
+    """Per frame where the output has a face: `measure` of the asked face and of the output's, flattened."""
     pairs = [
-        (mouth_opening(asked), mouth_opening(output))
-        for _, asked_faces, output_faces in records
-        for asked, output in zip(asked_faces, output_faces)
-        if asked is not None and output is not None
-    ]
-    if not pairs:
-        raise UsageError("no frame of the clips had a face on both the driver and the output: give clips with a face")
-    asked, drawn = zip(*pairs)
-    return np.array(asked), np.array(drawn)
-
-
-def paired_corner_lifts(records: list[tuple[list, list, list]], neutral_px: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Per corner and frame where the output has a face: the lift asked and the one measured on the output."""
-    pairs = [
-        (corner_lifts(asked, neutral_px), corner_lifts(output, neutral_px))
+        (measure(asked), measure(output))
         for _, asked_faces, output_faces in records
         for asked, output in zip(asked_faces, output_faces)
         if asked is not None and output is not None
@@ -145,6 +131,16 @@ def paired_corner_lifts(records: list[tuple[list, list, list]], neutral_px: np.n
         raise UsageError("no frame of the clips had a face on both the driver and the output: give clips with a face")
     asked, drawn = zip(*pairs)
     return np.ravel(asked), np.ravel(drawn)
+
+
+def _paired_mouths(records: list[tuple[list, list, list]]) -> tuple[np.ndarray, np.ndarray]:
+    """Per frame where the output has a face: the mouth opening asked and the one measured on the output."""
+    return _paired(records, mouth_opening)
+
+
+def paired_corner_lifts(records: list[tuple[list, list, list]], neutral_px: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per corner and frame where the output has a face: the lift asked and the one measured on the output."""
+    return _paired(records, lambda face: corner_lifts(face, neutral_px))
 
 
 def mouth_following(records: list[tuple[list, list, list]]) -> tuple[float, float]:
