@@ -32,6 +32,7 @@ from live.face.corner_warp import (
 from live.face.expression import FACE_TOP_BOTTOM, MOUTH_CORNERS
 from live.formats.card_checks import check_corner_response
 from live.formats.sketch import draw_sketch
+from live.offline.corner_figures import lift_series, reach
 from live.pipeline.paste_back import PasteBack
 from live.pipeline.stages import PipelineConfig, open_stages
 
@@ -159,3 +160,17 @@ def test_drive_eval_fits_the_corners_alone_and_keeps_the_other_curves(
     assert card.corner_response["asked"] != session.card.corner_response["asked"], "fitted anew on this clip"
     assert (card.eye_response, card.mouth_response) == (session.card.eye_response, session.card.mouth_response)
     assert min(card.corner_response["asked"]) < -0.03, "the happy clip's grin asks for lifts the fit clip did not"
+
+
+def test_lift_figures_give_the_share_of_the_drivers_rise(neutral: np.ndarray) -> None:
+    height_px = face_height_px(neutral)
+    rises = np.concatenate([np.zeros(20), np.linspace(0.0, 0.03, 20)])  # face heights the driver's corners rise
+    driver = [with_corners_lifted(neutral * 1.3, rise * height_px * 1.3) for rise in rises]
+    output = [with_corners_lifted(neutral, 0.5 * rise * height_px) for rise in rises]
+    output[3] = None  # a frame without a face on the output is left out on both sides
+    series = lift_series(driver, output, neutral)
+    assert series is not None and np.isnan(series[0][3]) and np.isnan(series[1][3])
+    assert reach(*series) == pytest.approx(0.5, abs=0.02)
+    assert reach(series[0], series[0]) == pytest.approx(1.0)
+    assert reach(np.zeros(10), series[1][:10]) is None, "a driver whose corners never rise"
+    assert lift_series([None, None], [None, None], neutral) is None
