@@ -169,28 +169,21 @@ def check_corner_response(value: Any) -> str | None:
     """{} (no correction), or asked and drawn lifts (equally long lists of numbers, asked increasing)."""
     if value == {}:
         return None
+    return _check_curve(value, "asked", "lifts", positive=False)
+
+
+def _check_curve(value: Any, increasing: str, what: str = "openings", positive: bool = True) -> str | None:
     try:
         asked, drawn = list(value["asked"]), list(value["drawn"])
     except (KeyError, TypeError):
         return "needs asked and drawn lists"
-    if len(asked) < 2 or len(asked) != len(drawn) or not all(_is_number(number) for number in asked + drawn):
-        return "needs two or more asked and as many drawn lifts, all numbers"
-    if any(later <= earlier for earlier, later in zip(asked, asked[1:])):
-        return "needs asked lifts in increasing order"
-    return None
-
-
-def _check_curve(value: Any, increasing: str) -> str | None:
-    try:
-        asked, drawn = list(value["asked"]), list(value["drawn"])
-    except (KeyError, TypeError):
-        return "needs asked and drawn lists"
-    numbers = asked + drawn
-    if len(asked) < 2 or len(asked) != len(drawn) or not all(_is_number(number) and number > 0 for number in numbers):
-        return "needs two or more asked and as many drawn openings, all positive numbers"
+    numbers_ok = all(_is_number(number) and (number > 0 or not positive) for number in asked + drawn)
+    if len(asked) < 2 or len(asked) != len(drawn) or not numbers_ok:
+        kind = "positive numbers" if positive else "numbers"
+        return f"needs two or more asked and as many drawn {what}, all {kind}"
     ordered = value[increasing]
     if any(later <= earlier for earlier, later in zip(ordered, ordered[1:])):
-        return f"needs {increasing} openings in increasing order"
+        return f"needs {increasing} {what} in increasing order"
     return None
 
 
