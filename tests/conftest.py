@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -34,6 +35,45 @@ def _portrait_head(size_px: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def _neutral_landmarks_px(size_px: int) -> np.ndarray:
     """Real MediaPipe landmarks of a shipped portrait, in its aligned head crop of size_px."""
     return _portrait_head(size_px)[0]
+
+
+# The programs some tests drive, and the Debian package that brings each. Such a test is marked
+# @pytest.mark.needs("Xvfb", ...): without the program it is skipped naming the package, except under CI=true,
+# where a missing program fails the test, so that CI runs every test.
+TOOL_PACKAGES = {"Xvfb": "xvfb", "twm": "twm", "import": "imagemagick", "xdotool": "xdotool", "chromium": "chromium"}
+_missing_packages: set[str] = set()
+
+
+def tool_found(tool: str) -> bool:
+    """Whether a program a test needs is on the PATH (Chromium: also LIVE_TEST_CHROMIUM or chromium-browser)."""
+    if tool == "chromium":
+        return bool(
+            os.environ.get("LIVE_TEST_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+        )
+    return shutil.which(tool) is not None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip a test whose programs are missing, naming the packages to install; fail it instead under CI=true."""
+    missing = [tool for marker in item.iter_markers("needs") for tool in marker.args if not tool_found(tool)]
+    if not missing:
+        return
+    packages = sorted({TOOL_PACKAGES[tool] for tool in missing})
+    message = f"needs {', '.join(sorted(set(missing)))}: apt-get install {' '.join(packages)}"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{message} (CI=true runs every test)", pytrace=False)
+    _missing_packages.update(packages)
+    pytest.skip(message)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """One closing line naming what to install to run the skipped tests."""
+    if _missing_packages:
+        terminalreporter.write_line(
+            "some tests were skipped for missing programs; to run them: "
+            f"apt-get install {' '.join(sorted(_missing_packages))}"
+        )
 
 
 _ALLOWED_ROOTS = tuple(

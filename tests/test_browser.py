@@ -49,7 +49,7 @@ video.play().catch(error => report("refused-" + error.name));
 </body></html>
 """
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.needs("chromium")]
 
 
 class Site:

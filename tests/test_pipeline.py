@@ -256,6 +256,7 @@ def test_a_failing_stage_stops_the_run_and_is_reported_once(
     assert vcam.closed and device.opened[0].released
 
 
+@pytest.mark.needs("Xvfb", "xdotool")
 def test_window_shows_frames_until_q_is_pressed(short_clip: Path, stages: Stages, tiny_model_path: Path) -> None:
     assert shutil.which("xdotool"), "needs the Debian package xdotool"
     window = Output(open_sink(SinkConfig("window"), (64, 64)), preview=True)
@@ -280,6 +281,7 @@ def test_window_shows_frames_until_q_is_pressed(short_clip: Path, stages: Stages
     assert 0 < report.frames_written < 237
 
 
+@pytest.mark.needs("Xvfb")
 def test_window_keys_cycle_the_view_and_toggle_the_overlay(stages: Stages, clip_frames: list[np.ndarray]) -> None:
     calls: list[str] = []
     window = Output(open_sink(SinkConfig("window"), (64, 64)), preview=True)

@@ -176,6 +176,7 @@ def test_no_badge_prints_the_disclosure_reminder(
     assert "reminder: --no-badge removes the AI badge" in capsys.readouterr().err
 
 
+@pytest.mark.needs("Xvfb")
 def test_window_and_file_end_with_the_input(
     face_folder: Path, tiny_model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

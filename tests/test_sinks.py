@@ -252,6 +252,7 @@ def avatar_pixels_on(display: str) -> int:
     return int((np.abs(shot - np.array(AVATAR_BGR, dtype=np.int16)).max(axis=2) <= 8).sum())
 
 
+@pytest.mark.needs("Xvfb", "twm", "import", "xdotool")
 def test_window_shows_frames_and_returns_keys(desktop: str) -> None:
     """A real window on a desktop of its own: the frame is painted on screen, a key press reaches poll_key()."""
     assert shutil.which("import") and shutil.which("xdotool"), "needs Debian packages imagemagick and xdotool"
@@ -318,6 +319,7 @@ def close_like_a_window_manager(window_id: int) -> None:
     x11.XCloseDisplay(display)
 
 
+@pytest.mark.needs("Xvfb", "xdotool")
 def test_window_reports_when_the_user_closes_it(xvfb: object) -> None:
     assert xvfb is not None, "needs Xvfb (Debian package xvfb) for pytest-xvfb"
     with WindowSink(parse_output("window"), (160, 120), title="live-close") as sink:
@@ -374,6 +376,7 @@ def window_size_px(name: str) -> tuple[int, int]:
     return int(values["WIDTH"]), int(values["HEIGHT"])
 
 
+@pytest.mark.needs("Xvfb", "xdotool")
 def test_window_follows_the_view_size(xvfb: object) -> None:
     """Switching to the wider side-by-side view resizes the window instead of squeezing the view."""
     assert xvfb is not None, "needs Xvfb (Debian package xvfb) for pytest-xvfb"

@@ -151,6 +151,7 @@ def watch(
     return shown_bgr, sent_bgr, browser.evaluate("window.liveViewer.latencies_ms")
 
 
+@pytest.mark.needs("chromium")
 def test_chromium_plays_the_avatar_with_its_latency_and_the_run_closes_the_peers(
     stages: Stages, tiny_model_path: Path
 ) -> None:
@@ -252,6 +253,7 @@ def test_live_run_output_web_on_the_lan_warns_and_reports_its_viewers(
     assert "web: 0 viewer(s) now" in captured.out
 
 
+@pytest.mark.needs("chromium")
 def test_bench_measures_the_web_output_beside_the_virtual_camera(tiny_model_path: Path) -> None:
     data = measure_web_beside_vcam(BenchConfig(tiny_model_path, str(CLIP), seconds_per_phase=3.0, device="cpu"))
     assert "skipped" not in data, data
@@ -287,6 +289,7 @@ def test_a_slow_viewer_drops_frames_for_itself_only() -> None:
     assert (slow_counts.frames_sent, slow_counts.frames_dropped) == (2, 3)
 
 
+@pytest.mark.needs("chromium")
 def test_sigterm_ends_live_run_and_closes_the_viewers_peer(tiny_model_path: Path) -> None:
     command = [sys.executable, "-m", "live", "run", "--model", str(tiny_model_path), "--source", str(CLIP)]
     command += ["--output", "web", "--web-port", "0", "--retarget", "off"]
