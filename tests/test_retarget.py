@@ -17,6 +17,8 @@ import pytest
 
 from live.engines.landmarks import LandmarkConfig, LandmarkDetector
 from live.errors import UsageError
+from live.face.alignment import fit_similarity
+from live.face.driver_placement import DriverPlacement
 from live.face.pose import (
     STABLE_POINT_INDICES,
     estimate_pose,
@@ -24,7 +26,7 @@ from live.face.pose import (
     pose_range_deg,
     rotation_from_angles_deg,
 )
-from live.face.retarget import RetargetConfig, Retargeter, centre_square_to_model
+from live.face.retarget import RetargetConfig, Retargeter
 from live.face.smoothing import OneEuroFilter, OneEuroParameters
 from live.formats.card import ModelCard
 from live.io.calibration_file import CalibrationFile, load_calibration
@@ -74,13 +76,16 @@ def crop_to_model(frames_px: np.ndarray) -> np.ndarray:
 @pytest.fixture(scope="module")
 def card(media: dict) -> ModelCard:
     """The target jwp_intro as `live prepare` would record it: one square crop, median face, pose range."""
-    cropped = crop_to_model(media["jwp_intro"][0])
+    frames_px, shape = media["jwp_intro"]
+    cropped = crop_to_model(frames_px)
     angles = np.array([pose_angles_deg(landmarks_px) for landmarks_px in cropped])
     return ModelCard(
         name="jwp",
         size_px=SIZE_PX,
         neutral_landmarks_px=np.median(cropped, axis=0),
         pose_range_deg=pose_range_deg(angles),
+        plate_size_px=[shape[1], shape[0]],
+        neutral_transform=fit_similarity(frames_px[0, :, :2], cropped[0, :, :2]).tolist(),  # that crop in the frame
     )
 
 
@@ -139,7 +144,7 @@ def test_off_is_the_raw_driver(card: ModelCard, media: dict) -> None:
     with Retargeter(RetargetConfig(mode="off"), card) as retargeter:
         assert not retargeter.calibrating and "off" in retargeter.calibration_status
         for index in (0, 100):
-            expected = centre_square_to_model(frames_px[index], shape, SIZE_PX)
+            expected = DriverPlacement(card).to_crop(frames_px[index], shape)
             assert np.array_equal(retargeter.retarget(frames_px[index], shape, index / FPS), expected)
 
 

@@ -1,9 +1,9 @@
 """Retarget stage: driver landmarks (camera pixels) -> target landmarks (model pixels).
 
 Modes (RetargetConfig.mode, `live run --retarget`):
-    off:  the driver's raw landmarks, its frame's centre square mapped onto the
-          model's square (what the face2face-style seeds did: the target takes
-          on the driver's face shape and position, and trembles with it).
+    off:  the driver's raw landmarks where its face sits in its frame, placed in the avatar's usual
+          crop (live/face/driver_placement.py): the target takes on the driver's face shape and
+          position, and trembles with it; its own recording drives it unchanged.
     pose: the target's neutral face, turned, moved and scaled as the driver's
           head is relative to the driver's own neutral.
     full: pose plus expression: the driver's displacement from its neutral, in
@@ -45,6 +45,7 @@ import numpy as np
 from live.closing import Closing
 from live.errors import UsageError
 from live.face.calibration import CALIBRATION_HINT, DriverNeutral
+from live.face.driver_placement import DriverPlacement
 from live.face.expression_transfer import (
     set_eye_openings,
     set_mouth_opening,
@@ -140,14 +141,6 @@ class RetargetConfig:
             raise UsageError("smoothing cutoffs must be > 0 Hz and betas >= 0")
 
 
-def centre_square_to_model(landmarks_px: np.ndarray, frame_shape: tuple[int, ...], size_px: int) -> np.ndarray:
-    """Map landmarks from a frame's centred square crop onto a size_px square."""
-    height_px, width_px = frame_shape[:2]
-    side_px = min(height_px, width_px)
-    offset = np.array([(width_px - side_px) / 2, (height_px - side_px) / 2, 0.0], dtype=np.float32)
-    return (landmarks_px - offset) * np.float32(size_px / side_px)
-
-
 class RetargetStatistics:
     """Frames retargeted and frames outside the avatar's training range, and the status line built from them."""
 
@@ -180,6 +173,7 @@ class Retargeter(Closing):
         """mouth_response: instead of the card's (when fitting one); used only with config.mouth_response."""
         self.config = config
         self.card = card
+        self._placement = DriverPlacement(card) if config.mode == "off" else None
         labels = region_labels(card.neutral_landmarks_px)
         rigid = np.isin(labels, [REGION_NAMES.index(name) for name in RIGID_REGIONS])
         self._expression_weight = (~rigid).astype(np.float64)
@@ -249,9 +243,9 @@ class Retargeter(Closing):
         self.no_face()
 
     def retarget(self, landmarks_px: np.ndarray, frame_shape: tuple[int, ...], t_capture_s: float) -> np.ndarray:
-        """Target landmarks (478, 3) float32 in pixels of the model's square for one tracked frame."""
-        if self.config.mode == "off":
-            return centre_square_to_model(landmarks_px, frame_shape, self.card.size_px)
+        """Target landmarks (478, 3) float32 in pixels of the avatar's usual crop (the card's neutral_transform)."""
+        if self._placement is not None:
+            return self._placement.to_crop(landmarks_px, frame_shape)
         if t_capture_s - self._last_t_s > self.config.max_gap_s:
             self.no_face()
         self._last_t_s = t_capture_s
