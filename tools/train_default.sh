@@ -4,24 +4,25 @@
 # Resumable: run it again after an interruption and training continues from the last checkpoint.
 # Usage: bash tools/train_default.sh   (needs: pip install -e '.[train]' and the repository's git history)
 #
-# How the shipped weights were made (stop 23): the avatar shipped until then (git 2795b71, trained on sketch v2 by
+# How the shipped weights were made (2026-12-02): the avatar shipped until then (git 2795b71, trained on sketch v2 by
 # the three phases below) was recovered from its ONNX file (tools/recover_checkpoint.py) and fine-tuned on
 # sketch v3 in two more phases: 3000 steps at 2e-4, then 3000 steps at 1e-4 that weigh the mouth (eye and mouth
 # L1 weight 10 instead of 3, and the local discriminator on eye and mouth patches, weight 20). About 30 min on
 # one thread of a 2-core AMD EPYC. That is what this script does. The same three phases run from scratch on
 # sketch v3, then the mouth phase (LIVE_FROM_SCRATCH=1), measured worse: face PSNR 30.57 dB against 30.86, the
-# self-reenactment eye 0.87 against 0.90 (tools/default_avatar_notes.md, "Teeth").
+# self-reenactment eye 0.87 against 0.90 (docs/experiments.md, "Teeth").
 #
-# The three phases of the avatar before stop 23 (from scratch): 3600 steps, then the same run resumed to 8000
+# The three phases of the sketch-v2 avatar (from scratch): 3600 steps, then the same run resumed to 8000
 # (--steps 8000 restarts the learning-rate decay over the new length: about 2e-4 again at step 3600, 0 at 8000),
 # then a second run that starts from the 8000-step weights and fine-tunes 1500 steps at 5e-5 with L1 weight 400
 # (~105 min on one thread of the Xeon of 2026-11; about 35 min on the AMD EPYC of 2026-12-02).
-# (The shape-augmented fine-tune, --shape-augment 0.3, is measured in tools/default_avatar_notes.md; since the
+# (The shape-augmented fine-tune, --shape-augment 0.3, is measured in docs/experiments.md; since the
 # retargeter sets the mouth's opening from closed lips it no longer follows other people's mouths better.)
 # One CPU core (LIVE_THREADS, default 1) so the machine stays usable; data/jwp_office.mp4 is never trained on.
 # Training paints over the still plate (`live train --head-follow` would bend the plate's head onto each frame's);
-# `live run` bends the plate's head onto the avatar's at run time (tools/default_avatar_notes.md, "The plate's
-# head follows", for the fine-tunes with it in training that were tried and not shipped).
+# `live run` bends the plate's head onto the avatar's at run time (docs/experiments.md, "Head and body follow",
+# for the fine-tunes with it in training that were tried and not shipped).
+# The card's notes are tools/default_avatar_notes.md (how the weights were made, where the experiment log is).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=${LIVE_WORK:-work/default}
