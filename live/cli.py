@@ -1,6 +1,7 @@
-"""The `live` command: one subcommand per module in live/commands.
+"""Drive a trained face avatar from your webcam in real time; make, measure and benchmark your own avatar.
 
-Each command module has `add_arguments(parser)` and `run(args) -> int`.
+The `live` command has one subcommand per module in live/commands; each command module has
+`add_arguments(parser)` and `run(args) -> int`.
 Usage errors (UsageError) print one line and exit 2.
 """
 

@@ -1,4 +1,4 @@
-"""The model card page (NAME.md): its sections, and card text that cannot rewrite the page.
+"""Text for people: the model card page (NAME.md), whose card strings cannot rewrite it, and `live --help`.
 
 The page is rendered with markdown-it (CommonMark with tables and raw HTML allowed, as GitHub renders a
 README), so the checks are on what a reader sees, not on the Markdown source.
@@ -68,3 +68,11 @@ def test_free_text_in_the_card_makes_no_heading_html_link_or_terminal_escape() -
 def test_a_pipe_in_a_card_value_stays_in_its_table_cell() -> None:
     html = _html(card_markdown(_card("a | b | c")))
     assert "<td>a | b | c</td>" in html
+
+
+def test_live_help_says_what_live_does_for_a_user() -> None:
+    from live.cli import build_parser
+
+    description = build_parser().description
+    assert "webcam" in description and "avatar" in description
+    assert "module" not in description and "subcommand" not in description

@@ -128,7 +128,7 @@ def build_card(
         | {key: state["config"].get(key) for key in EXPRESSION_TRAINING_KEYS}
         | {key: state["config"].get(key, _DEFAULTS[key]) for key in AUGMENTATION_TRAINING_KEYS}
         | {"init_from": Path(state["config"].get("init_from") or "").name}
-        | {"head_follow": bool(state["config"].get("head_follow", False))},  # runs before stop 24: the still plate
+        | {"head_follow": bool(state["config"].get("head_follow", False))},  # older runs: the still plate
         provenance={
             "consent": dataset_manifest.consent,
             "dataset_manifest_sha256": manifest_sha256,
