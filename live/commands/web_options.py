@@ -19,7 +19,8 @@ def add_web_arguments(parser: argparse.ArgumentParser) -> None:
     web.add_argument(
         "--web-host",
         default=default.host,
-        help=f"address to listen on (default {default.host}: this machine only; 0.0.0.0: the LAN, with a token)",
+        help=f"address to serve the page and its media on (default {default.host}: this machine only; "
+        "0.0.0.0: every address, the LAN, with a token; a LAN address: that one, with a token)",
     )
 
 

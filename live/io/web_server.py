@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import sys
 import threading
 import time
 from collections import deque
@@ -24,6 +25,7 @@ from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSes
 from aiortc.exceptions import InvalidStateError
 from aiortc.mediastreams import MediaStreamError
 
+from live.io import ice_hosts
 from live.io.web_page import PAGE_HTML
 from live.io.web_sink import is_loopback
 
@@ -135,11 +137,13 @@ class WebServer:
         self.history: list[ViewerCounts] = []
         self.refused = 0
         self.addresses: list[tuple[str, int]] = []
+        self.media_addresses: tuple[str, ...] | None = None  # None: every address (served on 0.0.0.0 or ::)
         self.on_connected: Callable[[], None] = lambda: None  # called on the loop thread
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
-        """Listen on host:port (port 0: any free one, then self.port is the one chosen)."""
+        """Listen on host:port (port 0: any free one, then self.port is the one chosen); the media will go on the
+        same addresses (see live.io.ice_hosts): IceHostsError when aiortc or aioice cannot be made to."""
         app = web.Application(client_max_size=MAX_OFFER_BYTES)
         app.router.add_get("/", self._page)
         app.router.add_post("/offer", self._offer)
@@ -149,6 +153,9 @@ class WebServer:
         await site.start()
         self.addresses = [(str(address[0]), int(address[1])) for address in self._runner.addresses]
         self.port = self.addresses[0][1]
+        self.media_addresses = ice_hosts.media_addresses([host for host, _ in self.addresses])
+        if self.media_addresses is not None:
+            ice_hosts.check_ice_internals()
 
     def _allowed(self, request: web.Request) -> bool:
         """The token, when one is required; on a loopback server, a loopback Host header (no DNS rebinding)."""
@@ -167,7 +174,7 @@ class WebServer:
             return web.Response(status=403, text="forbidden\n")
         try:
             body = await request.json()
-            offer = RTCSessionDescription(sdp=str(body["sdp"]), type=str(body["type"]))
+            offer = RTCSessionDescription(sdp=self._offered_sdp(str(body["sdp"])), type=str(body["type"]))
         except (ValueError, KeyError, TypeError):
             return web.Response(status=400, text="expected JSON {sdp, type}\n")
         if offer.type != "offer":
@@ -178,16 +185,31 @@ class WebServer:
         viewer = self._add_viewer()
         try:
             await viewer.peer.setRemoteDescription(offer)
+            if self.media_addresses is not None:
+                ice_hosts.restrict_host_candidates(viewer.peer, self.media_addresses)
             await viewer.peer.setLocalDescription(await viewer.peer.createAnswer())
+            if self.media_addresses is not None:
+                ice_hosts.check_answer(viewer.peer.localDescription.sdp, self.media_addresses)
         except InvalidStateError:  # let go meanwhile (the server is stopping)
             await self._close_viewer(viewer)
             return web.Response(status=503, text="closed while connecting\n")
+        except ice_hosts.IceHostsError as error:  # never answer with media elsewhere than the page
+            await self._close_viewer(viewer)
+            print(f"live: web output: viewer refused: {error}", file=sys.stderr)
+            return web.Response(status=500, text=f"{error}\n")
         except (ValueError, RuntimeError) as error:
             await self._close_viewer(viewer)
             return web.Response(status=400, text=f"cannot use this offer: {error}\n")
         viewer.answered = True
         answer = viewer.peer.localDescription
         return web.json_response({"sdp": answer.sdp, "type": answer.type})
+
+    def _offered_sdp(self, sdp: str) -> str:
+        """The offer as used: served on loopback only, without the viewer's mDNS-named candidates (resolving them
+        would query the LAN from the wildcard address; the viewer's checks tell us its address)."""
+        if self.media_addresses is not None and ice_hosts.only_loopback(self.media_addresses):
+            return ice_hosts.without_mdns_candidates(sdp)
+        return sdp
 
     async def _make_room(self) -> bool:
         """True when a new viewer fits: at max_viewers, the oldest one answered but not yet connected is let go."""

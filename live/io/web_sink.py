@@ -4,7 +4,8 @@ WebSink runs an aiohttp page server and the viewers' aiortc peer connections on 
 background thread, started here and stopped by close() within SHUTDOWN_BUDGET_S. The pipeline's main thread
 only copies the frame and hands it to the loop (write() never waits on the network or an encoder); each viewer
 gets the newest frame, so a slow viewer skips frames for itself only. The server binds 127.0.0.1 unless told
-otherwise; any other address requires a random token in the URL (403 without it) and prints a warning.
+otherwise, and the media (WebRTC's UDP sockets) go on the same address (live.io.ice_hosts); any other address
+requires a random token in the URL (403 without it) and prints a warning.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ VIEWER_LINES = 4  # the summary shows the last few viewers
 
 @dataclass(frozen=True, slots=True)
 class WebConfig:
-    """host: the address to listen on (127.0.0.1: this machine only; 0.0.0.0: the LAN, token required);
+    """host: the address the page and its media (WebRTC's UDP sockets) are on (127.0.0.1: this machine only;
+    0.0.0.0: every address, the LAN, token required);
     port: the TCP port (0: any free one); max_viewers: peer connections at once; connect_timeout_s: how long a
     viewer may take to connect before its slot is freed."""
 
@@ -147,9 +149,16 @@ class WebSink(Closing):
         self._loop.close()
 
     def _start_server(self) -> None:
+        from live.io.ice_hosts import IceHostsError
+
         future = asyncio.run_coroutine_threadsafe(self._server.start(), self._loop)
         try:
             future.result(START_TIMEOUT_S)
+        except IceHostsError as error:
+            self.close()
+            raise UsageError(
+                f"--web-host {self.config.host}: cannot keep the media on this address: {error}"
+            ) from error
         except OSError as error:
             self.close()
             reason = error.strerror or str(error)
