@@ -261,6 +261,8 @@ def warn_skipped(source: Source) -> None:
     if source.skipped:
         names = ", ".join(source.skipped[:3]) + (", ..." if len(source.skipped) > 3 else "")
         print(f"live run: warning: skipped {len(source.skipped)} unreadable frame(s): {names}", file=sys.stderr)
+    if ended_early := getattr(source, "ended_early", None):  # a file that ended before its frame count
+        print(f"live run: warning: {ended_early}", file=sys.stderr)
 
 
 def run(args: argparse.Namespace) -> int:

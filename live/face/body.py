@@ -65,6 +65,7 @@ class BodyRegistration:
 
     def __init__(self, image_bgr: np.ndarray, person_mask: np.ndarray, band: tuple[int, int, int, int]) -> None:
         self.band = band
+        self.frame_shape = image_bgr.shape[:2]
         y0, y1, x0, x1 = band
         self._reference = _reduced(cv2.cvtColor(image_bgr[y0:y1, x0:x1], cv2.COLOR_BGR2GRAY))
         self._mask = (_reduced(person_mask[y0:y1, x0:x1] * 255) > 127).astype(np.uint8)
@@ -161,7 +162,8 @@ class BodyFollower:
     resets it while calibrating, so the reference is the driver's neutral pose), with its person mask
     from `person_mask_of` (once). Shifts are scaled by the ratio of the two faces' heights, clamped to
     MAX_SHIFT_FRACTION of the target's frame height and smoothed (One Euro). None until a reference exists
-    or when the driver's band shows too little of a person (then it is not tried again until `reset()`)."""
+    or when the driver's band shows too little of a person (then it is not tried again until `reset()`).
+    A frame of another size than the reference's starts over (`reset()`): it becomes the new reference."""
 
     def __init__(self, person_mask_of: Callable[[np.ndarray], np.ndarray], target_height_px: int) -> None:
         self.person_mask_of = person_mask_of
@@ -181,6 +183,8 @@ class BodyFollower:
         self, image_bgr: np.ndarray, driver_px: np.ndarray, target_px: np.ndarray, t_s: float
     ) -> tuple[float, float] | None:
         """The smoothed, clamped body shift for this frame (target pixels), or None (module docstring)."""
+        if self._registration is not None and image_bgr.shape[:2] != self._registration.frame_shape:
+            self.reset()  # the reference band is in another frame's pixels (and may lie outside this one)
         if self._gave_up:
             return None
         if self._registration is None:

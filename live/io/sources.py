@@ -9,6 +9,7 @@ thread paces files/folders at their frame rate, stamps each frame with
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ import numpy as np
 
 from live.closing import Closing
 from live.errors import UsageError
+from live.io.pipe_source import open_video_capture
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 DEFAULT_FPS = 30.0
@@ -143,7 +145,10 @@ class CameraSource(Closing):
 
 class VideoFileSource(Closing):
     """A video file, or a named pipe carrying a stream FFmpeg can read (y4m, MJPEG, ...), delivered at its
-    own frame rate unless pacing is off. Opening a pipe waits for its writer."""
+    own frame rate unless pacing is off. The wait for a pipe's writer is announced; Ctrl-C ends it.
+
+    ended_early: "NAME ended early at frame N of M ..." once a file whose container gives its frame count
+    (M) ends after N < M frames (cut short); None otherwise."""
 
     live = False
 
@@ -151,13 +156,16 @@ class VideoFileSource(Closing):
         self.path = Path(config.text)
         self.name = self.path.name
         self.skipped: list[str] = []
-        self._capture: cv2.VideoCapture | None = cv2.VideoCapture(str(self.path))
+        self.ended_early: str | None = None
+        self._capture: cv2.VideoCapture | None
+        self._capture, self._pipe_fd = open_video_capture(self.path)
         ok, first_bgr = self._capture.read() if self._capture.isOpened() else (False, None)
         if not ok or first_bgr is None:
             self.close()
             hint = "a y4m or MJPEG stream" if self.path.is_fifo() else "a video OpenCV can decode (mp4, avi, ...)"
             raise UsageError(f"--source {config.text}: cannot read video frames from this file; give {hint}")
         self._pending: np.ndarray | None = first_bgr
+        self._read_count = 1
         fps = float(self._capture.get(cv2.CAP_PROP_FPS) or 0.0)
         self.fps = fps if 0.0 < fps < 1000.0 else DEFAULT_FPS
         self.size_px = (first_bgr.shape[1], first_bgr.shape[0])
@@ -171,17 +179,30 @@ class VideoFileSource(Closing):
         if self._capture is None:
             return None
         ok, image_bgr = self._capture.read()
-        return image_bgr if ok else None
+        if not ok or image_bgr is None:
+            self._end()
+            return None
+        self._read_count += 1
+        return image_bgr
+
+    def _end(self) -> None:
+        """The decoder gave no more frames: note it when the container promised more."""
+        if self.ended_early is None and 0 < self._read_count < self.frame_count:
+            count_text = f"frame {self._read_count} of {self.frame_count}"
+            self.ended_early = f"{self.name} ended early at {count_text} (the file is probably cut short)"
 
     def reopen(self) -> bool:
         """A file is not reopened: its end is the end of input."""
         return False
 
     def close(self) -> None:
-        """Release the decoder; idempotent."""
+        """Release the decoder and the pipe; idempotent."""
         if self._capture is not None:
             self._capture.release()
             self._capture = None
+        if self._pipe_fd is not None:
+            os.close(self._pipe_fd)
+            self._pipe_fd = None
 
 
 class ImageFolderSource(Closing):
