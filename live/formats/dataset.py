@@ -32,6 +32,10 @@ from live.formats.sketch import SKETCH_FORMAT_VERSION
 
 DATASET_FORMAT_VERSION = 2
 MANIFEST_NAME = "manifest.json"
+# Sides of the head crop a dataset may have: powers of two (the generator halves the side down to 4 px and
+# doubles it back), at least 32 (the smallest side the PatchGAN discriminator can judge) and at most 1024
+# (a dataset is held in memory whole: 1024 px is about 5 MB a frame with its context).
+CROP_SIZES_PX = tuple(2**power for power in range(5, 11))
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +146,15 @@ class Dataset:
         size_px = self.size_px
         return cv2.warpAffine(
             plate, self.transforms[index], (size_px, size_px), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
+
+
+def check_crop_size(size_px: int, option: str = "--size") -> None:
+    """UsageError (one line) unless size_px is one of CROP_SIZES_PX."""
+    if size_px not in CROP_SIZES_PX:
+        raise UsageError(
+            f"{option} {size_px}: use a power of two from {CROP_SIZES_PX[0]} to {CROP_SIZES_PX[-1]} "
+            f"({', '.join(str(size) for size in CROP_SIZES_PX)})"
         )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -26,19 +26,20 @@ from live.errors import UsageError
 from live.face.alignment import HEAD_TEMPLATE, apply_transform, crop_transform, median_transform, warp_to_crop
 from live.face.coverage import coverage_lines, coverage_report
 from live.face.pose import pose_angles_deg, pose_range_deg
+from live.formats.consent import check_consent
 from live.formats.dataset import (
     DATASET_FORMAT_VERSION,
-    MANIFEST_NAME,
     FrameEntry,
     Manifest,
     VideoEntry,
+    check_crop_size,
     sha256_of_file,
     write_manifest,
 )
 from live.formats.landmarks import LANDMARK_FORMAT_VERSION
 from live.formats.sketch import SKETCH_FORMAT_VERSION
 from live.offline.plate import write_plate
-from live.offline.prepare_files import summary_table, write_frame_files
+from live.offline.prepare_files import building_folder, check_new_dataset_folder, summary_table, write_frame_files
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +77,10 @@ class _VideoScan:
 
 
 def prepare_dataset(config: PrepareConfig, console: Console | None = None) -> Manifest:
-    """Build the dataset; returns the manifest. Raises UsageError on bad input, before writing anything."""
+    """Build the dataset; returns the manifest. Raises UsageError on bad input, before writing anything. The
+    dataset is built in a folder beside config.out and renamed to it at the end: config.out is whole or absent."""
     console = console or Console(stderr=True)
+    config = replace(config, consent=check_consent(config.consent))
     _check_inputs(config)
     scans = []
     for video in config.videos:
@@ -89,6 +92,18 @@ def prepare_dataset(config: PrepareConfig, console: Console | None = None) -> Ma
             scans.append(_scan_video(video, detector, hands, progress, config.blur_ratio))
     if not any(lm is not None and i not in scan.skipped for scan in scans for i, lm in enumerate(scan.landmarks_px)):
         raise UsageError(NO_USABLE_FACE)  # before any folder is made
+    with building_folder(config.out) as building:
+        manifest, landmarks_px, teeth_shares = _write_dataset(replace(config, out=building), scans, console)
+    console.print(summary_table(list(manifest.videos), config.size_px))
+    for line in coverage_lines(coverage_report(landmarks_px, teeth_shares)):
+        console.print(line, highlight=False, markup=False)
+    return manifest
+
+
+def _write_dataset(
+    config: PrepareConfig, scans: list[_VideoScan], console: Console
+) -> tuple[Manifest, np.ndarray, np.ndarray]:
+    """Second pass over every video into config.out; (manifest, landmarks, teeth shares)."""
     for folder in ("frames", "sketches", "plates", "native"):
         (config.out / folder).mkdir(parents=True, exist_ok=True)
     frames, landmarks_all, transforms_all, videos, native_all, teeth_all = [], [], [], [], [], []
@@ -110,25 +125,15 @@ def prepare_dataset(config: PrepareConfig, console: Console | None = None) -> Ma
     np.save(config.out / "transforms.npy", np.stack(transforms_all).astype(np.float64))
     manifest = _manifest(config, videos, frames, landmarks_array, native_all)
     write_manifest(config.out, manifest)
-    console.print(summary_table(videos, config.size_px))
-    for line in coverage_lines(coverage_report(landmarks_array, np.array(teeth_all))):
-        console.print(line, highlight=False, markup=False)
-    return manifest
+    return manifest, landmarks_array, np.array(teeth_all)
 
 
 def _check_inputs(config: PrepareConfig) -> None:
-    if not config.consent.strip():
-        raise UsageError(
-            "--consent is required: say who consented, to what, and when "
-            '(e.g. "Jane Doe, avatar for her own calls, 2026-11-22")'
-        )
     for video in config.videos:
         if not Path(video).is_file():
             raise UsageError(f"video not found: {video}")
-    if config.size_px < 32 or config.size_px & (config.size_px - 1):
-        raise UsageError(f"--size {config.size_px}: use a power of two from 32 up (64, 128, 256, 512)")
-    if (config.out / MANIFEST_NAME).exists():
-        raise UsageError(f"{config.out} already holds a dataset: choose another --out or delete it first")
+    check_crop_size(config.size_px)
+    check_new_dataset_folder(config.out)
 
 
 def _open_video(video: Path) -> cv2.VideoCapture:
@@ -190,7 +195,7 @@ def _write_video(
     teeth shares)."""
     usable = [i for i, lm in enumerate(scan.landmarks_px) if lm is not None and i not in scan.skipped]
     if not usable:
-        return [], [], [], None
+        return [], [], [], None, []
     validation_start = (
         usable[int(len(usable) * (1 - config.validation_fraction))] if len(usable) > 1 else len(scan.landmarks_px)
     )

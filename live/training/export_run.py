@@ -16,9 +16,10 @@ from live.face.shape_space import ShapeSpace
 from live.face.teeth import teeth_shares
 from live.formats.card import ModelCard, encode_plate
 from live.formats.card_text import card_markdown
-from live.formats.dataset import Dataset, Manifest, load_dataset, sha256_of_file
+from live.formats.consent import check_consent
+from live.formats.dataset import MANIFEST_NAME, Dataset, Manifest, load_dataset, sha256_of_file
 from live.formats.replacing import replacing
-from live.training.checkpoints import latest_checkpoint, load_checkpoint
+from live.training.checkpoints import latest_checkpoint, load_checkpoint, load_error_reason
 from live.training.config import TrainConfig
 from live.training.networks import GeneratorConfig, UnetGenerator
 from live.training.onnx_export import ExportError, export_onnx
@@ -36,9 +37,25 @@ def load_generator(run_folder: Path) -> tuple[UnetGenerator, dict]:
             f"{run_folder} has no checkpoints: train it first with `live train DATASET --out {run_folder}`"
         )
     state = load_checkpoint(checkpoint)
-    generator = UnetGenerator(GeneratorConfig(**state["generator_config"]))
-    generator.load_state_dict(state["generator"])
+    try:
+        generator = UnetGenerator(GeneratorConfig(**state["generator_config"]))
+        generator.load_state_dict(state["generator"])
+    except (TypeError, ValueError, AttributeError, RuntimeError) as error:
+        raise UsageError(
+            f"{checkpoint} holds no generator this live can build ({load_error_reason(error)}): "
+            "export a checkpoint written by `live train`"
+        ) from error
     return generator.eval(), state
+
+
+def _training_dataset(state: dict, checkpoint_folder: Path) -> Dataset:
+    """The dataset the run was trained on, refused (UsageError) when its consent statement says nothing."""
+    dataset_path = state["config"].get("dataset") if isinstance(state["config"], dict) else None
+    if not isinstance(dataset_path, str):
+        raise UsageError(f"the checkpoints in {checkpoint_folder} do not name their dataset: train the run again")
+    dataset = load_dataset(Path(dataset_path))
+    check_consent(dataset.manifest.consent, option=f"the consent in {Path(dataset_path) / MANIFEST_NAME}")
+    return dataset
 
 
 def usual_crop_landmarks(dataset: Dataset, card: ModelCard) -> np.ndarray:
@@ -147,8 +164,8 @@ def export_run(run_folder: Path, out: Path, metrics: dict | None = None, notes: 
     if out.suffix != ".onnx":
         raise UsageError(f"--out {out}: the model file must end in .onnx")
     generator, state = load_generator(run_folder)
-    dataset_path = Path(state["config"]["dataset"])
-    dataset = load_dataset(dataset_path)
+    dataset = _training_dataset(state, run_folder / "checkpoints")
+    dataset_path = dataset.path
     plate_base64, plate_sha256 = encode_plate(dataset.plates_bgr[plate_video(dataset.manifest)])
     card = build_card(out.stem, state, dataset.manifest, sha256_of_file(dataset_path / "manifest.json"), plate_sha256)
     card.architecture["parameters"] = sum(parameter.numel() for parameter in generator.parameters())

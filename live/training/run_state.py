@@ -49,6 +49,15 @@ def training_state(run: TrainingRun, random_states: list[torch.Tensor]) -> dict:
     }
 
 
+# What --resume reads beyond the generator (training_state writes them all).
+RESUME_KEYS = (
+    "discriminator",
+    "generator_optimizer",
+    "discriminator_optimizer",
+    "schedulers",
+    "random_per_rank",
+    "torch_random",
+)
 # Settings that may change between an interrupted run and its --resume.
 RESUMABLE_CHANGES = ("out", "dataset", "threads", "checkpoint_every", "sample_every", "keep_last", "steps")
 
@@ -90,6 +99,8 @@ def _load_same_architecture(run: TrainingRun, path: Path, what: str, fix: str) -
 def restore(run: TrainingRun, path: Path) -> None:
     """Load a checkpoint into the run, refusing one of other settings or another architecture."""
     state = _load_same_architecture(run, path, f"{path} is a checkpoint", "use a new --out or the same settings")
+    if missing := [key for key in RESUME_KEYS if key not in state]:
+        raise UsageError(f"{path} cannot be resumed (it lacks {', '.join(missing)}): delete it to use the one before")
     _check_same_settings(run.config, state.get("config", {}), path)
     try:
         unwrap(run.generator).load_state_dict(state["generator"])

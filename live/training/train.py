@@ -141,12 +141,14 @@ def _sample_grid(run: TrainingRun, path: Path, count: int = 4) -> None:
     cv2.imwrite(str(path), np.vstack(rows))
 
 
-def _open_tensorboard(folder: Path):
+def _open_tensorboard(folder: Path, first_step: int):
+    """A TensorBoard writer whose events start at first_step: the events a stopped or killed run logged from
+    there on are discarded (purge_step), so a resumed run shows each step once. None without tensorboard."""
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
         return None
-    return SummaryWriter(str(folder))
+    return SummaryWriter(str(folder), purge_step=first_step)
 
 
 def _checkpoint(run: TrainingRun, folder: Path) -> Path | None:
@@ -191,7 +193,9 @@ def _start(config: TrainConfig, resume: bool, console: Console) -> tuple[Trainin
     existing = latest_checkpoint(checkpoints)
     if existing and not resume:
         raise UsageError(f"{config.out} already has checkpoints: add --resume to continue it, or choose another --out")
-    run = _build(config, load_dataset(Path(config.dataset)), rank, world_size, device)
+    dataset = load_dataset(Path(config.dataset))
+    config.check_crop_size(dataset.size_px)
+    run = _build(config, dataset, rank, world_size, device)
     if resume and existing:
         restore(run, existing)
         console.print(f"resumed {existing.name} at step {run.step}")
@@ -217,7 +221,7 @@ def _loop(run: TrainingRun, end_step: int, last_path: Path | None, console: Cons
     out, config = Path(run.config.out), run.config
     batches = Batches(run)
     scaler = torch.amp.GradScaler(run.device.type, enabled=run.device.type == "cuda")
-    writer = _open_tensorboard(out / "tensorboard") if run.rank == 0 else None
+    writer = _open_tensorboard(out / "tensorboard", run.step + 1) if run.rank == 0 else None  # logs from step+1
     saved_step = run.step if last_path else -1
     with StopRequest() as stop, _progress(console, run.rank) as progress:
         task = progress.add_task("train", total=config.steps, completed=run.step, losses="")
