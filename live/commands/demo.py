@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 from rich.console import Console
 
+from live.commands.output_checks import check_distinct_paths
 from live.commands.pipeline_options import pipeline_config
 from live.commands.run import DEFAULT_OUTPUT_FPS
 from live.engines.generator import DEVICES, GeneratorSessionConfig
@@ -23,6 +24,7 @@ from live.errors import UsageError
 from live.face.retarget import RETARGET_MODES, RetargetConfig
 from live.io.sinks import SinkConfig, display_problem, open_sink
 from live.io.sources import SourceConfig, open_source, source_kind
+from live.io.video_writer import check_video_path
 from live.pipeline.presenter import Output
 from live.pipeline.run import open_stages, run_pipeline
 from live.pipeline.threads import StageError
@@ -79,6 +81,9 @@ def run(args: argparse.Namespace) -> int:
     )
     console = Console()
     strip_path = args.strip or args.out.with_name(args.out.stem + "_strip.png")
+    paths = [("--out", args.out), ("--strip", strip_path)]
+    check_distinct_paths(paths if is_camera else [("--source", Path(args.source)), *paths])
+    check_video_path(args.out)
     with ExitStack() as stack:
         stages = stack.enter_context(open_stages(config))
         source = stack.enter_context(open_source(SourceConfig(args.source)))
@@ -99,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
             return 1
     print_final_summary(report, console)
     frames = write_contact_strip(args.out, strip_path)
-    console.print(f"wrote {args.out} (driver | sketch | avatar) and {strip_path} ({frames} frames)")
+    console.print(f"wrote {args.out} (driver | sketch | avatar) and {strip_path} ({frames} frames)", markup=False)
     return 0
 
 

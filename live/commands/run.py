@@ -18,15 +18,16 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
+from live.commands import output_checks as checks
 from live.commands import pipeline_options as options
 from live.commands.web_options import add_web_arguments, web_config, with_sink_notes
 from live.engines.generator import DEVICES, GeneratorSessionConfig
 from live.errors import UsageError
 from live.face.alignment import crop_box_px
 from live.face.retarget import RETARGET_MODES, RetargetConfig
+from live.io.sinks import SinkConfig, parse_output
 from live.io.sources import Source, SourceConfig, open_source, source_kind
 from live.io.video_writer import VideoWriteError
-from live.pipeline.presenter import Output
 from live.pipeline.run import PipelineConfig, open_stages, run_pipeline
 from live.pipeline.stats import PipelineReport
 from live.pipeline.threads import StageError
@@ -199,10 +200,8 @@ def run_pipeline_config(args: argparse.Namespace, is_camera: bool) -> PipelineCo
     )
 
 
-def sink_configs(args: argparse.Namespace) -> list[object]:
+def sink_configs(args: argparse.Namespace) -> list[SinkConfig]:
     """One SinkConfig per --output (UsageError for an unknown one); fps is set once the source is open."""
-    from live.io.sinks import parse_output
-
     vcam_size_px = parse_size(args.vcam_size)
     changes = {
         "vcam_size_px": vcam_size_px,
@@ -215,47 +214,6 @@ def sink_configs(args: argparse.Namespace) -> list[object]:
     return [dataclasses.replace(parse_output(text), **changes) for text in args.output or ["window"]]
 
 
-def open_outputs(stack: ExitStack, configs: list[object], frame_size_px: tuple[int, int]) -> list[Output]:
-    """Open every sink for the avatar's frames, (width, height): the target's own frame size
-    (closed by the pipeline, and by `stack` if the run never starts)."""
-    from live.io.sinks import open_sink
-
-    outputs = []
-    for config in configs:
-        sink = open_sink(config, frame_size_px)
-        stack.callback(sink.close)
-        kind = config.kind  # type: ignore[attr-defined]
-        outputs.append(Output(sink, keep_alive=kind == "vcam", preview=kind == "window", capture_times=kind == "web"))
-    return outputs
-
-
-def report_of_saved_frames(report: PipelineReport, outputs: list[Output]) -> PipelineReport:
-    """The report, claiming no more frames written than a recording that failed holds (with a note)."""
-    failed = [output.sink for output in outputs if getattr(output.sink, "failure", None)]
-    if not failed:
-        return report
-    notes = tuple(f"{sink.path} holds only the first {sink.frames_saved} frames: {sink.failure}" for sink in failed)
-    written = min([report.frames_written] + [sink.frames_saved for sink in failed])
-    return dataclasses.replace(report, frames_written=written, notes=report.notes + notes)
-
-
-def is_same_file(first: Path, second: Path) -> bool:
-    """True when two paths name the same file or folder (through symlinks, ./ forms or hard links)."""
-    if os.path.realpath(first) == os.path.realpath(second):
-        return True
-    return first.exists() and second.exists() and os.path.samefile(first, second)
-
-
-def check_source_is_not_an_output(source_text: str, configs: list[object]) -> None:
-    """Refuse, before anything is opened, an --output that is the --source: writing it would destroy the input."""
-    for config in configs:
-        path = getattr(config, "path", None)
-        if path is not None and is_same_file(Path(source_text), Path(path)):
-            raise UsageError(
-                f"--output {path} is the --source {source_text}: writing it would destroy the input; name another file"
-            )
-
-
 def warn_skipped(source: Source) -> None:
     """One warning line for the frames the source skipped (the summary counts them too)."""
     if source.skipped:
@@ -266,19 +224,21 @@ def warn_skipped(source: Source) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the avatar; print the final summary; 0, or 1 when a stage failed."""
-    is_camera = source_kind(args.source) == "camera"
-    config = run_pipeline_config(args, is_camera)
+    """Run the avatar; print the final summary; 0, or 1 when a stage failed. Every usage error that can be
+    found before an output opens is raised before (see output_checks)."""
+    kind = source_kind(args.source)
+    config = run_pipeline_config(args, kind == "camera")
     configs = sink_configs(args)
-    if not is_camera:
-        check_source_is_not_an_output(args.source, configs)
+    checks.check_distinct_paths(checks.run_paths(None if kind == "camera" else args.source, configs, args.calibration))
+    checks.check_outputs(configs)
     console = Console()
     with ExitStack() as stack:
         source = stack.enter_context(open_source(SourceConfig(args.source, args.width, args.height, args.fps)))
         stages = stack.enter_context(open_stages(config))
+        checks.check_model_template(stages.card)
         fps = source.fps or DEFAULT_OUTPUT_FPS  # files play at the source's rate; the virtual camera runs at it
         head_box = crop_box_px(np.asarray(stages.card.neutral_transform), stages.card.size_px)  # vcam keeps it in view
-        outputs = open_outputs(
+        outputs = checks.open_outputs(
             stack,
             [dataclasses.replace(sink_config, fps=fps, focus_box_px=head_box) for sink_config in configs],
             tuple(stages.card.plate_size_px),
@@ -292,10 +252,13 @@ def run(args: argparse.Namespace) -> int:
                 report = run_pipeline(config, source, outputs, stages, dashboard)
         except StageError as error:
             if isinstance(error.report, PipelineReport):
-                print_final_summary(with_sink_notes(report_of_saved_frames(error.report, outputs), outputs), console)
+                report = checks.report_of_saved_frames(error.report, outputs)
+                print_final_summary(with_sink_notes(report, outputs), console)
             message = error.cause if isinstance(error.cause, VideoWriteError) else error
             print(f"live run: error: {message}", file=sys.stderr)
             return 1
     print_final_summary(with_sink_notes(report, outputs), console)
     warn_skipped(source)
+    if warning := checks.pace_warning(report, configs, not args.no_pace, kind):
+        print(warning, file=sys.stderr)
     return 0

@@ -7,12 +7,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+PARTIAL_SUFFIX = ".partial"
+
+
+def partial_path(path: Path) -> Path:
+    """The temporary written beside `path` before it is renamed over it: `path` + ".partial"."""
+    return path.with_name(path.name + PARTIAL_SUFFIX)
+
 
 @contextmanager
 def replacing(path: Path) -> Iterator[Path]:
     """A temporary path (`path` + ".partial") to write in the block; renamed over `path` when the block ends
     without an error, removed otherwise, so `path` is whole or unchanged. OSError passes through."""
-    temporary = path.with_name(path.name + ".partial")
+    temporary = partial_path(path)
     try:
         yield temporary
         os.replace(temporary, path)

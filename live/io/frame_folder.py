@@ -12,6 +12,16 @@ from live.errors import UsageError
 from live.io.compose import add_badge, resize_into
 
 
+def check_frame_folder(folder: Path) -> None:
+    """UsageError when frames cannot go to `folder` (checked before anything is opened)."""
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"cannot write frames to {folder}: it is a file; name a folder ending with /")
+    if not folder.parent.is_dir():
+        raise UsageError(f"cannot write frames to {folder}: folder {folder.parent} does not exist")
+    if folder.is_dir() and any(folder.glob("*.png")):
+        raise UsageError(f"cannot write frames to {folder}: it already holds .png files; name an empty folder")
+
+
 class FrameFolderSink(Closing):
     """`--output DIR/`: frames written as DIR/000000.png, 000001.png, ... at the output size.
 
@@ -21,12 +31,7 @@ class FrameFolderSink(Closing):
 
     def __init__(self, config, frame_size_px: tuple[int, int]) -> None:
         folder = Path(config.path or "")
-        if folder.exists() and not folder.is_dir():
-            raise UsageError(f"cannot write frames to {folder}: it is a file; name a folder ending with /")
-        if not folder.parent.is_dir():
-            raise UsageError(f"cannot write frames to {folder}: folder {folder.parent} does not exist")
-        if folder.is_dir() and any(folder.glob("*.png")):
-            raise UsageError(f"cannot write frames to {folder}: it already holds .png files; name an empty folder")
+        check_frame_folder(folder)
         folder.mkdir(exist_ok=True)
         self.name = f"frames {folder}/"
         self.folder = folder

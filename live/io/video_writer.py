@@ -6,6 +6,11 @@ kill -9, a crash or a power loss plays up to about its last second. .avi: Motion
 frame flushed as it is written. Each write reaches the operating system (not only a user-space
 buffer), and a failed write (full disk, quota, removed drive) raises VideoWriteError naming the
 file and the cause instead of being ignored.
+
+The frames go to NAME.partial beside the file, renamed over it once the recording holds its first
+frame (for .mp4, its first fragment; where an open file cannot be renamed, at the end): a run that
+stops before that (a usage error, a stage failure, no frame rendered) leaves an existing file as it
+was, and no new one.
 """
 
 from __future__ import annotations
@@ -21,11 +26,13 @@ import numpy as np
 
 from live.closing import Closing
 from live.errors import UsageError
+from live.formats.replacing import partial_path
 from live.io.compose import add_badge, resize_into
 
 MAX_FPS = 1000.0  # what a source may report (live.io.sources); `live run --fps` is stricter
 KEYFRAME_INTERVAL_S = 1.0  # one fragment a second: what a killed recording can lose at most
 FRAGMENTED_MP4_FLAGS = "frag_keyframe+empty_moov+default_base_moof"
+RENAME_WHILE_OPEN = os.name == "posix"  # Windows cannot rename a file that is open
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +93,8 @@ class VideoWriter(Closing):
     """Encode BGR frames of one fixed size into `path` (.mp4 or .avi) at `fps`.
 
     frames_saved: how many frames are in the file now (for .mp4, the frames of complete
-    fragments). close() finishes the file; after a failed write it only releases it.
+    fragments). close() finishes the file; after a failed write it only releases it. Frames
+    are written to `partial_path(path)` until the first is saved (see the module docstring).
     """
 
     def __init__(self, path: Path, size_px: tuple[int, int], fps: float) -> None:
@@ -101,16 +109,19 @@ class VideoWriter(Closing):
         self.frames_sent = 0
         self.frames_saved = 0
         self.failure: str | None = None
+        self._target = Path(os.path.realpath(self.path))  # a symlink is written through, as open() would
+        self._partial: Path | None = partial_path(self._target)  # None once renamed over the target
         self._file: BinaryIO | None = None
         self._container: av.container.OutputContainer | None = None
         try:
-            self._file = open(self.path, "wb")  # noqa: SIM115 (closed by close())
+            self._file = open(self._partial, "wb")  # noqa: SIM115 (closed by close())
             self._container = av.open(
                 self._file, "w", format=video_format.container, options=video_format.container_options
             )
             self._stream = self._add_stream(fps)
         except (OSError, av.FFmpegError, ValueError) as error:
             self._release()
+            self._discard_partial()
             raise VideoWriteError(f"cannot write {self.path}: {_reason(error)}") from error
 
     def _add_stream(self, fps: float) -> av.VideoStream:
@@ -144,20 +155,48 @@ class VideoWriter(Closing):
             except (OSError, av.FFmpegError) as error:
                 self.failure = _reason(error)
                 self._release()
+                self._discard_partial()
                 raise VideoWriteError(self.failure_message()) from error
             if not self.format.keyframes_flush:
                 self.frames_saved = index + 1
             elif packet.is_keyframe:
                 self.frames_saved = index  # the fragment before this keyframe was written
+            if self.frames_saved and RENAME_WHILE_OPEN:
+                self._put_in_place()
+
+    def _put_in_place(self) -> None:
+        """Rename the partial file over the target, once; VideoWriteError when it cannot be (the frames are
+        then kept in the partial file, which the message names)."""
+        if self._partial is None:
+            return
+        try:
+            os.replace(self._partial, self._target)
+        except OSError as error:
+            self.failure = f"{_reason(error)}; the recording is kept in {self._partial}"
+            self._release()
+            self._partial = None
+            raise VideoWriteError(self.failure_message()) from error
+        self._partial = None
+
+    def _discard_partial(self) -> None:
+        """Remove the partial file that was never put in place (the target stays as it was)."""
+        partial, self._partial = self._partial, None
+        if partial is not None:
+            try:
+                partial.unlink(missing_ok=True)
+            except OSError:
+                pass  # what stopped the recording is the error reported
 
     def failure_message(self) -> str:
         """One line: the file, why it could not be written, and how many frames it holds."""
         return f"cannot write {self.path}: {self.failure} (it holds the first {self.frames_saved} frames)"
 
     def close(self) -> None:
-        """Flush the encoder and finish the file (it then holds every frame sent); safe to call twice."""
+        """Flush the encoder and finish the file (it then holds every frame sent); safe to call twice.
+        With no frame sent, the partial file is removed and the target left as it was."""
         if self._container is None:
             self._release()
+            self._discard_partial()
             return
         try:
             self._mux(self._stream.encode(None))
@@ -168,9 +207,13 @@ class VideoWriter(Closing):
         except (OSError, av.FFmpegError) as error:
             self.failure = _reason(error)
             self._release()
+            self._discard_partial()
             raise VideoWriteError(self.failure_message()) from error
         self.frames_saved = self.frames_sent
         self._release()
+        if self.frames_saved:
+            self._put_in_place()
+        self._discard_partial()
 
     def _release(self) -> None:
         """Drop the muxer and the file without writing more (after a failure, or once closed)."""
@@ -185,6 +228,20 @@ class VideoWriter(Closing):
                 pass  # the write that failed first is the one reported
 
 
+def check_video_path(path: Path) -> None:
+    """UsageError when a video file cannot be written at `path` (checked before anything is opened)."""
+    if path.suffix.lower() not in VIDEO_FORMATS:
+        raise UsageError(f"cannot write video {path}: use a {' or '.join(VIDEO_FORMATS)} file name")
+    if path.is_dir():
+        raise UsageError(f"cannot write video {path}: it is a folder; name a file")
+    if not path.parent.is_dir():
+        raise UsageError(f"cannot write video {path}: folder {path.parent} does not exist")
+    if not os.access(path.parent, os.W_OK):
+        raise UsageError(f"cannot write video {path}: folder {path.parent} is not writable")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise UsageError(f"cannot write video {path}: the file is write-protected; name another file")
+
+
 class FileSink(Closing):
     """`--output NAME.mp4|.avi`: the sink around a VideoWriter (config: a live.io.sinks.SinkConfig).
 
@@ -194,12 +251,7 @@ class FileSink(Closing):
 
     def __init__(self, config, frame_size_px: tuple[int, int]) -> None:
         path = Path(config.path or "")
-        if path.suffix.lower() not in VIDEO_FORMATS:
-            raise UsageError(f"cannot write video {path}: use a {' or '.join(VIDEO_FORMATS)} file name")
-        if not path.parent.is_dir():
-            raise UsageError(f"cannot write video {path}: folder {path.parent} does not exist")
-        if not os.access(path.parent, os.W_OK):
-            raise UsageError(f"cannot write video {path}: folder {path.parent} is not writable")
+        check_video_path(path)
         if not 0.0 < config.fps <= MAX_FPS:
             raise UsageError(f"cannot write video {path}: {config.fps} fps; a frame rate above 0 and up to {MAX_FPS:g}")
         self.name = f"file {path}"
@@ -222,6 +274,15 @@ class FileSink(Closing):
     def failure(self) -> str | None:
         """Why the file could not be written (e.g. "No space left on device"), or None."""
         return self.writer.failure
+
+    def status_lines(self) -> list[str]:
+        """The recording's line in the dashboard and the final summary (none after a failed write: the
+        run's error and its note say what the file holds)."""
+        if self.failure:
+            return []
+        if self._closed and not self.frames_saved:
+            return [f"{self.path}: not written, no frame was saved (an existing file is left as it was)"]
+        return [f"{self.path}: {self.frames_saved} frames saved"]
 
     def write(self, image_bgr: np.ndarray) -> None:
         """Append one frame; VideoWriteError (file and cause) when it cannot be written."""

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 from rich.table import Table
+from rich.text import Text
 
 from live.engines.generator import GeneratorSessionConfig
 from live.engines.landmarks import LandmarkConfig, LandmarkDetector
@@ -257,7 +258,7 @@ def drive_table(reports: list[dict]) -> Table:
     for name in ("teeth r", "lift r", "lift reach", "faces found", "jitter", "outside"):
         table.add_column(name, justify="right")
     for report in reports:
-        cells = [Path(report["driver"]).name]
+        cells: list[str | Text] = [Text(Path(report["driver"]).name)]  # a file name, never markup
         for name in MEASURE_NAMES:
             on, off = (report.get(f"ceiling_clamp_{state}", {}).get(name) for state in ("on", "off"))
             ceiling = f"{_text(on)}/{_text(off)}"

@@ -1,5 +1,6 @@
 """What a run shows: a live rich dashboard on a terminal, a one-line summary every few
-seconds otherwise, and a final summary table always."""
+seconds otherwise, and a final summary table always. Every value is printed as plain text, never
+as Rich markup: file names and notes may hold `[...]`."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ def stage_table(report: PipelineReport, title: str) -> Table:
         table.add_column(column, justify="left" if column == "stage" else "right")
     for name, timing in report.stage_ms.items():
         table.add_row(
-            name,
+            Text(name),
             str(timing.count),
             milliseconds_text(timing.p50_ms),
             milliseconds_text(timing.p95_ms),
@@ -74,7 +75,7 @@ def facts_table(report: PipelineReport, final: bool, output_lines: Sequence[str]
         rows = [("mode", report.mode), ("ended", report.end_reason), ("duration", f"{report.duration_s:.2f} s")] + rows
         rows += [("note", note) for note in report.notes]
     for name, value in rows:
-        table.add_row(name, value)
+        table.add_row(Text(name), Text(value))
     return table
 
 
@@ -110,9 +111,8 @@ class Dashboard(Closing):
             self._live.update(Group(facts, stage_table(report, "last frames")), refresh=True)
         elif self._live is None and now_s >= self._next_line_s:
             self._next_line_s = now_s + LINE_INTERVAL_S
-            self.console.print(
-                " | ".join(summary_lines(stats.snapshot(recent=True))[:3]), soft_wrap=True, highlight=False
-            )
+            line = " | ".join(summary_lines(stats.snapshot(recent=True))[:3])
+            self.console.print(line, soft_wrap=True, highlight=False, markup=False)
 
     def close(self) -> None:
         """Stop the live display; idempotent."""
