@@ -11,14 +11,17 @@ from rich.console import Console
 from live.commands.pipeline_options import add_render_arguments
 from live.engines.generator import DEVICES
 from live.errors import UsageError
-from live.offline.eval_report import results_table, store_in_card, write_strip
+from live.offline.eval_report import dataset_note, results_table, store_in_card, write_strip
 from live.offline.evaluate import SPLITS, EvalConfig, evaluate
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", type=Path, metavar="MODEL.onnx", help="a model written by `live export`")
     parser.add_argument(
-        "dataset", type=Path, metavar="DATASET", help="the dataset folder (`live prepare`) the model was trained on"
+        "dataset",
+        type=Path,
+        metavar="DATASET",
+        help="the dataset folder (`live prepare`) the model was trained on (else --other-dataset)",
     )
     parser.add_argument(
         "--split", choices=SPLITS, default="val", help="frames to evaluate on (default val: held out from training)"
@@ -34,6 +37,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--store-in-card",
         action="store_true",
         help="store a summary in the model card (rewrites MODEL.onnx and MODEL.md; needs onnx)",
+    )
+    parser.add_argument(
+        "--other-dataset",
+        action="store_true",
+        help="score a dataset other than the one the model was trained on (its card names it); such figures are "
+        "not the model's and are never stored in the card",
     )
     parser.add_argument("--device", choices=DEVICES, default="auto", help="ONNX Runtime device (default auto)")
     parser.add_argument(
@@ -52,6 +61,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.store_in_card and args.other_dataset:
+        raise UsageError(
+            "--store-in-card with --other-dataset: figures on a dataset the model was not trained on are never "
+            "stored in its card; drop one of them"
+        )
     compare = []
     for text in args.compare:
         name, separator, folder = text.partition("=")
@@ -68,9 +82,13 @@ def run(args: argparse.Namespace) -> int:
         not args.no_eye_warp,
         not args.no_head_follow,
         not args.no_corner_warp,
+        args.other_dataset,
     )
     result = evaluate(config)
     Console().print(results_table(result.report))
+    note = dataset_note(result.report)
+    if note:
+        print(note)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result.report, indent=1, allow_nan=False) + "\n")

@@ -182,21 +182,26 @@ class GeneratorSession(Closing):
         return session, "auto: " + "; ".join(skipped + ["running on CPU"])
 
     def _check_tensors(self, path: Path) -> None:
+        """The inputs and the `image` output the card's IO format promises, from the session's metadata: uint8
+        [1, S, S, 3] each (a float or channels-first output would fail at the first frame)."""
         size_px = self.card.size_px
+        wanted = [1, size_px, size_px, 3]
         inputs = {tensor.name: tensor for tensor in self._session.get_inputs()}
-        outputs = {tensor.name for tensor in self._session.get_outputs()}
+        outputs = {tensor.name: tensor for tensor in self._session.get_outputs()}
         for name in (INPUT_NAME, PLATE_INPUT_NAME):
             tensor = inputs.get(name)
-            if (
-                tensor is None
-                or tensor.type != "tensor(uint8)"
-                or list(tensor.shape) != [1, size_px, size_px, 3]
-                or OUTPUT_NAME not in outputs
-            ):
+            if tensor is None or tensor.type != "tensor(uint8)" or list(tensor.shape) != wanted:
                 raise UsageError(
                     f"{path}: tensors do not match its card (need uint8 inputs {INPUT_NAME!r} and "
                     f"{PLATE_INPUT_NAME!r} [1, {size_px}, {size_px}, 3] and output {OUTPUT_NAME!r}); re-export it"
                 )
+        output = outputs.get(OUTPUT_NAME)
+        if output is None or output.type != "tensor(uint8)" or list(output.shape) != wanted:
+            found = "none" if output is None else f"{output.type} {list(output.shape)}"
+            raise UsageError(
+                f"{path}: its output {OUTPUT_NAME!r} must be tensor(uint8) {wanted} for its card, found {found}; "
+                "re-export it with `live export`"
+            )
 
     def generate(
         self, sketch_bgr: np.ndarray, out_bgr: np.ndarray | None = None, plate_bgr: np.ndarray | None = None

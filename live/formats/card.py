@@ -101,6 +101,15 @@ class ModelCard:
             raise UsageError(
                 f"{origin}: its model card is not valid JSON ({error}); re-export it with `live export`"
             ) from error
+        except RecursionError as error:
+            raise UsageError(
+                f"{origin}: its model card is not a JSON object (nested too deeply); re-export it with `live export`"
+            ) from error
+        if not isinstance(data, dict):
+            raise UsageError(
+                f"{origin}: its model card is not a JSON object (a JSON {type(data).__name__}); "
+                "re-export it with `live export`"
+            )
         if data.get("card_version") == 1:
             raise UsageError(
                 f"{origin}: an old (format 1) model that renders a fixed crop, this live pastes an aligned head "
@@ -166,10 +175,18 @@ def read_plate_from_metadata(metadata: dict[str, str], card: ModelCard, origin: 
     text = metadata.get(PLATE_METADATA_KEY)
     if text is None:
         raise UsageError(f"{origin} has no plate in its metadata: re-export it with `live export`")
-    data = base64.b64decode(text.encode("ascii"))
-    plate = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if plate is None or hashlib.sha256(data).hexdigest() != card.plate_sha256:
+    try:
+        data = base64.b64decode(text, validate=True)
+    except ValueError as error:  # binascii.Error, or text that is not ASCII
+        raise UsageError(f"{origin}: its plate is not base64 ({error}): re-export it with `live export`") from error
+    if hashlib.sha256(data).hexdigest() != card.plate_sha256:
         raise UsageError(f"{origin}: its plate is damaged (does not match the card): re-export it with `live export`")
+    try:
+        plate = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
+    except cv2.error:
+        plate = None
+    if plate is None:
+        raise UsageError(f"{origin}: its plate is not an image: re-export it with `live export`")
     if [plate.shape[1], plate.shape[0]] != list(card.plate_size_px):
         raise UsageError(
             f"{origin}: its plate is {plate.shape[1]}x{plate.shape[0]}, the card says {card.plate_size_px}"

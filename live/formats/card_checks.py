@@ -9,7 +9,6 @@ new card field adds one entry.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from live.errors import UsageError
+from live.formats.face_checks import face_geometry_problem, is_number, transform_problem
 from live.formats.landmarks import LANDMARK_COUNT
 
 SHAPE_SPACE_VERSION = 1  # the layout of a card's shape_space (written by live.face.shape_space)
@@ -37,10 +37,6 @@ def _finite_array(value: Any, shape: tuple[int | None, ...]) -> np.ndarray | str
     if not np.isfinite(array).all():
         return "holds NaN or infinite numbers"
     return array
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def check_text(value: Any) -> str | None:
@@ -125,12 +121,16 @@ def check_template(value: Any) -> str | None:
     if not isinstance(value, dict):
         return "must be a JSON object"
     indices = value.get("landmark_indices")
-    if not isinstance(indices, list) or not indices:
-        return "needs landmark_indices"
-    if not all(_is_number(value.get(name)) for name in ("side_over_face_height", "centre_above_face_middle")):
+    if not isinstance(indices, list) or not indices or not all(_is_landmark_index(index) for index in indices):
+        return f"needs landmark_indices, whole numbers from 0 to {LANDMARK_COUNT - 1}"
+    if not all(is_number(value.get(name)) for name in ("side_over_face_height", "centre_above_face_middle")):
         return "needs numbers side_over_face_height and centre_above_face_middle"
     points = _finite_array(value.get("points_unit"), (len(indices), 2))
     return f"points_unit {points}" if isinstance(points, str) else None
+
+
+def _is_landmark_index(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < LANDMARK_COUNT
 
 
 def check_expression_range(value: Any) -> str | None:
@@ -141,7 +141,7 @@ def check_expression_range(value: Any) -> str | None:
         eye_low, eye_high, mouth_high = value["eye"]["low"], value["eye"]["high"], value["mouth"]["high"]
     except (KeyError, TypeError):
         return "needs eye {low, high} and mouth {high}"
-    if not all(_is_number(number) for number in (eye_low, eye_high, mouth_high)) or eye_low > eye_high:
+    if not all(is_number(number) for number in (eye_low, eye_high, mouth_high)) or eye_low > eye_high:
         return "needs finite numbers, eye low <= eye high"
     return None
 
@@ -152,7 +152,7 @@ def check_eye_response(value: Any) -> str | None:
     if value == {}:
         return None
     problem = _check_curve(value, "asked")
-    if problem is None and "strength" in value and not (_is_number(value["strength"]) and value["strength"] > 0):
+    if problem is None and "strength" in value and not (is_number(value["strength"]) and value["strength"] > 0):
         return "needs a positive number as its strength"
     return problem
 
@@ -177,13 +177,28 @@ def _check_curve(value: Any, increasing: str, what: str = "openings", positive: 
         asked, drawn = list(value["asked"]), list(value["drawn"])
     except (KeyError, TypeError):
         return "needs asked and drawn lists"
-    numbers_ok = all(_is_number(number) and (number > 0 or not positive) for number in asked + drawn)
+    numbers_ok = all(is_number(number) and (number > 0 or not positive) for number in asked + drawn)
     if len(asked) < 2 or len(asked) != len(drawn) or not numbers_ok:
         kind = "positive numbers" if positive else "numbers"
         return f"needs two or more asked and as many drawn {what}, all {kind}"
     ordered = value[increasing]
     if any(later <= earlier for earlier, later in zip(ordered, ordered[1:])):
         return f"needs {increasing} {what} in increasing order"
+    return None
+
+
+def check_provenance(value: Any) -> str | None:
+    """Where the model came from; its dataset_manifest_sha256 and sources (each with its video's sha256), if given,
+    name the training dataset (`live eval` compares them with the dataset it scores)."""
+    if not isinstance(value, dict):
+        return "must be a JSON object"
+    if "dataset_manifest_sha256" in value and check_sha256(value["dataset_manifest_sha256"]) is not None:
+        return "dataset_manifest_sha256 must be a sha256 in hex"
+    sources = value.get("sources", [])
+    if not isinstance(sources, list) or not all(isinstance(item, dict) for item in sources):
+        return "sources must be a list of JSON objects"
+    if any(check_sha256(item.get("sha256")) is not None for item in sources):
+        return "sources need each video's sha256 in hex"
     return None
 
 
@@ -212,7 +227,7 @@ FIELD_CHECKS: dict[str, tuple[bool, Check]] = {
     "coverage": (False, check_mapping),
     "architecture": (False, check_mapping),
     "training": (False, check_mapping),
-    "provenance": (False, check_mapping),
+    "provenance": (False, check_provenance),
     "metrics": (False, check_mapping),
 }
 
@@ -227,3 +242,20 @@ def check_card_data(data: dict[str, Any], origin: str) -> None:
         problem = check(data[name])
         if problem is not None:
             raise UsageError(f"{origin}: model card field {name} {problem}; re-export it with `live export`")
+    for name, problem in geometry_problems(data):
+        if problem is not None:
+            raise UsageError(f"{origin}: model card field {name} {problem}; re-export it with `live export`")
+
+
+def geometry_problems(data: dict[str, Any]) -> list[tuple[str, str | None]]:
+    """(field, problem or None) of the neutral face (in the size_px crop, against the card's head template when it
+    has one) and the neutral transform (plate -> crop), on a card whose fields passed their own checks."""
+    size_px, plate_wh = data["size_px"], tuple(data["plate_size_px"])
+    problems = [("neutral_transform", transform_problem(np.asarray(data["neutral_transform"]), plate_wh, size_px))]
+    template = data.get("template")
+    if template is not None:
+        landmarks = np.asarray(data["neutral_landmarks_px"], dtype=np.float64)
+        area = (size_px, size_px)
+        problem = face_geometry_problem(landmarks, area, template["landmark_indices"], template["points_unit"])
+        problems.insert(0, ("neutral_landmarks_px", problem))
+    return problems

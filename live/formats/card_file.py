@@ -29,10 +29,18 @@ def update_card_data(model_path: Path, update: Callable[[dict], object]) -> Mode
         import onnx
     except ImportError as error:
         raise UsageError(f"changing the card needs onnx ({error}): pip install 'onnx==1.22.0'") from error
-    model = onnx.load(str(model_path))
+    from google.protobuf.message import DecodeError  # installed with onnx
+
+    try:
+        model = onnx.load(str(model_path))
+    except (OSError, DecodeError) as error:
+        raise UsageError(
+            f"cannot read {model_path} as an ONNX model ({error}): give a model from `live export`"
+        ) from error
     entries = {entry.key: entry for entry in model.metadata_props}
     if CARD_METADATA_KEY not in entries:
         raise UsageError(f"{model_path} has no live model card: export it with `live export`")
+    ModelCard.from_json(entries[CARD_METADATA_KEY].value, str(model_path))  # a damaged card: one line, not a crash
     data = json.loads(entries[CARD_METADATA_KEY].value)
     update(data)
     card = ModelCard.from_json(json.dumps(data), str(model_path))

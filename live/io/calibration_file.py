@@ -4,16 +4,22 @@ by the main thread whenever the retargeter finishes a calibration (never by the 
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 
 import numpy as np
 
 from live.errors import UsageError
+from live.face.alignment import ALIGNMENT_INDICES, HEAD_TEMPLATE
 from live.face.retarget import Retargeter
+from live.formats.face_checks import face_geometry_problem, is_number
 from live.formats.landmarks import LANDMARK_COUNT, LANDMARK_FORMAT_VERSION
 
 CALIBRATION_FORMAT = "live.calibration"
 CALIBRATION_VERSION = 1
+MAX_CALIBRATION_BYTES = 1 << 20  # a calibration is about 20 KiB of JSON; /dev/zero must not be read to the end
+MAX_FRAME_SIDE_PX = 16384
 
 
 def save_calibration(path: str | Path, neutral_px: np.ndarray, frame_shape: tuple[int, ...]) -> None:
@@ -36,26 +42,81 @@ def save_calibration(path: str | Path, neutral_px: np.ndarray, frame_shape: tupl
 
 
 def load_calibration(path: str | Path) -> tuple[np.ndarray, tuple[int, int]]:
-    """The saved neutral (478, 3) pixels and its frame's (height_px, width_px); UsageError if unusable."""
+    """The saved neutral (478, 3) pixels and its frame's (height_px, width_px); UsageError (one line) if the file
+    is not a regular file of at most MAX_CALIBRATION_BYTES, or its contents are malformed or no plausible face."""
     fix = "delete it or pass another --calibration file to calibrate afresh"
+    text = _read_text(Path(path), fix)
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as error:
-        raise UsageError(f"cannot read calibration {path}: {error.strerror}; {fix}") from error
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
         raise UsageError(f"calibration {path} is not valid JSON ({error}); {fix}") from error
+    except RecursionError as error:
+        raise UsageError(f"calibration {path} is JSON nested too deeply to be a calibration; {fix}") from error
     if not isinstance(data, dict) or data.get("format") != CALIBRATION_FORMAT:
         raise UsageError(f"{path} is not a live calibration file; {fix}")
     if data.get("version") != CALIBRATION_VERSION or data.get("landmark_format_version") != LANDMARK_FORMAT_VERSION:
         raise UsageError(f"calibration {path} was written by another version of live; {fix}")
+    frame_size = (_frame_side(data, "frame_height_px", path, fix), _frame_side(data, "frame_width_px", path, fix))
+    points = data.get("neutral_landmarks_px")
+    if not (isinstance(points, list) and len(points) == LANDMARK_COUNT and all(map(_is_point, points))):
+        raise UsageError(
+            f"calibration {path}: neutral_landmarks_px must be {LANDMARK_COUNT} points of 3 numbers; {fix}"
+        )
+    neutral_px = np.asarray(points, dtype=np.float64)
+    template = HEAD_TEMPLATE.points_unit
+    problem = face_geometry_problem(neutral_px, frame_size[::-1], ALIGNMENT_INDICES.tolist(), template)
+    if problem is not None:
+        raise UsageError(f"calibration {path}: its neutral landmarks {problem}; {fix}")
+    return neutral_px.astype(np.float32), frame_size
+
+
+def _read_text(path: Path, fix: str) -> str:
+    """The file's text, read only from a regular file and only up to MAX_CALIBRATION_BYTES (a device such as
+    /dev/zero, a pipe or a huge file is refused, not read until memory runs out)."""
     try:
-        neutral_px = np.asarray(data["neutral_landmarks_px"], dtype=np.float32)
-        frame_size = (int(data["frame_height_px"]), int(data["frame_width_px"]))
-    except (KeyError, TypeError, ValueError) as error:
-        raise UsageError(f"calibration {path} is incomplete or malformed ({error}); {fix}") from error
-    if neutral_px.shape != (LANDMARK_COUNT, 3) or not np.isfinite(neutral_px).all() or min(frame_size) <= 0:
-        raise UsageError(f"calibration {path} does not hold {LANDMARK_COUNT} finite landmarks of a real frame; {fix}")
-    return neutral_px, frame_size
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a pipe opens without a writer
+    except OSError as error:
+        raise UsageError(f"cannot read calibration {path}: {error.strerror}; {fix}") from error
+    with os.fdopen(descriptor, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise UsageError(
+                f"calibration {path} is not a regular file (a device, pipe or folder): give --calibration a JSON file"
+            )
+        try:
+            data = handle.read(MAX_CALIBRATION_BYTES + 1)
+        except OSError as error:
+            raise UsageError(f"cannot read calibration {path}: {error.strerror}; {fix}") from error
+    if len(data) > MAX_CALIBRATION_BYTES:
+        raise UsageError(
+            f"calibration {path} holds more than {MAX_CALIBRATION_BYTES >> 20} MiB, a calibration a few KiB: "
+            "pass the JSON file `live run --calibration` wrote"
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise UsageError(f"calibration {path} is not valid JSON ({error}); {fix}") from error
+
+
+def _frame_side(data: dict, key: str, path: str | Path, fix: str) -> int:
+    """A frame side in pixels: a JSON whole number from 1 to MAX_FRAME_SIDE_PX."""
+    value = data.get(key)
+    if not (isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_FRAME_SIDE_PX):
+        raise UsageError(
+            f"calibration {path}: {key} must be a whole number of pixels from 1 to {MAX_FRAME_SIDE_PX}, "
+            f"not {_shown(value)}; {fix}"
+        )
+    return value
+
+
+def _shown(value: object) -> str:
+    """A JSON value for an error message: a scalar as written, a list or object by its kind."""
+    if isinstance(value, (list, dict)):
+        return "a list" if isinstance(value, list) else "an object"
+    return json.dumps(value)[:40]
+
+
+def _is_point(value: object) -> bool:
+    return isinstance(value, list) and len(value) == 3 and all(is_number(number) for number in value)
 
 
 class CalibrationFile:

@@ -62,8 +62,28 @@ def card_metrics(report: dict) -> dict:
 
 
 def store_in_card(model_path: Path, report: dict) -> None:
-    """Write card_metrics(report) into the ONNX model's card (and NAME.md); needs onnx."""
+    """Write card_metrics(report) into the ONNX model's card (and NAME.md); needs onnx. Figures of a dataset the
+    model was not trained on (report["dataset_match"] "other", live.offline.eval_checks) are never stored:
+    UsageError."""
+    if report.get("dataset_match") == "other":
+        raise UsageError(
+            f"{report['dataset']} is not the dataset {model_path} was trained on: its figures are not stored in the "
+            "card; evaluate the model on its own dataset to store them"
+        )
     update_card_metrics(Path(model_path), card_metrics(report))
+
+
+def dataset_note(report: dict) -> str | None:
+    """A note when the figures may not be the model's own (None: scored on the very dataset it was trained on)."""
+    model, dataset = report["model_path"], report["dataset"]
+    return {
+        "other": f"note: {dataset} is not the dataset {model} was trained on (--other-dataset): these figures score "
+        "it on other footage, not on its own held-out frames",
+        "videos": f"note: {dataset} was prepared again from the videos {model} was trained on (its manifest differs "
+        "from the card's): its held-out frames are the ones held out in training if it was prepared alike",
+        "unrecorded": f"note: the card of {model} does not record the dataset it was trained on: cannot check that "
+        f"{dataset} is that dataset",
+    }.get(report.get("dataset_match"))
 
 
 def write_strip(result: EvalResult, path: Path, rows: int = 6) -> None:

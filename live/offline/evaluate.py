@@ -30,9 +30,10 @@ from live.face.corner_warp import CornerResponse, CornerWarp
 from live.face.eye_warp import EyeResponse, EyeWarp
 from live.face.head_plate import in_plate
 from live.formats.card import ModelCard
-from live.formats.dataset import Dataset, load_dataset, sha256_of_file
-from live.formats.sketch import SKETCH_FORMAT_VERSION, face_mask
+from live.formats.dataset import Dataset, sha256_of_file
+from live.formats.sketch import face_mask
 from live.offline.body_plates import frame_plates
+from live.offline.eval_checks import check_inputs, check_model
 from live.offline.image_metrics import (
     DEFINITIONS,
     PSNR_CAP_DB,
@@ -56,7 +57,8 @@ class EvalConfig:
     same frames, named by the frame's number in its video (NNNNNN.png), at the video's size. As `live run`:
     body_follow moves each frame's plate person to the real frame's body (live.offline.body_plates); eye_warp and
     corner_warp move the generated lids and mouth corners by the card's responses; head_follow bends the plate's
-    head onto each frame's face (live.face.head_plate)."""
+    head onto each frame's face (live.face.head_plate). other_dataset: score a dataset other than the one the card
+    says the model was trained on (refused otherwise, live.offline.eval_checks)."""
 
     model_path: Path
     dataset_path: Path
@@ -67,6 +69,7 @@ class EvalConfig:
     eye_warp: bool = True
     head_follow: bool = True
     corner_warp: bool = True
+    other_dataset: bool = False
 
 
 @dataclass(frozen=True)
@@ -81,48 +84,14 @@ class EvalResult:
     compared_bgr: dict[str, np.ndarray]
 
 
-def _check(config: EvalConfig) -> tuple[Dataset, np.ndarray, np.ndarray]:
-    model_path, dataset_path = Path(config.model_path), Path(config.dataset_path)
-    if not model_path.is_file():
-        raise UsageError(f"model {model_path} does not exist: export one with `live export RUN --out {model_path}`")
-    if config.split != "val":
-        raise UsageError(f"--split {config.split!r}: only val frames are kept at their own size; use --split val")
-    dataset = load_dataset(dataset_path)
-    indices, train = dataset.indices("val"), dataset.indices("train")
-    if indices.size == 0:
-        raise UsageError(f"{dataset_path} has no 'val' frames: re-run `live prepare` with more footage")
-    if train.size == 0:
-        raise UsageError(
-            f"{dataset_path} has too few training frames for the nearest-frame baseline: re-run `live prepare` with "
-            "more footage"
-        )
-    return dataset, indices, train
-
-
-def _check_session(session: GeneratorSession, config: EvalConfig, dataset: Dataset) -> None:
-    if session.card.size_px != dataset.size_px:
-        raise UsageError(
-            f"{config.model_path} renders {session.card.size_px} px but {config.dataset_path} holds {dataset.size_px} "
-            f"px crops: evaluate it on a dataset prepared with --size {session.card.size_px}"
-        )
-    if session.card.sketch_format_version != SKETCH_FORMAT_VERSION:
-        raise UsageError(
-            f"{config.model_path} was trained on sketch format v{session.card.sketch_format_version}, "
-            f"{config.dataset_path} holds v{SKETCH_FORMAT_VERSION} sketches: retrain it on this dataset"
-        )
-
-
 def evaluate(config: EvalConfig, console: Console | None = None) -> EvalResult:
     """Run the model and the nearest-frame baseline on the validation frames; UsageError on bad input."""
     console = console or Console(stderr=True)
-    dataset, indices, train = _check(config)
+    dataset, indices, train = check_inputs(config.model_path, config.dataset_path, config.split)
     videos = dataset.video_indices
-    real = np.stack([dataset.native_frame(i) for i in indices])
-    pastes = [PasteBack(plate, dataset.size_px) for plate in dataset.plates_bgr]
-    plates, shifts = frame_plates(dataset, indices, real, config.body_follow, config.head_follow)
-    plate_crops = [pastes[videos[i]].plate_crop(dataset.transforms[i], plate_bgr=p) for i, p in zip(indices, plates)]
     with GeneratorSession(GeneratorSessionConfig(Path(config.model_path), config.device)) as session:
-        _check_session(session, config, dataset)
+        trained = check_model(session.card, config.model_path, config.dataset_path, dataset, config.other_dataset)
+        real, pastes, plates, shifts, plate_crops = _plates(config, dataset, indices)
         crops, generator_ms = _generate(session, dataset, indices, plate_crops, console)
         provider, card = session.provider, session.card
     crops, switches = _warped(config, card, crops, dataset.landmarks_px[indices])
@@ -149,6 +118,7 @@ def evaluate(config: EvalConfig, console: Console | None = None) -> EvalResult:
         "model_path": str(config.model_path),
         "model_sha256": sha256_of_file(Path(config.model_path)),
         "dataset": str(config.dataset_path),
+        **trained,
         "split": config.split,
         "frames": int(indices.size),
         "size_px": dataset.size_px,
@@ -170,6 +140,17 @@ def evaluate(config: EvalConfig, console: Console | None = None) -> EvalResult:
         "definitions": DEFINITIONS,
     }
     return EvalResult(report, dataset.sketches_bgr[indices], real, generated, baseline, compared)
+
+
+def _plates(config: EvalConfig, dataset: Dataset, indices: np.ndarray) -> tuple:
+    """The real frames, each video's PasteBack, each frame's plate (its person moved as `live run` moves it), the
+    body shifts, and each plate in the frame's head crop."""
+    real = np.stack([dataset.native_frame(i) for i in indices])
+    pastes = [PasteBack(plate, dataset.size_px) for plate in dataset.plates_bgr]
+    plates, shifts = frame_plates(dataset, indices, real, config.body_follow, config.head_follow)
+    videos = dataset.video_indices
+    crops = [pastes[videos[i]].plate_crop(dataset.transforms[i], plate_bgr=p) for i, p in zip(indices, plates)]
+    return real, pastes, plates, shifts, crops
 
 
 def _warped(config: EvalConfig, card: ModelCard, crops: np.ndarray, landmarks_px: np.ndarray) -> tuple:
