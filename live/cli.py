@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("live.commands.eval", "measure a model's quality on held-out frames"),
     "drive-eval": ("live.commands.drive_eval", "measure how well a model follows driver clips (expression, pose)"),
     "bench": ("live.commands.bench", "measure speed: stages, pipeline vs sequential loop, latency"),
+    "verify": ("live.commands.verify", "check a recording's C2PA manifest: signed as AI-generated, unchanged since"),
 }
 
 

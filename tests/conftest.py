@@ -102,6 +102,13 @@ def _reads_only_the_repository() -> Iterator[None]:
     assert not _outside_reads, f"test read files outside the repository: {sorted(set(_outside_reads))[:5]}"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _config_home(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """XDG_CONFIG_HOME in a temporary folder (runs started as processes inherit it): a run that signs a recording
+    makes its development certificate there, never in the real home."""
+    os.environ["XDG_CONFIG_HOME"] = str(tmp_path_factory.mktemp("config"))
+
+
 @pytest.fixture(scope="session")
 def tiny_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real 64 px generator (UnetGenerator ngf=4, random weights) exported by export_onnx with its card."""

@@ -8,6 +8,7 @@ exists. Runs on a machine with no camera, display or GPU.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from contextlib import ExitStack
 from pathlib import Path
@@ -16,6 +17,7 @@ import cv2
 import numpy as np
 from rich.console import Console
 
+from live.commands import c2pa_options as c2pa
 from live.commands.output_checks import check_distinct_paths
 from live.commands.pipeline_options import pipeline_config
 from live.commands.run import DEFAULT_OUTPUT_FPS
@@ -64,6 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-frames", type=int, default=0, help="stop after this many input frames (0: the whole clip)"
     )
+    c2pa.add_c2pa_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -84,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
     paths = [("--out", args.out), ("--strip", strip_path)]
     check_distinct_paths(paths if is_camera else [("--source", Path(args.source)), *paths])
     check_video_path(args.out)
+    signing = c2pa.signing_config(args, [args.out])
     with ExitStack() as stack:
         stages = stack.enter_context(open_stages(config))
         source = stack.enter_context(open_source(SourceConfig(args.source)))
@@ -102,10 +106,11 @@ def run(args: argparse.Namespace) -> int:
                 print_final_summary(error.report, console)
             print(f"live demo: error: {error}", file=sys.stderr)
             return 1
-    print_final_summary(report, console)
+    notes, signed = c2pa.sign_recordings(outputs, args.model, stages.card, signing, "live demo")  # once closed
+    print_final_summary(dataclasses.replace(report, notes=report.notes + notes), console)
     frames = write_contact_strip(args.out, strip_path)
     console.print(f"wrote {args.out} (driver | sketch | avatar) and {strip_path} ({frames} frames)", markup=False)
-    return 0
+    return 0 if signed else 1  # the recording is kept, unsigned: one error line said so
 
 
 def _side_by_side_file(

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
+from live.commands import c2pa_options as c2pa
 from live.commands import output_checks as checks
 from live.commands import pipeline_options as options
 from live.commands.web_options import add_web_arguments, web_config, with_sink_notes
@@ -78,6 +79,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--no-badge", action="store_true", help="remove the 'AI' badge from file and virtual camera outputs"
     )
     add_web_arguments(parser)
+    c2pa.add_c2pa_arguments(parser)
     parser.add_argument("--device", choices=DEVICES, default="auto", help="where the generator runs (default auto)")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads for one generator run (0: automatic)")
     options.add_generator_workers_argument(parser)
@@ -231,6 +233,7 @@ def run(args: argparse.Namespace) -> int:
     configs = sink_configs(args)
     checks.check_distinct_paths(checks.run_paths(None if kind == "camera" else args.source, configs, args.calibration))
     checks.check_outputs(configs)
+    signing = c2pa.signing_config(args, [sink_config.path for sink_config in configs if sink_config.path])
     console = Console()
     with ExitStack() as stack:
         source = stack.enter_context(open_source(SourceConfig(args.source, args.width, args.height, args.fps)))
@@ -257,8 +260,10 @@ def run(args: argparse.Namespace) -> int:
             message = error.cause if isinstance(error.cause, VideoWriteError) else error
             print(f"live run: error: {message}", file=sys.stderr)
             return 1
-    print_final_summary(with_sink_notes(report, outputs), console)
+    notes, signed = c2pa.sign_recordings(outputs, args.model, stages.card, signing, "live run")  # once closed
+    summary = with_sink_notes(report, outputs)
+    print_final_summary(dataclasses.replace(summary, notes=summary.notes + notes), console)
     warn_skipped(source)
     if warning := checks.pace_warning(report, configs, not args.no_pace, kind):
         print(warning, file=sys.stderr)
-    return 0
+    return 0 if signed else 1  # the recording is kept, unsigned: one error line said so
