@@ -49,11 +49,17 @@ def busy_port() -> Iterator[int]:
 
 @pytest.fixture
 def other_template_model(tiny_model_path: Path, tmp_path: Path) -> Path:
-    """The tiny model, its card's head template aligned on other landmarks than this version uses."""
+    """The tiny model, its card's head template aligned on the same points listed in another order: a face still
+    (the card's own geometry checks pass), but not the landmark list this version aligns on."""
     model = tmp_path / "other_template.onnx"
     shutil.copy(tiny_model_path, model)
-    other_indices = list(range(len(ALIGNMENT_INDICES)))
-    update_card_data(model, lambda data: data["template"].update(landmark_indices=other_indices))
+
+    def reorder(data: dict) -> None:
+        template = data["template"]
+        template.update(landmark_indices=template["landmark_indices"][::-1], points_unit=template["points_unit"][::-1])
+        assert template["landmark_indices"] != list(ALIGNMENT_INDICES)
+
+    update_card_data(model, reorder)
     return model
 
 

@@ -37,7 +37,7 @@ def list_checkpoints(folder: Path) -> list[Path]:
 
 
 # What every checkpoint of `live train` holds (run_state.training_state); export reads these.
-CHECKPOINT_KEYS = ("step", "config", "generator_config", "generator")
+CHECKPOINT_KEYS = ("step", "generator_config", "generator")  # what --init-from needs; export also reads "config"
 
 
 def load_error_reason(error: BaseException, most_characters: int = 160) -> str:

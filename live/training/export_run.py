@@ -50,7 +50,8 @@ def load_generator(run_folder: Path) -> tuple[UnetGenerator, dict]:
 
 def _training_dataset(state: dict, checkpoint_folder: Path) -> Dataset:
     """The dataset the run was trained on, refused (UsageError) when its consent statement says nothing."""
-    dataset_path = state["config"].get("dataset") if isinstance(state["config"], dict) else None
+    config = state.get("config")
+    dataset_path = config.get("dataset") if isinstance(config, dict) else None
     if not isinstance(dataset_path, str):
         raise UsageError(f"the checkpoints in {checkpoint_folder} do not name their dataset: train the run again")
     dataset = load_dataset(Path(dataset_path))
