@@ -59,7 +59,7 @@ class GeneratorSessionConfig:
 def default_intra_op_threads() -> int:
     """Half the cores, at least 2 (1 on a single core) and at most 4. With threads that sleep instead of spinning
     (session_options), a second generator thread uses the core the landmark thread leaves idle between frames;
-    on 2 cores it lowered paced latency without costing unthrottled fps (README, "Measured on a 2-core CPU").
+    on 2 cores it lowered paced latency without costing unthrottled fps (docs/performance.md).
     The format-1 avatar, half as costly, gained nothing from it, so this was 1 on 2 cores before."""
     cores = os.cpu_count() or 1
     return 1 if cores < 2 else min(4, max(2, cores // 2))

@@ -2,7 +2,7 @@
 
 The avatar paints the head; everything else is the plate, the target's still frame. A body that never moves
 looks pasted on, and when the target's own recording sat a pixel or two lower than its plate, the collar
-and shoulders are where the avatar's frame differs most from it (tools/default_avatar_notes.md).
+and shoulders are where the avatar's frame differs most from it (docs/experiments.md, "Head and body follow").
 
 - `body_band`: the rows below the chin (from 0.15 face heights under it to the frame's bottom), 1.5 face
   widths either side of the face's middle.

@@ -4,7 +4,7 @@ The median keeps the still background and the shirt, and also the head, which is
 a generated head moves well away from where the target usually held it, the plate's head can show at its
 edge. Filling the head region in from the background (Telea inpainting inside the usual crop) removes
 that, but cost 2.2 dB of whole-frame PSNR at 400 steps (28.9 against 31.2 dB, jwp_intro val): the
-generator must then paint hair, neck and the background behind them itself (tools/default_avatar_notes.md).
+generator must then paint hair, neck and the background behind them itself (docs/experiments.md).
 """
 
 from __future__ import annotations

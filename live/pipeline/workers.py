@@ -1,7 +1,7 @@
 """One stage run by several threads at once, its results handed on in the order the items were taken.
 
 The generator is the pipeline's costliest stage, and ONNX Runtime spreads one inference over several cores
-less well than several inferences side by side (README, "Measured on a 2-core CPU"). So the generator
+less well than several inferences side by side (docs/performance.md). So the generator
 stage can have several workers, each with its own session, each rendering another frame. A ticket is handed
 out with every item taken from the inbox; a worker that finishes out of turn waits for the worker before
 it, so frames leave in capture order (none is shown after a later one, none is dropped for being late).

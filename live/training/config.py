@@ -99,7 +99,7 @@ class TrainConfig:
     head_follow: bool = _option(
         False,
         "bend the plate's head onto each training frame's face, as `live run` bends it onto the avatar's (off: the "
-        "still plate, which kept a trained avatar's teeth; tools/default_avatar_notes.md)",
+        "still plate, which kept a trained avatar's teeth; docs/experiments.md)",
     )
     checkpoint_every: int = _option(200, "steps between checkpoints", 1)
     keep_last: int = _option(3, "checkpoints kept", 1)

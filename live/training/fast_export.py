@@ -98,7 +98,7 @@ class InferenceUnet(nn.Module):
         colour = torch.tanh(x[:, :3])
         # plate + mask * (colour - plate), the mask spread over the 3 channels first: ONNX Runtime moves this
         # arithmetic behind the output's NHWC transpose, where broadcasting a (1, H, W, 1) mask over 3 channels
-        # is far slower than an elementwise pass of equal shapes (same uint8 output; README, "Measured on ...").
+        # is far slower than an elementwise pass of equal shapes (same uint8 output; docs/performance.md).
         mask = torch.sigmoid(x[:, 3:4]).expand(-1, 3, -1, -1)
         plate = generator.plate if plate is None else plate
         return plate + mask * (colour - plate)
