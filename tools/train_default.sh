@@ -42,9 +42,9 @@ if [ "${LIVE_FROM_SCRATCH:-0}" = 1 ]; then
   start="$work/finetune/checkpoints/step_00001500.pt"
 else
   mkdir -p "$work"
-  git show 2795b71:models/jwp.onnx > "$work/stop22.onnx"
-  python tools/recover_checkpoint.py "$work/stop22.onnx" "$work/stop22.pt"
-  nice live train "$work/dataset" --out "$work/teeth" --resume --init-from "$work/stop22.pt" --steps 3000 --learning-rate 2e-4 \
+  git show 2795b71:models/jwp.onnx > "$work/before_teeth.onnx"
+  python tools/recover_checkpoint.py "$work/before_teeth.onnx" "$work/before_teeth.pt"
+  nice live train "$work/dataset" --out "$work/teeth" --resume --init-from "$work/before_teeth.pt" --steps 3000 --learning-rate 2e-4 \
     --lambda-l1 400 --ngf 16 --face-weight 3 --region-weight 3 --threads "$threads" \
     --augment-shift 0.1 --augment-scale 0.1 --augment-rotate-deg 3 --checkpoint-every 500 --sample-every 3000
   start="$work/teeth/checkpoints/step_00003000.pt"
