@@ -4,6 +4,7 @@ development certificate is made once, under XDG_CONFIG_HOME."""
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import re
 import shutil
@@ -19,8 +20,9 @@ import cv2
 import numpy as np
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from live.cli import main
 from live.formats.card_file import update_card_data
@@ -181,7 +183,11 @@ def test_a_failed_signing_keeps_the_unsigned_recording_and_fails_the_run(
 ) -> None:
     import c2pa
 
+    sign_stream = provenance._sign_stream
+
     def failing_sign(source, signed, mime_type, manifest, credentials) -> None:
+        if mime_type != "video/mp4":  # the check before the run signs a small picture
+            return sign_stream(source, signed, mime_type, manifest, credentials)
         signed.write(source.read(1000))  # a part of the signed copy is written, then the SDK fails
         raise c2pa.C2paError("Signature: the signer refused")
 
@@ -199,7 +205,7 @@ def test_a_failed_signing_keeps_the_unsigned_recording_and_fails_the_run(
     assert verify(out, capsys)[0] == 1
 
 
-def test_a_key_that_is_not_the_certificates_is_refused_before_the_run(
+def test_credentials_c2pa_cannot_sign_with_are_refused_before_the_run(
     consented_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     certificate, _ = development_pair(tmp_path / "one")
@@ -214,6 +220,26 @@ def test_a_key_that_is_not_the_certificates_is_refused_before_the_run(
     assert not out.exists()
     assert run_to(consented_model, out, "--c2pa-cert", str(tmp_path / "missing.pem"), "--c2pa-key", str(other_key)) == 2
     assert "--c2pa-cert" in capsys.readouterr().err and not out.exists()
+    certificate, key = self_signed_without_key_usages(tmp_path)
+    assert run_to(consented_model, out, "--c2pa-cert", str(certificate), "--c2pa-key", str(key)) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith(f"live run: error: --c2pa-cert {certificate}: C2PA does not sign with it"), error
+    assert len(error.splitlines()) == 1 and not out.exists()
+
+
+def self_signed_without_key_usages(folder: Path) -> tuple[Path, Path]:
+    """A self-signed P-256 certificate without key usage or extended key usage, and its key."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "no usages")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    builder = x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+    builder = builder.serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+    certificate_path, key_path = folder / "plain.pem", folder / "plain.key"
+    certificate_path.write_bytes(builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return certificate_path, key_path
 
 
 def test_a_given_certificate_signs_and_verifies_trusted_with_its_ca(

@@ -10,13 +10,14 @@ from pathlib import Path
 
 from live.errors import UsageError
 from live.formats.card import ModelCard
-from live.io.c2pa_keys import default_folder, development_pair, load_credentials
+from live.io.c2pa_keys import default_folder, development_pair
 from live.io.provenance import (
     SIGNED_FORMATS,
     UNSIGNED_FORMATS,
     ModelClaim,
     SigningConfig,
     SigningError,
+    check_signing,
     model_claim,
     sign_recording,
     unsigned_reason,
@@ -50,13 +51,15 @@ def signing_config(args: argparse.Namespace, recording_paths: Iterable[Path]) ->
     if (certificate is None) != (key is None):
         raise UsageError("--c2pa-cert and --c2pa-key go together: give both, or neither for the development pair")
     if certificate is not None:
-        load_credentials(certificate, key)
-        return SigningConfig(enabled=True, certificate_path=certificate, key_path=key)
+        config = SigningConfig(enabled=True, certificate_path=certificate, key_path=key)
+        check_signing(config)
+        return config
     if not any(path.suffix.lower() in SIGNED_FORMATS for path in recording_paths):
         return SigningConfig(enabled=False)  # nothing to sign: no development pair is made
     certificate, key = development_pair(default_folder())
-    load_credentials(certificate, key, ("the development certificate", "the development key"))
-    return SigningConfig(enabled=True, certificate_path=certificate, key_path=key)
+    config = SigningConfig(enabled=True, certificate_path=certificate, key_path=key)
+    check_signing(config, ("the development certificate", "the development key"))
+    return config
 
 
 def finished_recordings(outputs: Iterable[Output]) -> list[Path]:

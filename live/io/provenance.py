@@ -14,6 +14,7 @@ asked (nothing goes over the network), so the signature carries no trusted time.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import stat
 import tempfile
@@ -138,6 +139,28 @@ def sign_recording(path: Path, claim: ModelClaim | None, config: SigningConfig) 
         raise SigningError(f"{path}: not signed (C2PA): {reason}; the unsigned recording is kept") from error
     elapsed_s = time.perf_counter() - started_s
     return f"{path}: signed (C2PA, trainedAlgorithmicMedia) in {elapsed_s:.2f} s; check it with `live verify`"
+
+
+def check_signing(config: SigningConfig, labels: tuple[str, str] = ("--c2pa-cert", "--c2pa-key")) -> None:
+    """UsageError (one line) unless C2PA signs with these credentials: tried on an 8x8 PNG in memory, so that a
+    certificate the SDK refuses (no digitalSignature key usage or no suitable extended key usage, a CA, expired)
+    is reported before a run instead of after it."""
+    import c2pa
+    import cv2
+    import numpy as np
+
+    if not config.enabled or config.certificate_path is None or config.key_path is None:
+        return
+    credentials = load_credentials(config.certificate_path, config.key_path, labels)
+    image = io.BytesIO(cv2.imencode(".png", np.zeros((8, 8, 3), dtype=np.uint8))[1].tobytes())
+    claim = ModelClaim(name="check", model_sha256="0" * 64, consent_sha256=None)
+    try:
+        _sign_stream(image, io.BytesIO(), "image/png", manifest_definition(claim, "check.png"), credentials)
+    except c2pa.C2paError as error:
+        raise UsageError(
+            f"{labels[0]} {config.certificate_path}: C2PA does not sign with it ({error}); give a signing "
+            "certificate (digitalSignature key usage, emailProtection or C2PA claim-signing extended key usage)"
+        ) from error
 
 
 def _sign_in_place(target: Path, mime_type: str, claim: ModelClaim, credentials: SigningCredentials) -> None:
