@@ -4,6 +4,9 @@
 against those asked (live.face.mouth_response, live.face.eye_warp, live.face.corner_warp) and stores the
 curves in the model's card.
 
+Each driver's detail ratio is the output face's Laplacian variance over the target's real face's
+(live.offline.detail_reference: the --dataset's held-out frames, or else the plate's face).
+
 How well the avatar follows each driver clip (live.offline.expression): Pearson
 correlations driver vs output for eye opening, mouth opening, smile, yaw and
 pitch, the same for the retargeted landmarks (clamp on / off), faces found on the
@@ -29,6 +32,7 @@ from live.face.corner_warp import CornerResponse, fit_corner_response
 from live.face.eye_warp import EyeResponse
 from live.face.mouth_response import MouthResponse
 from live.face.retarget import RETARGET_MODES, RetargetConfig
+from live.offline.detail_reference import detail_figures, detail_line, detail_reference, median_detail
 from live.offline.drive_strip import strip_row, write_strip
 from live.offline.expression import (
     DriveConfig,
@@ -135,6 +139,7 @@ def run(args: argparse.Namespace) -> int:
     if args.fit_response:
         return fit_response(args, retarget)
     reports, rows = [], []
+    reference = detail_reference(args.model, args.dataset, args.device) if args.clips else None
     for clip in args.clips:
         config = DriveConfig(
             args.model,
@@ -144,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
             **render_switches(args),
         )
         record = drive(config, keep_images=args.strip is not None)
-        reports.append(evaluate_drive(config, record))
+        reports.append({**evaluate_drive(config, record), "detail": detail_figures(record.output_detail, reference)})
         if args.strip is not None:
             rows.append(strip_row(record))
     if args.strip is not None:
@@ -160,9 +165,11 @@ def run(args: argparse.Namespace) -> int:
     response = response_curves(args.model, args.device) if args.response else {}
     for line in response_lines(response) if response else []:
         print(line)
-    table_rows = reports + ([median_report(reports)] if len(reports) > 1 else [])
+    table_rows = reports + ([{**median_report(reports), "detail": median_detail(reports)}] if len(reports) > 1 else [])
     if table_rows:
         Console(width=200).print(drive_table(table_rows))
+    for report in reports:
+        print(detail_line(report))
     if args.json:
         median = table_rows[-1] if table_rows else None
         figures = {"drivers": reports, "median": median, "own_frames": own_frames, "response": response}

@@ -46,7 +46,14 @@ def _text(value: object) -> str:
 def card_metrics(report: dict) -> dict:
     """The compact summary stored in the model card under metrics["eval"]."""
     model, baseline = report["model"], report["nearest_frame_baseline"]
-    keys = ("psnr_db_frame", "psnr_db_face", "ssim_bgr_mean_frame", "ssim_bgr_mean_face")
+    keys = (
+        "psnr_db_frame",
+        "psnr_db_face",
+        "ssim_bgr_mean_frame",
+        "ssim_bgr_mean_face",
+        "detail_ratio_face",
+        "gmsd_face",
+    )
     return {
         "eval": {
             "split": report["split"],

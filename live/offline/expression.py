@@ -42,6 +42,7 @@ from live.io.calibration_file import CalibrationFile
 from live.io.sources import SourceConfig, VideoFileSource, media_time_s
 from live.offline.corner_figures import lift_series, reach
 from live.offline.drive_strip import face_tile
+from live.offline.image_metrics import face_laplacian_variance
 from live.pipeline.messages import Frame
 from live.pipeline.run import PipelineConfig, open_stages
 from live.pipeline.stats import PipelineStats
@@ -82,6 +83,7 @@ class DriveRecord:
     card: ModelCard | None = None
     driver_teeth: list[float] = field(default_factory=list)  # NaN where that face is missing
     output_teeth: list[float] = field(default_factory=list)
+    output_detail: list[float] = field(default_factory=list)  # face-box Laplacian variance; NaN: no face
 
 
 def drive(config: DriveConfig, keep_images: bool = False) -> DriveRecord:
@@ -121,6 +123,7 @@ def drive(config: DriveConfig, keep_images: bool = False) -> DriveRecord:
             record.output.append(checker.detect(rendered.output_bgr) if driven else None)
             record.driver_teeth.append(_teeth(image_bgr, sketched.landmarks_px if driven else None))
             record.output_teeth.append(_teeth(rendered.output_bgr, record.output[-1]))
+            record.output_detail.append(face_laplacian_variance(rendered.output_bgr, record.output[-1]))
             record.frame_times_s.append(sketched.frame.t_stream_s)
             if keep_images:
                 record.frames_bgr.append(face_tile(image_bgr, sketched.landmarks_px))

@@ -5,6 +5,12 @@ scale; a `mask` is a boolean (H, W) face region (None = whole frame).
 SSIM is Wang et al.'s, with an 11x11 Gaussian window (sigma 1.5) computed per
 BGR channel and averaged over the channels; the region value is the mean of
 the SSIM map inside the mask.
+
+Fine detail is measured on a face box: the bounding box of the face mask, cut
+from the image and resized to DETAIL_SIZE_PX square grey (face_box_grey). Its
+Laplacian variance, output / real, says how much of the real fine detail is
+kept (1: all; a blur gives less, a contrast gain of k gives k squared). GMSD
+(Xue et al. 2014) compares the edges of two such boxes: 0 for the same edges.
 """
 
 from __future__ import annotations
@@ -14,12 +20,17 @@ import math
 import cv2
 import numpy as np
 
+from live.formats.sketch import face_mask
+
 PEAK_VALUE = 255.0
 PSNR_CAP_DB = 100.0  # identical images have infinite PSNR; averages over frames use this cap
 SSIM_SIGMA_PX = 1.5
 SSIM_WINDOW_PX = 11
 _SSIM_C1 = (0.01 * PEAK_VALUE) ** 2
 _SSIM_C2 = (0.03 * PEAK_VALUE) ** 2
+DETAIL_SIZE_PX = 160  # the face box's side for the detail measures
+GMSD_C = 170.0  # Xue et al.'s stability constant for 0..255 images
+_PREWITT_X = np.array([[1.0, 0.0, -1.0]] * 3) / 3.0
 
 
 def _pixels(image: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
@@ -119,6 +130,64 @@ def nearest_landmark_frames(
     return nearest
 
 
+def face_box_grey(image_bgr: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The bounding box of `mask` cut from `image_bgr`, resized to DETAIL_SIZE_PX square, grey float64 0..255."""
+    if mask.shape != image_bgr.shape[:2] or not mask.any():
+        raise ValueError(f"mask must be a non-empty boolean {image_bgr.shape[:2]} array")
+    rows, columns = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    box = image_bgr[rows[0] : rows[-1] + 1, columns[0] : columns[-1] + 1]
+    grey = cv2.cvtColor(np.ascontiguousarray(box), cv2.COLOR_BGR2GRAY) if box.ndim == 3 else box
+    size = (DETAIL_SIZE_PX, DETAIL_SIZE_PX)
+    return cv2.resize(grey.astype(np.float64), size, interpolation=cv2.INTER_AREA)
+
+
+def face_laplacian_variance(image_bgr: np.ndarray, landmarks_px: np.ndarray | None) -> float:
+    """Laplacian variance of the face box of `image_bgr` (the face oval of `landmarks_px`, in its pixels); NaN
+    when there is no face (landmarks_px None)."""
+    if landmarks_px is None:
+        return math.nan
+    height_px, width_px = image_bgr.shape[:2]
+    mask = face_mask(landmarks_px, max(height_px, width_px))[:height_px, :width_px]
+    return laplacian_variance(face_box_grey(image_bgr, mask))
+
+
+def laplacian_variance(grey: np.ndarray) -> float:
+    """Variance of the 3x3 Laplacian of a grey float image (fine detail; 0 for a flat image)."""
+    return float(cv2.Laplacian(grey.astype(np.float64), cv2.CV_64F, ksize=1, borderType=cv2.BORDER_REFLECT).var())
+
+
+def gmsd(grey_a: np.ndarray, grey_b: np.ndarray) -> float:
+    """Gradient-magnitude similarity deviation (Xue et al. 2014) of two grey 0..255 images of one shape: both
+    averaged over 2x2 and downsampled by 2, Prewitt gradients, GMS = (2 m_a m_b + c) / (m_a^2 + m_b^2 + c) with
+    c = GMSD_C; the standard deviation of the GMS map (0: the same edges)."""
+    if grey_a.shape != grey_b.shape:
+        raise ValueError(f"images differ in shape: {grey_a.shape} vs {grey_b.shape}")
+
+    def magnitude(grey: np.ndarray) -> np.ndarray:
+        half = cv2.blur(grey.astype(np.float64), (2, 2), anchor=(0, 0), borderType=cv2.BORDER_REFLECT)[::2, ::2]
+        gx = cv2.filter2D(half, cv2.CV_64F, _PREWITT_X, borderType=cv2.BORDER_REFLECT)
+        gy = cv2.filter2D(half, cv2.CV_64F, _PREWITT_X.T, borderType=cv2.BORDER_REFLECT)
+        return np.sqrt(gx * gx + gy * gy)
+
+    m_a, m_b = magnitude(grey_a), magnitude(grey_b)
+    similarity = (2.0 * m_a * m_b + GMSD_C) / (m_a * m_a + m_b * m_b + GMSD_C)
+    return float(similarity.std())
+
+
+def detail_metrics(real_bgr: np.ndarray, output_bgr: np.ndarray, masks: list[np.ndarray]) -> dict[str, float | None]:
+    """Fine detail of (N, H, W, 3) outputs against the real frames on each frame's face box (the real frame's
+    face mask): the Laplacian-variance ratio output / real (means over the frames) and the mean GMSD."""
+    real = [face_box_grey(image, mask) for image, mask in zip(real_bgr, masks)]
+    output = [face_box_grey(image, mask) for image, mask in zip(output_bgr, masks)]
+    real_variance = float(np.mean([laplacian_variance(grey) for grey in real]))
+    output_variance = float(np.mean([laplacian_variance(grey) for grey in output]))
+    return {
+        "detail_ratio_face": output_variance / real_variance if real_variance > 0 else None,
+        "laplacian_variance_face": output_variance,
+        "gmsd_face": float(np.mean([gmsd(a, b) for a, b in zip(real, output)])),
+    }
+
+
 DEFINITIONS = {  # what `live eval`'s report calls each figure
     "l1_0_255": "mean absolute difference to the real frame, 0..255 scale",
     "psnr_db": f"PSNR (peak 255) per frame, each capped at {PSNR_CAP_DB:g} dB, averaged over frames",
@@ -130,6 +199,15 @@ DEFINITIONS = {  # what `live eval`'s report calls each figure
     ),
     "face_found_rate": "fraction of outputs on which MediaPipe (static_image_mode) finds a face",
     "flicker_0_255": "mean absolute change between consecutive frames (same video); flicker_ratio = output's / real's",
+    "detail_ratio_face": (
+        f"fine detail kept: Laplacian variance (3x3) of the face box (the face mask's bounding box, "
+        f"{DETAIL_SIZE_PX}x{DETAIL_SIZE_PX} grey), output / real, each a mean over frames; 1 = the real detail"
+    ),
+    "laplacian_variance_face": "the output's mean Laplacian variance of that face box (0..255 grey)",
+    "gmsd_face": (
+        f"GMSD (Xue et al. 2014) of the face box vs the real one: 2x2 mean, downsampled by 2, Prewitt, "
+        f"c={GMSD_C:g}, std of the similarity map; mean over frames, 0 = the same edges"
+    ),
     "nearest_frame_baseline": (
         "the training frame whose landmarks (x, y) in the aligned crop are nearest on average, "
         "its crop pasted unchanged at the evaluated frame's crop"
