@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("live.commands.export", "export a training run to ONNX with its model card"),
     "eval": ("live.commands.eval", "measure a model's quality on held-out frames"),
     "drive-eval": ("live.commands.drive_eval", "measure how well a model follows driver clips (expression, pose)"),
+    "make": ("live.commands.make", "turn a recording into a running avatar within a time budget"),
     "bench": ("live.commands.bench", "measure speed: stages, pipeline vs sequential loop, latency"),
     "verify": ("live.commands.verify", "check a recording's C2PA manifest: signed as AI-generated, unchanged since"),
 }

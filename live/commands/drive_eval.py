@@ -26,6 +26,7 @@ from pathlib import Path
 from rich.console import Console
 
 from live.commands.pipeline_options import add_render_arguments, render_switches
+from live.commands.progress_options import add_log_argument, logging_progress
 from live.engines.generator import GeneratorSession, GeneratorSessionConfig
 from live.errors import UsageError
 from live.face.corner_warp import CornerResponse, fit_corner_response
@@ -50,6 +51,7 @@ from live.offline.response import (
     store_corner_response,
     store_responses,
 )
+from live.progress import progress_prefix
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -98,6 +100,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="OUT.png",
         help="write driver | avatar at each driver's neutral, closed-eye, smile, open-mouth and most-teeth frames",
     )
+    add_log_argument(parser)
 
 
 def check_arguments(args: argparse.Namespace) -> None:
@@ -136,8 +139,12 @@ def run(args: argparse.Namespace) -> int:
         teeth=not args.no_teeth,
         calibration_path=None if args.calibration is None else str(args.calibration),
     )
-    if args.fit_response:
-        return fit_response(args, retarget)
+    with logging_progress(args):
+        return fit_response(args, retarget) if args.fit_response else measure(args, retarget)
+
+
+def measure(args: argparse.Namespace, retarget: RetargetConfig) -> int:
+    """Drive the avatar with every clip and print (and write) the figures."""
     reports, rows = [], []
     reference = detail_reference(args.model, args.dataset, args.device) if args.clips else None
     for clip in args.clips:
@@ -187,6 +194,8 @@ def curve_text(curve: MouthResponse | EyeResponse | CornerResponse) -> str:
 def fit_response(args: argparse.Namespace, retarget: RetargetConfig) -> int:
     """--fit-response: drive with every clip three times (live.offline.response), then store the curves in the card."""
 
+    passes = iter(range(1, 4))
+
     def drive_clips(mouth: MouthResponse | None, eye: EyeResponse | None) -> list[tuple[list, list, list]]:
         clip_retarget = replace(retarget, mouth_response=mouth is not None)  # None: the mouth as the generator draws it
         configs = [
@@ -202,7 +211,8 @@ def fit_response(args: argparse.Namespace, retarget: RetargetConfig) -> int:
             )
             for clip in args.clips
         ]
-        return [(record.driver, record.target, record.output) for record in map(drive, configs)]
+        with progress_prefix(f"fit-response pass {next(passes)} of 3: "):
+            return [(record.driver, record.target, record.output) for record in map(drive, configs)]
 
     with GeneratorSession(GeneratorSessionConfig(args.model, args.device)) as session:
         neutral_px = session.card.neutral_landmarks_px

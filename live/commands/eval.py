@@ -9,6 +9,7 @@ from pathlib import Path
 from rich.console import Console
 
 from live.commands.pipeline_options import add_render_arguments
+from live.commands.progress_options import add_log_argument, logging_progress
 from live.engines.generator import DEVICES
 from live.errors import UsageError
 from live.offline.eval_report import dataset_note, results_table, store_in_card, write_strip
@@ -58,6 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="keep the plate's person still (default: moved to each real frame's body, as `live run` moves it)",
     )
     add_render_arguments(parser)
+    add_log_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -84,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
         not args.no_corner_warp,
         args.other_dataset,
     )
-    result = evaluate(config)
+    with logging_progress(args):
+        result = evaluate(config)
     Console().print(results_table(result.report))
     note = dataset_note(result.report)
     if note:

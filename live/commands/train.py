@@ -13,15 +13,22 @@ from dataclasses import MISSING, fields
 from pathlib import Path
 
 from live.errors import UsageError
+from live.progress import progress_log_to
 from live.training.config import TrainConfig
 
 INTERRUPTED_EXIT_CODE = 130  # what shells expect after Ctrl-C: `live train ... && live export ...` stops here
 _PATH_FIELDS = ("dataset", "out")
+TRAIN_LOG_NAME = "train.log"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dataset", help="a folder made by `live prepare`")
-    parser.add_argument("--out", required=True, help="run folder: config.json, checkpoints/, samples/, tensorboard/")
+    parser.add_argument(
+        "--out",
+        required=True,
+        help="run folder: config.json, checkpoints/, samples/, tensorboard/ (and train.log, the progress lines, when "
+        "stdout is not a terminal)",
+    )
     parser.add_argument(
         "--resume", action="store_true", help="continue the run in --out exactly where its last checkpoint left it"
     )
@@ -72,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
         from live.training.train import train
     except ImportError as error:
         raise UsageError(f"training needs torch ({error}): pip install 'live[train]'") from error
-    result = train(config, resume=args.resume)
+    with progress_log_to(Path(args.out) / TRAIN_LOG_NAME):  # lines there when stdout is not a terminal
+        result = train(config, resume=args.resume)
     if result.interrupted:
         print(
             f"live train: interrupted at step {result.step}/{result.steps}, saved {result.last_checkpoint}; "

@@ -21,7 +21,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 from rich.console import Console
-from rich.progress import Progress
 
 from live.engines.generator import GeneratorSession, GeneratorSessionConfig
 from live.engines.landmarks import LandmarkConfig, LandmarkDetector
@@ -47,6 +46,7 @@ from live.offline.image_metrics import (
     ssim,
 )
 from live.pipeline.paste_back import PasteBack
+from live.progress import bar
 
 SPLITS = ("train", "val")
 
@@ -110,10 +110,13 @@ def evaluate(config: EvalConfig, console: Console | None = None) -> EvalResult:
     pairs = consecutive_pairs(videos[indices], _frame_indices(dataset, indices))
     real_flicker = flicker_0_255(real, pairs)
 
-    def metrics(name: str, images: np.ndarray) -> dict:
-        return output_metrics(real, images, masks, found["real"], found[name], pairs, real_flicker)
-
-    baseline_metrics = metrics("baseline", baseline)
+    scored = {}
+    with bar(console, transient=True) as progress:  # (SSIM over whole frames: the longest part)
+        task = progress.add_task("scoring", total=2 + len(compared))
+        for name, images in {"model": generated, "baseline": baseline, **compared}.items():
+            scored[name] = output_metrics(real, images, masks, found["real"], found[name], pairs, real_flicker)
+            progress.advance(task)
+    baseline_metrics = scored["baseline"]
     baseline_metrics["landmark_distance_px"] = _landmark_distance_px(dataset, indices, nearest)
     report = {
         "model_path": str(config.model_path),
@@ -126,9 +129,9 @@ def evaluate(config: EvalConfig, console: Console | None = None) -> EvalResult:
         "frame_size_px": [int(real.shape[2]), int(real.shape[1])],
         "provider": provider,
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "model": metrics("model", generated),
+        "model": scored["model"],
         "nearest_frame_baseline": baseline_metrics,
-        "compared": {name: {"folder": str(folder), **metrics(name, compared[name])} for name, folder in config.compare},
+        "compared": {name: {"folder": str(folder), **scored[name]} for name, folder in config.compare},
         "real_frames": {
             "face_found_rate": _rounded(_found_rate(found["real"])),
             "flicker_0_255": _rounded(real_flicker),
@@ -206,7 +209,7 @@ def _generate(
     """The generator's head crop for every frame's sketch over its plate crop, and the milliseconds each call took."""
     generated = np.empty_like(dataset.sketches_bgr[indices])
     timings_ms = []
-    with Progress(console=console, transient=True) as progress:
+    with bar(console, transient=True) as progress:
         task = progress.add_task("generating", total=len(indices))
         for k, index in enumerate(indices):
             plate_bgr = plate_crops[k]
@@ -222,7 +225,7 @@ def _detect_faces(sets_bgr: dict[str, np.ndarray], console: Console) -> dict[str
     found: dict[str, list[np.ndarray | None]] = {}
     with (
         LandmarkDetector(LandmarkConfig(static_image_mode=True)) as detector,
-        Progress(console=console, transient=True) as progress,
+        bar(console, transient=True) as progress,
     ):
         task = progress.add_task("landmarks", total=sum(len(images) for images in sets_bgr.values()))
         for name, images in sets_bgr.items():

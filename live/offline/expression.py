@@ -47,6 +47,7 @@ from live.pipeline.messages import Frame
 from live.pipeline.run import PipelineConfig, open_stages
 from live.pipeline.stats import PipelineStats
 from live.pipeline.steps import BufferPool, SketchStep, TrackStep
+from live.progress import bar
 
 MAX_LAG_FRAMES = 3
 CORNER_KEYS = ("correlation", "reach")
@@ -105,7 +106,9 @@ def drive(config: DriveConfig, keep_images: bool = False) -> DriveRecord:
         open_stages(pipeline) as stages,
         VideoFileSource(SourceConfig(str(config.clip))) as source,
         LandmarkDetector(LandmarkConfig(static_image_mode=True)) as checker,
+        bar() as progress,
     ):
+        task = progress.add_task(f"drive {source.name}", total=source.frame_count or None)
         pool = BufferPool(stages.card.size_px)
         track = TrackStep(stages.detector, stats)
         sketch = SketchStep(stages.retargeter, stages.card.size_px, pool, stats, body=stages.body_follower)
@@ -130,6 +133,7 @@ def drive(config: DriveConfig, keep_images: bool = False) -> DriveRecord:
                 record.output_bgr.append(face_tile(rendered.output_bgr, record.output[-1]))
             pool.release(sketched.sketch_bgr)
             index += 1
+            progress.update(task, completed=index)
         record.frame_shape, record.card = tuple(image_bgr_shape), stages.card
         record.outside_share = stages.retargeter.frames_outside_training / max(1, stages.retargeter.frames_retargeted)
     return record

@@ -18,7 +18,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 from rich.console import Console
-from rich.progress import Progress
 
 from live.engines.hands import HandDetector, hand_over_face
 from live.engines.landmarks import LandmarkConfig, LandmarkDetector
@@ -40,6 +39,7 @@ from live.formats.landmarks import LANDMARK_FORMAT_VERSION
 from live.formats.sketch import SKETCH_FORMAT_VERSION
 from live.offline.plate import write_plate
 from live.offline.prepare_files import building_folder, check_new_dataset_folder, summary_table, write_frame_files
+from live.progress import ProgressDisplay, bar
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +87,7 @@ def prepare_dataset(config: PrepareConfig, console: Console | None = None) -> Ma
         with (
             LandmarkDetector(LandmarkConfig(static_image_mode=False, max_faces=2)) as detector,
             HandDetector() if config.skip_hands else nullcontext() as hands,
-            Progress(console=console) as progress,
+            bar(console) as progress,
         ):
             scans.append(_scan_video(video, detector, hands, progress, config.blur_ratio))
     if not any(lm is not None and i not in scan.skipped for scan in scans for i, lm in enumerate(scan.landmarks_px)):
@@ -107,7 +107,7 @@ def _write_dataset(
     for folder in ("frames", "sketches", "plates", "native"):
         (config.out / folder).mkdir(parents=True, exist_ok=True)
     frames, landmarks_all, transforms_all, videos, native_all, teeth_all = [], [], [], [], [], []
-    with Progress(console=console) as progress:
+    with bar(console) as progress:
         for video_index, (video, scan) in enumerate(zip(config.videos, scans)):
             entries, landmarks, transforms, plate_file, teeth = _write_video(
                 config, video, video_index, scan, len(frames), progress
@@ -144,7 +144,7 @@ def _open_video(video: Path) -> cv2.VideoCapture:
 
 
 def _scan_video(
-    video: Path, detector: LandmarkDetector, hands: HandDetector | None, progress: Progress, blur_ratio: float
+    video: Path, detector: LandmarkDetector, hands: HandDetector | None, progress: ProgressDisplay, blur_ratio: float
 ) -> _VideoScan:
     capture = _open_video(video)
     scan = _VideoScan(name=Path(video).name, fps=float(capture.get(cv2.CAP_PROP_FPS) or 0.0))
@@ -189,7 +189,7 @@ def _mark_blurred(scan: _VideoScan, blur_ratio: float) -> None:
 
 
 def _write_video(
-    config: PrepareConfig, video: Path, video_index: int, scan: _VideoScan, first_number: int, progress: Progress
+    config: PrepareConfig, video: Path, video_index: int, scan: _VideoScan, first_number: int, progress: ProgressDisplay
 ):
     """Second pass: each frame's transform, crop + context, sketch; (entries, landmarks, transforms, plate file,
     teeth shares)."""

@@ -11,16 +11,17 @@ import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Protocol
 
 import cv2
 import numpy as np
 import torch
 import torch.distributed as distributed
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from live.errors import UsageError
 from live.formats.dataset import Dataset, load_dataset
+from live.progress import bar
 from live.training.batches import Batches
 from live.training.checkpoints import latest_checkpoint, save_checkpoint
 from live.training.config import TrainConfig
@@ -161,6 +162,15 @@ def _checkpoint(run: TrainingRun, folder: Path) -> Path | None:
     )
 
 
+class StopWhen(Protocol):
+    """Asked before each step whether to stop there (`live make`'s time budget); expected_end_step() is the step
+    it expects to stop at, which the progress bar counts to."""
+
+    def __call__(self, step: int) -> bool: ...
+
+    def expected_end_step(self) -> int: ...
+
+
 @dataclass(frozen=True, slots=True)
 class TrainResult:
     """How a run ended: its last checkpoint, the step reached, and whether a signal stopped it early."""
@@ -206,33 +216,32 @@ def _start(config: TrainConfig, resume: bool, console: Console) -> tuple[Trainin
     return run, existing
 
 
-def _progress(console: Console, rank: int) -> Progress:
-    columns = [
-        TextColumn("train"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total} {task.fields[losses]}"),
-        TimeRemainingColumn(),
-    ]
-    return Progress(*columns, console=console, disable=rank != 0)
-
-
-def _loop(run: TrainingRun, end_step: int, last_path: Path | None, console: Console) -> tuple[Path | None, bool]:
-    """Train to end_step or a stop signal; checkpoint on schedule and where it stopped. (last path, interrupted)."""
+def _loop(
+    run: TrainingRun, end_step: int, last_path: Path | None, console: Console, stop_when: StopWhen | None
+) -> tuple[Path | None, bool]:
+    """Train to end_step, a stop signal or stop_when(step); checkpoint on schedule and where it stopped.
+    (last path, interrupted by a signal)."""
     out, config = Path(run.config.out), run.config
     batches = Batches(run)
     scaler = torch.amp.GradScaler(run.device.type, enabled=run.device.type == "cuda")
     writer = _open_tensorboard(out / "tensorboard", run.step + 1) if run.rank == 0 else None  # logs from step+1
     saved_step = run.step if last_path else -1
-    with StopRequest() as stop, _progress(console, run.rank) as progress:
-        task = progress.add_task("train", total=config.steps, completed=run.step, losses="")
-        while run.step < end_step and not agreed_stop(stop.requested, run.world_size, run.device):
+    sample = ""
+    with StopRequest() as stop, bar(console, enabled=run.rank == 0) as progress:
+        total = end_step if stop_when is None else stop_when.expected_end_step()
+        task = progress.add_task("train", total=total, completed=run.step, note="")
+        while run.step < end_step and not agreed_stop(
+            stop.requested or (stop_when is not None and stop_when(run.step)), run.world_size, run.device
+        ):
             losses = _train_step(run, batches, scaler)
             text = " ".join(f"{key.split('/')[1]} {value:.3f}" for key, value in losses.items())
-            progress.update(task, completed=run.step, losses=text)
+            total = end_step if stop_when is None else stop_when.expected_end_step()
+            progress.update(task, completed=run.step, total=total, note=text + sample)
             for key, value in losses.items() if writer is not None else ():
                 writer.add_scalar(key, value, run.step)
             if run.rank == 0 and run.step % config.sample_every == 0:
                 _sample_grid(run, out / "samples" / f"step_{run.step:08d}.png")
+                sample = f", sample {out / 'samples' / f'step_{run.step:08d}.png'}"
             if run.step % config.checkpoint_every == 0:
                 last_path, saved_step = _checkpoint(run, out / "checkpoints") or last_path, run.step
         if saved_step != run.step:
@@ -245,12 +254,17 @@ def _loop(run: TrainingRun, end_step: int, last_path: Path | None, console: Cons
 
 
 def train(
-    config: TrainConfig, resume: bool = False, console: Console | None = None, stop_at_step: int | None = None
+    config: TrainConfig,
+    resume: bool = False,
+    console: Console | None = None,
+    stop_at_step: int | None = None,
+    stop_when: StopWhen | None = None,
 ) -> TrainResult:
-    """Train (or resume) a run.
+    """Train (or resume) a run, showing progress (live.progress: a bar, or lines in a log).
 
     stop_at_step: checkpoint and return at that step, as an interruption would
     (the schedule still follows config.steps, so a resume continues exactly).
+    stop_when(step), asked before each step, may end the run there the same way (`live make`'s time budget).
     A SIGINT/SIGTERM saves where the run is and returns with `interrupted` set.
     """
     console = console or Console(stderr=True)
@@ -259,7 +273,7 @@ def train(
         _write_config(run, Path(config.out))
     started_s, started_step = time.perf_counter(), run.step
     end_step = config.steps if stop_at_step is None else min(config.steps, stop_at_step)
-    last_path, interrupted = _loop(run, end_step, existing, console)
+    last_path, interrupted = _loop(run, end_step, existing, console, stop_when)
     steps_per_s = (run.step - started_step) / max(1e-9, time.perf_counter() - started_s)
     if run.world_size > 1:
         write_rank_digest(run.generator, run.rank, run.step, Path(config.out))
