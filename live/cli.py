@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("live.commands.run", "drive an avatar from a webcam, video or image folder"),
     "demo": ("live.commands.demo", "run the shipped avatar on the shipped driving clip"),
     "cameras": ("live.commands.cameras", "list the cameras that open"),
+    "record": ("live.commands.record", "record yourself, guided by prompts and a coverage meter, to make an avatar"),
     "prepare": ("live.commands.prepare", "turn videos of a consenting target into a dataset"),
     "train": ("live.commands.train", "train a pix2pix generator on a dataset"),
     "export": ("live.commands.export", "export a training run to ONNX with its model card"),

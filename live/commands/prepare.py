@@ -11,6 +11,7 @@ from live.formats.consent import CONSENT_EXAMPLE, MINIMUM_WORDS, check_consent
 from live.formats.dataset import CROP_SIZES_PX, check_crop_size
 from live.offline.prepare import PrepareConfig, prepare_dataset
 from live.offline.recording_checks import look_at_recording, recording_problems
+from live.offline.sidecar import sidecar_consent
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,7 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--consent",
         default="",
-        help=f"required: who consented, to what, and when, in at least {MINIMUM_WORDS} words ({CONSENT_EXAMPLE})",
+        help=f"required: who consented, to what, and when, in at least {MINIMUM_WORDS} words ({CONSENT_EXAMPLE}); "
+        "by default the one in the videos' `live record` sidecars (VIDEO.json)",
     )
     parser.add_argument(
         "--size",
@@ -60,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         skip_hands=not args.keep_hands,
     )
     # (prepare_dataset checks both again) before the recordings are looked at
-    check_consent(args.consent)
+    check_consent(sidecar_consent(args.videos, args.consent))
     check_crop_size(args.size)
     with logging_progress(args):
         warn_about_recordings(list(args.videos))

@@ -39,6 +39,7 @@ from live.formats.landmarks import LANDMARK_FORMAT_VERSION
 from live.formats.sketch import SKETCH_FORMAT_VERSION
 from live.offline.plate import write_plate
 from live.offline.prepare_files import building_folder, check_new_dataset_folder, summary_table, write_frame_files
+from live.offline.sidecar import dataset_neutral, sidecar_consent
 from live.progress import ProgressDisplay, bar
 
 
@@ -80,7 +81,7 @@ def prepare_dataset(config: PrepareConfig, console: Console | None = None) -> Ma
     """Build the dataset; returns the manifest. Raises UsageError on bad input, before writing anything. The
     dataset is built in a folder beside config.out and renamed to it at the end: config.out is whole or absent."""
     console = console or Console(stderr=True)
-    config = replace(config, consent=check_consent(config.consent))
+    config = replace(config, consent=check_consent(sidecar_consent(config.videos, config.consent)))
     _check_inputs(config)
     scans = []
     for video in config.videos:
@@ -123,7 +124,10 @@ def _write_dataset(
     landmarks_array = np.stack(landmarks_all).astype(np.float32)
     np.save(config.out / "landmarks.npy", landmarks_array)
     np.save(config.out / "transforms.npy", np.stack(transforms_all).astype(np.float64))
-    manifest = _manifest(config, videos, frames, landmarks_array, native_all)
+    neutral_px, neutral_line = dataset_neutral(config.videos, frames, landmarks_array)  # a recording's sidecar
+    if neutral_line:
+        console.print(neutral_line, highlight=False, markup=False)
+    manifest = _manifest(config, videos, frames, landmarks_array, native_all, neutral_px)
     write_manifest(config.out, manifest)
     return manifest, landmarks_array, np.array(teeth_all)
 
@@ -269,8 +273,10 @@ def _video_entry(
     )
 
 
-def _manifest(config: PrepareConfig, videos: list, frames: list, landmarks_px: np.ndarray, native_px: list) -> Manifest:
-    """The manifest; pose range from the landmarks in the videos' own pixels (roll included), neutral from the crops."""
+def _manifest(
+    config: PrepareConfig, videos: list, frames: list, landmarks_px: np.ndarray, native_px: list, neutral_px: np.ndarray
+) -> Manifest:
+    """The manifest; pose range from the landmarks in the videos' own pixels (roll included)."""
     train = np.array([entry.split == "train" for entry in frames])
     angles = np.array([pose_angles_deg(lm) for lm in native_px])
     return Manifest(
@@ -284,9 +290,7 @@ def _manifest(config: PrepareConfig, videos: list, frames: list, landmarks_px: n
         template=HEAD_TEMPLATE.to_dict(),
         videos=tuple(videos),
         counts={"frames": len(frames), "train": int(train.sum()), "val": int((~train).sum())},
-        neutral_landmarks_px=np.round(
-            np.median(landmarks_px[train] if train.any() else landmarks_px, axis=0), 3
-        ).tolist(),
+        neutral_landmarks_px=np.round(neutral_px, 3).tolist(),
         pose_range_deg=pose_range_deg(angles, low_percentile=1, high_percentile=99, decimals=2),
         frames=tuple(frames),
     )
