@@ -67,7 +67,7 @@ def face_folder(clip_frames: Callable[[int, str], Path]) -> Path:
         ),
         (
             ["--model", "{model}", "--source", str(CLIP), "--output", "clip.mkv"],
-            r"unknown output 'clip\.mkv': use window, vcam, web, a \.mp4/\.avi path",
+            r"unknown output 'clip\.mkv': use window, vcam, web, a \.mp4/\.avi/\.webm path",
         ),
         (
             ["--model", "{model}", "--source", str(CLIP), "--output", "{out}", "--vcam-size", "big"],

@@ -50,7 +50,7 @@ def test_parse_output() -> None:
     assert (vcam.kind, vcam.fps, vcam.vcam_device, vcam.vcam_size_px) == ("vcam", 25.0, "/dev/video9", (1280, 720))
     assert parse_output("out/clip.MP4") == SinkConfig(kind="file", path=Path("out/clip.MP4"))
     assert parse_output("clip.avi").path == Path("clip.avi")
-    expected = r"unknown output 'clip.mkv': use window, vcam, web, a .mp4/.avi path or a folder ending with /"
+    expected = r"unknown output 'clip.mkv': use window, vcam, web, a .mp4/.avi/.webm path or a folder ending with /"
     with pytest.raises(UsageError, match=expected):
         parse_output("clip.mkv")
 

@@ -18,8 +18,8 @@ import numpy as np
 from rich.console import Console
 
 from live.commands import c2pa_options as c2pa
-from live.commands.output_checks import check_distinct_paths
-from live.commands.pipeline_options import pipeline_config
+from live.commands.output_checks import check_distinct_paths, key_color_note
+from live.commands.pipeline_options import add_background_arguments, background_config, pipeline_config
 from live.commands.run import DEFAULT_OUTPUT_FPS
 from live.engines.generator import DEVICES, GeneratorSessionConfig
 from live.errors import UsageError
@@ -66,6 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-frames", type=int, default=0, help="stop after this many input frames (0: the whole clip)"
     )
+    add_background_arguments(parser)
     c2pa.add_c2pa_arguments(parser)
 
 
@@ -79,8 +80,14 @@ def run(args: argparse.Namespace) -> int:
     is_camera = source_kind(args.source) == "camera"
     generator = GeneratorSessionConfig(model_path=args.model, device=args.device)
     retarget = RetargetConfig(mode=args.retarget)
+    background = background_config(args)
     config = pipeline_config(
-        generator, retarget, pace=not args.no_pace, is_camera=is_camera, max_frames=args.max_frames
+        generator,
+        retarget,
+        pace=not args.no_pace,
+        is_camera=is_camera,
+        max_frames=args.max_frames,
+        background=background,
     )
     console = Console()
     strip_path = args.strip or args.out.with_name(args.out.stem + "_strip.png")
@@ -94,10 +101,14 @@ def run(args: argparse.Namespace) -> int:
         fps = source.fps or DEFAULT_OUTPUT_FPS
         avatar_size_px = tuple(stages.card.plate_size_px)
         outputs = [_side_by_side_file(stack, args.out, fps, source.size_px, avatar_size_px)]
+        sink_configs = [SinkConfig(kind="file", path=args.out)]
         if not args.no_window and display_problem() is None:
             window = open_sink(SinkConfig(kind="window", fps=fps), avatar_size_px)
             stack.callback(window.close)
             outputs.append(Output(window, preview=True))
+            sink_configs.append(SinkConfig(kind="window"))
+        if note := key_color_note(background, outputs, sink_configs):
+            print(f"live demo: {note}", file=sys.stderr)
         try:
             with Dashboard(console) as dashboard:
                 report = run_pipeline(config, source, outputs, stages, dashboard)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from live.errors import UsageError
 from live.face.alignment import HeadTemplate
+from live.face.background import Background, format_color
 from live.formats.card import ModelCard
 from live.io.frame_folder import check_frame_folder
 from live.io.sinks import SinkConfig, display_problem, open_sink
@@ -86,9 +87,34 @@ def open_outputs(stack: ExitStack, configs: list[SinkConfig], frame_size_px: tup
         sink = open_sink(config, frame_size_px)
         stack.callback(sink.close)
         outputs[index] = Output(
-            sink, keep_alive=config.kind == "vcam", preview=config.kind == "window", capture_times=config.kind == "web"
+            sink,
+            keep_alive=config.kind == "vcam",
+            preview=config.kind == "window",
+            capture_times=config.kind == "web",
+            alpha=bool(getattr(sink, "keeps_alpha", False)),
         )
     return [outputs[index] for index in range(len(configs))]
+
+
+def output_name(config: SinkConfig) -> str:
+    """An output as `--output` names it."""
+    if config.kind == "frames":
+        return f"{config.path}/"
+    return str(config.path) if config.kind == "file" else config.kind
+
+
+def key_color_note(background: Background, outputs: list[Output], configs: list[SinkConfig]) -> str | None:
+    """One line naming the outputs that get the key colour behind the person (no alpha) when the background is
+    transparent; None otherwise."""
+    keyed = [output_name(config) for output, config in zip(outputs, configs, strict=True) if not output.alpha]
+    if background.kind != "transparent" or not keyed:
+        return None
+    names = ", ".join(keyed)
+    have = "has" if len(keyed) == 1 else "have"
+    return (
+        f"--background transparent: {names} {have} no alpha, so the person is on key colour"
+        f" {format_color(background.key_color_bgr)} there (--key-color; .webm and PNG folders keep alpha)"
+    )
 
 
 def report_of_saved_frames(report: PipelineReport, outputs: list[Output]) -> PipelineReport:

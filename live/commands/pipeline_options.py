@@ -7,7 +7,9 @@ import argparse
 from live.engines.generator import GeneratorSessionConfig
 from live.engines.landmarks import LandmarkConfig
 from live.errors import UsageError
+from live.face.background import COLOR_FORMS, Background, format_color, parse_background
 from live.face.retarget import RetargetConfig
+from live.io.background_file import read_background_image
 from live.pipeline.stages import PipelineConfig, default_generator_workers
 
 
@@ -50,6 +52,34 @@ def add_render_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_background_arguments(parser: argparse.ArgumentParser) -> None:
+    """--background and --key-color (`live run`, `live demo`), their defaults Background's."""
+    default = Background()
+    parser.add_argument(
+        "--background",
+        default=default.kind,
+        metavar="plate|transparent|COLOR|FILE",
+        help=f"behind the person: plate (the target's own, default {default.kind}); transparent (PNG folders and "
+        f".webm keep alpha, other outputs get --key-color); a colour ({COLOR_FORMS}); or an image file",
+    )
+    parser.add_argument(
+        "--key-color",
+        default=None,
+        metavar="COLOR",
+        help=f"with --background transparent: behind the person in outputs without alpha (window, vcam, web, .mp4, "
+        f".avi; default {format_color(default.key_color_bgr)})",
+    )
+
+
+def background_config(args: argparse.Namespace) -> Background:
+    """The Background of --background and --key-color; UsageError (one line) for a bad colour or an image file
+    that cannot be read, found before anything opens."""
+    background = parse_background(args.background, args.key_color)
+    if background.image_path is not None:
+        read_background_image(background.image_path)
+    return background
+
+
 def render_switches(args: argparse.Namespace) -> dict[str, bool]:
     """PipelineConfig's eye_warp, head_follow and corner_warp from add_render_arguments' options."""
     return {
@@ -70,6 +100,7 @@ def pipeline_config(
     eye_warp: bool = True,
     head_follow: bool = True,
     corner_warp: bool = True,
+    background: Background | None = None,
 ) -> PipelineConfig:
     """The frozen pipeline configuration (`live run` and `live demo`): an unpaced recording is rendered losslessly."""
     if max_frames < 0:
@@ -87,4 +118,5 @@ def pipeline_config(
         eye_warp=eye_warp,
         head_follow=head_follow,
         corner_warp=corner_warp,
+        background=background or Background(),
     )

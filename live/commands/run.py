@@ -84,6 +84,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=0, help="CPU threads for one generator run (0: automatic)")
     options.add_generator_workers_argument(parser)
     options.add_render_arguments(parser)
+    options.add_background_arguments(parser)
     parser.add_argument(
         "--retarget",
         choices=RETARGET_MODES,
@@ -198,6 +199,7 @@ def run_pipeline_config(args: argparse.Namespace, is_camera: bool) -> PipelineCo
         is_camera=is_camera,
         max_frames=args.max_frames,
         generator_workers=args.generator_workers,
+        background=options.background_config(args),
         **options.render_switches(args),
     )
 
@@ -241,11 +243,11 @@ def run(args: argparse.Namespace) -> int:
         checks.check_model_template(stages.card)
         fps = source.fps or DEFAULT_OUTPUT_FPS  # files play at the source's rate; the virtual camera runs at it
         head_box = crop_box_px(np.asarray(stages.card.neutral_transform), stages.card.size_px)  # vcam keeps it in view
-        outputs = checks.open_outputs(
-            stack,
-            [dataclasses.replace(sink_config, fps=fps, focus_box_px=head_box) for sink_config in configs],
-            tuple(stages.card.plate_size_px),
-        )
+        alpha = config.background.kind == "transparent"  # PNG folders and .webm keep the matte
+        configs = [dataclasses.replace(c, fps=fps, focus_box_px=head_box, alpha=alpha) for c in configs]
+        outputs = checks.open_outputs(stack, configs, tuple(stages.card.plate_size_px))
+        if note := checks.key_color_note(config.background, outputs, configs):
+            print(f"live run: {note}", file=sys.stderr)
         config = dataclasses.replace(config, keep_alive_fps=fps)
         if args.no_badge:
             print(DISCLOSURE_REMINDER, file=sys.stderr)

@@ -139,6 +139,11 @@ class HeadPlate:
         self._core = core
         self._last_background: tuple[tuple[int, float, float], np.ndarray] | None = None
 
+    @property
+    def box(self) -> tuple[int, int, int, int]:
+        """(y0, y1, x0, x1): the part of the plate that `follow` composes."""
+        return self._box
+
     def head_transform(self, landmarks_px: np.ndarray) -> np.ndarray:
         """2x3 similarity from the plate's head to the face at `landmarks_px` (plate pixels)."""
         return fit_similarity(self.anchors_px, np.asarray(landmarks_px, dtype=np.float64)[ALIGNMENT_INDICES, :2])

@@ -1,15 +1,19 @@
-"""Drawing on frames: the "AI" badge, resizing into a buffer, side-by-side view, stats overlay."""
+"""Drawing on frames: the "AI" badge, resizing into a buffer, side-by-side view, stats overlay; the key colour
+behind the person and BGRA frames, with `--background transparent`."""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
+from live.face.background import composite
+
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
 def add_badge(image_bgr: np.ndarray) -> np.ndarray:
-    """Draw a small "AI" badge in the bottom-right corner, in place; returns the image."""
+    """Draw a small "AI" badge in the bottom-right corner, in place; returns the image. On a BGRA image the
+    badge is opaque."""
     height_px, width_px = image_bgr.shape[:2]
     badge_height_px = max(12, round(min(height_px, width_px) * 0.07))
     scale = badge_height_px / 40
@@ -18,9 +22,9 @@ def add_badge(image_bgr: np.ndarray) -> np.ndarray:
     margin_px = max(2, badge_height_px // 4)
     x1, y1 = width_px - margin_px, height_px - margin_px
     x0, y0 = x1 - text_width_px - 2 * margin_px, y1 - badge_height_px
-    cv2.rectangle(image_bgr, (x0, y0), (x1, y1), (40, 40, 200), cv2.FILLED)
+    cv2.rectangle(image_bgr, (x0, y0), (x1, y1), (40, 40, 200, 255), cv2.FILLED)
     origin = (x0 + margin_px, y0 + (badge_height_px + text_height_px) // 2)
-    cv2.putText(image_bgr, "AI", origin, FONT, scale, (255, 255, 255), thickness, cv2.LINE_AA)
+    cv2.putText(image_bgr, "AI", origin, FONT, scale, (255, 255, 255, 255), thickness, cv2.LINE_AA)
     return image_bgr
 
 
@@ -77,3 +81,23 @@ def draw_stats_overlay(image_bgr: np.ndarray, lines: list[str]) -> np.ndarray:
             image_bgr, line, (6, 4 + line_height_px * (row + 1) - 6), FONT, scale, (255, 255, 255), 1, cv2.LINE_AA
         )
     return image_bgr
+
+
+class KeyColor:
+    """`keyed(image_bgr, alpha)`: the person over a solid key colour, for outputs without alpha (the solid
+    image is made once per frame size)."""
+
+    def __init__(self, color_bgr: tuple[int, int, int]) -> None:
+        self.color_bgr = color_bgr
+        self._solid_bgr: np.ndarray | None = None
+
+    def keyed(self, image_bgr: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+        """A new (H, W, 3) image: `image_bgr` where alpha is 255, the key colour where 0, blended between."""
+        if self._solid_bgr is None or self._solid_bgr.shape != image_bgr.shape:
+            self._solid_bgr = np.full(image_bgr.shape, self.color_bgr, dtype=np.uint8)
+        return composite(image_bgr, alpha, self._solid_bgr)
+
+
+def with_alpha(image_bgr: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """A new (H, W, 4) uint8 BGRA image of a BGR image and its (H, W) uint8 alpha."""
+    return cv2.merge((*cv2.split(image_bgr), alpha))

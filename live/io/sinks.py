@@ -20,8 +20,9 @@ import numpy as np
 from live.closing import Closing
 from live.errors import UsageError
 from live.io.compose import add_badge, resize_into
+from live.io.file_sink import FileSink
 from live.io.frame_folder import FrameFolderSink
-from live.io.video_writer import VIDEO_FORMATS, FileSink
+from live.io.video_writer import VIDEO_FORMATS
 from live.io.web_sink import WebConfig, WebSink
 
 VCAM_INSTALL_HINT = (
@@ -49,7 +50,8 @@ class SinkConfig:
     device and backend (None = first that works); badge: draw the "AI" badge on file and vcam output;
     vcam_fit: "fill" (crop the frame to the camera's aspect, no black bars) or "letterbox" (whole frame,
     black bars); focus_box_px: (x0, y0, x1, y1) of the frame that "fill" keeps in view (the head), None:
-    the centre."""
+    the centre; alpha: the run carries the person's matte (`--background transparent`): PNG folders and
+    .webm files keep it, the others get the key colour behind the person."""
 
     kind: str
     path: Path | None = None
@@ -61,6 +63,7 @@ class SinkConfig:
     vcam_fit: str = "fill"
     focus_box_px: tuple[float, float, float, float] | None = None
     web: WebConfig = WebConfig()  # --output web: address, port, viewers
+    alpha: bool = False
 
 
 def parse_output(
@@ -72,7 +75,7 @@ def parse_output(
     vcam_backend: str | None = None,
     badge: bool = True,
 ) -> SinkConfig:
-    """A SinkConfig from `--output TEXT`: window, vcam, or a path ending .mp4/.avi."""
+    """A SinkConfig from `--output TEXT`: window, vcam, web, a video file (VIDEO_FORMATS) or a folder ending /."""
     options = dict(fps=fps, vcam_size_px=vcam_size_px, vcam_device=vcam_device, vcam_backend=vcam_backend, badge=badge)
     if text in ("window", "vcam", "web"):
         return SinkConfig(kind=text, **options)
@@ -81,7 +84,8 @@ def parse_output(
         return SinkConfig(kind="file", path=path, **options)
     if text.endswith(("/", "\\")):
         return SinkConfig(kind="frames", path=path, **options)
-    raise UsageError(f"unknown output {text!r}: use window, vcam, web, a .mp4/.avi path or a folder ending with /")
+    files = "/".join(VIDEO_FORMATS)
+    raise UsageError(f"unknown output {text!r}: use window, vcam, web, a {files} path or a folder ending with /")
 
 
 VCAM_FITS = ("fill", "letterbox")

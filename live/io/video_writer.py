@@ -3,9 +3,11 @@
 .mp4: H.264 (libx264, yuv420p, what browsers play) in fragmented MP4: the header goes first
 and a self-contained fragment is written at each keyframe (one a second), so a file cut by
 kill -9, a crash or a power loss plays up to about its last second. .avi: Motion JPEG, every
-frame flushed as it is written. Each write reaches the operating system (not only a user-space
-buffer), and a failed write (full disk, quota, removed drive) raises VideoWriteError naming the
-file and the cause instead of being ignored.
+frame flushed as it is written. .webm: VP9 (libvpx) in WebM, one cluster a second; with alpha
+(`--background transparent`) as yuva420p, which browsers and OBS's media source play with it.
+Each write reaches the operating system (not only a user-space buffer), and a failed write (full
+disk, quota, removed drive) raises VideoWriteError naming the file and the cause instead of being
+ignored.
 
 The frames go to NAME.partial beside the file, renamed over it once the recording holds its first
 frame (for .mp4, its first fragment; where an open file cannot be renamed, at the end): a run that
@@ -27,7 +29,6 @@ import numpy as np
 from live.closing import Closing
 from live.errors import UsageError
 from live.formats.replacing import partial_path
-from live.io.compose import add_badge, resize_into
 
 MAX_FPS = 1000.0  # what a source may report (live.io.sources); `live run --fps` is stricter
 KEYFRAME_INTERVAL_S = 1.0  # one fragment a second: what a killed recording can lose at most
@@ -39,9 +40,10 @@ RENAME_WHILE_OPEN = os.name == "posix"  # Windows cannot rename a file that is o
 class VideoFormat:
     """How one file suffix is encoded: FFmpeg's encoder, pixel format, muxer and their options.
 
-    keyframes_flush: True when the muxer writes frames only at keyframes (fragmented MP4), so
-    the frames before the last muxed keyframe are the ones in the file; False when every frame
-    is written as it comes.
+    keyframes_flush: True when the muxer writes frames only at keyframes (fragmented MP4, WebM's
+    clusters), so the frames before the last muxed keyframe are the ones in the file; False when
+    every frame is written as it comes.
+    alpha_pixel_format: the pixel format for frames with alpha (BGRA in), None: the format has none.
     """
 
     codec: str
@@ -50,6 +52,7 @@ class VideoFormat:
     codec_options: dict[str, str] = field(default_factory=dict)
     container_options: dict[str, str] = field(default_factory=dict)
     keyframes_flush: bool = False
+    alpha_pixel_format: str | None = None
 
 
 VIDEO_FORMATS: dict[str, VideoFormat] = {
@@ -71,6 +74,24 @@ VIDEO_FORMATS: dict[str, VideoFormat] = {
         codec_options={"qmin": "3", "qmax": "3"},  # the size and quality of OpenCV's MJPG writer
         container_options={"flush_packets": "1"},
     ),
+    ".webm": VideoFormat(
+        codec="libvpx-vp9",
+        pixel_format="yuv420p",
+        container="webm",
+        # realtime deadline, fastest speed, no lookahead (each frame's packet comes out at once), constant quality
+        codec_options={
+            "deadline": "realtime",
+            "cpu-used": "8",
+            "lag-in-frames": "0",
+            "row-mt": "1",
+            "crf": "30",
+            "b": "0",
+            "threads": "1",
+        },
+        container_options={"flush_packets": "1"},
+        keyframes_flush=True,
+        alpha_pixel_format="yuva420p",
+    ),
 }
 
 
@@ -90,18 +111,22 @@ def _reason(error: BaseException) -> str:
 
 
 class VideoWriter(Closing):
-    """Encode BGR frames of one fixed size into `path` (.mp4 or .avi) at `fps`.
+    """Encode BGR frames (BGRA with `alpha`, .webm only) of one fixed size into `path` (a VIDEO_FORMATS suffix)
+    at `fps`.
 
     frames_saved: how many frames are in the file now (for .mp4, the frames of complete
     fragments). close() finishes the file; after a failed write it only releases it. Frames
     are written to `partial_path(path)` until the first is saved (see the module docstring).
     """
 
-    def __init__(self, path: Path, size_px: tuple[int, int], fps: float) -> None:
+    def __init__(self, path: Path, size_px: tuple[int, int], fps: float, alpha: bool = False) -> None:
         self.path = Path(path)
         video_format = VIDEO_FORMATS.get(self.path.suffix.lower())
         if video_format is None:
             raise VideoWriteError(f"cannot write {self.path}: use a {' or '.join(VIDEO_FORMATS)} file name")
+        if alpha and video_format.alpha_pixel_format is None:
+            raise VideoWriteError(f"cannot write {self.path}: {self.path.suffix} video has no alpha")
+        self.alpha = alpha
         if size_px != even_size_px(size_px):
             raise VideoWriteError(f"cannot write {self.path}: {size_px[0]}x{size_px[1]} is not an even size")
         self.format = video_format
@@ -129,16 +154,17 @@ class VideoWriter(Closing):
         rate = Fraction(fps).limit_denominator(1001)
         stream = self._container.add_stream(self.format.codec, rate=rate, options=dict(self.format.codec_options))
         stream.width, stream.height = self.size_px
-        stream.pix_fmt = self.format.pixel_format
+        stream.pix_fmt = (self.format.alpha_pixel_format if self.alpha else None) or self.format.pixel_format
         stream.codec_context.time_base = 1 / rate
         stream.codec_context.gop_size = max(1, round(fps * KEYFRAME_INTERVAL_S))
         return stream
 
     def write(self, image_bgr: np.ndarray) -> None:
-        """Encode one (height, width, 3) uint8 BGR frame; VideoWriteError when the file cannot take it."""
+        """Encode one (height, width, 3) uint8 BGR frame, (height, width, 4) BGRA with `alpha`; VideoWriteError
+        when the file cannot take it."""
         if self._container is None:
             raise VideoWriteError(f"cannot write {self.path}: {self.failure or 'it is closed'}")
-        frame = av.VideoFrame.from_ndarray(image_bgr, format="bgr24")
+        frame = av.VideoFrame.from_ndarray(image_bgr, format="bgra" if self.alpha else "bgr24")
         frame.pts = self.frames_sent
         frame.time_base = self._stream.codec_context.time_base
         self._mux(self._stream.encode(frame))
@@ -240,60 +266,3 @@ def check_video_path(path: Path) -> None:
         raise UsageError(f"cannot write video {path}: folder {path.parent} is not writable")
     if path.exists() and not os.access(path, os.W_OK):
         raise UsageError(f"cannot write video {path}: the file is write-protected; name another file")
-
-
-class FileSink(Closing):
-    """`--output NAME.mp4|.avi`: the sink around a VideoWriter (config: a live.io.sinks.SinkConfig).
-
-    Frames are resized to the file's size (rounded up to even) in a buffer of its own and get
-    the "AI" badge there; the caller's frame is never drawn on.
-    """
-
-    def __init__(self, config, frame_size_px: tuple[int, int]) -> None:
-        path = Path(config.path or "")
-        check_video_path(path)
-        if not 0.0 < config.fps <= MAX_FPS:
-            raise UsageError(f"cannot write video {path}: {config.fps} fps; a frame rate above 0 and up to {MAX_FPS:g}")
-        self.name = f"file {path}"
-        self.path = path
-        self.config = config
-        width_px, height_px = even_size_px(frame_size_px)
-        try:
-            self.writer = VideoWriter(path, (width_px, height_px), config.fps)
-        except VideoWriteError as error:
-            raise UsageError(str(error)) from error
-        self._buffer_bgr = np.zeros((height_px, width_px, 3), dtype=np.uint8)
-        self._closed = False
-
-    @property
-    def frames_saved(self) -> int:
-        """Frames that are in the file now (every one written, once closed)."""
-        return self.writer.frames_saved
-
-    @property
-    def failure(self) -> str | None:
-        """Why the file could not be written (e.g. "No space left on device"), or None."""
-        return self.writer.failure
-
-    def status_lines(self) -> list[str]:
-        """The recording's line in the dashboard and the final summary (none after a failed write: the
-        run's error and its note say what the file holds)."""
-        if self.failure:
-            return []
-        if self._closed and not self.frames_saved:
-            return [f"{self.path}: not written, no frame was saved (an existing file is left as it was)"]
-        return [f"{self.path}: {self.frames_saved} frames saved"]
-
-    def write(self, image_bgr: np.ndarray) -> None:
-        """Append one frame; VideoWriteError (file and cause) when it cannot be written."""
-        if self._closed:
-            raise RuntimeError(f"{self.name} is closed")
-        resize_into(image_bgr, self._buffer_bgr)
-        if self.config.badge:
-            add_badge(self._buffer_bgr)
-        self.writer.write(self._buffer_bgr)
-
-    def close(self) -> None:
-        """Finish the file so it plays to the end; safe to call twice."""
-        self._closed = True
-        self.writer.close()

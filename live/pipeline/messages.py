@@ -64,10 +64,15 @@ class Sketched:
 
 @dataclass(frozen=True, slots=True)
 class Rendered:
-    """The avatar frame ready for the sinks."""
+    """The avatar frame ready for the sinks.
+
+    alpha: the person's matte, (H, W) uint8 (255: the person), only with `--background transparent`
+    (live.face.background): outputs with alpha keep it, the others put the key colour behind the person.
+    None otherwise (the plate's own background, or one composited in already)."""
 
     frame: Frame
     sketch_bgr: np.ndarray | None
     output_bgr: np.ndarray
     face_found: bool
     stage_ms: dict[str, float]
+    alpha: np.ndarray | None = None

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import numpy as np
 
+from live.face.background import KEY_COLOR_BGR
+from live.io.compose import KeyColor, with_alpha
 from live.io.sinks import Sink
 from live.pipeline.messages import Rendered
 from live.pipeline.stats import Event, PipelineStats
@@ -44,6 +46,8 @@ class Output:
         that height (the demo's file); otherwise the avatar alone.
     capture_times: new frames go to `sink.write_captured(image_bgr, t_capture_s)` (the web output
         measures the latency from capture to each viewer's display).
+    alpha: keeps the person's matte: gets BGRA frames when the run carries one (PNG folders, .webm); the
+        other outputs then get the key colour behind the person.
     """
 
     sink: Sink
@@ -51,6 +55,7 @@ class Output:
     preview: bool = False
     side_by_side_height_px: int = 0
     capture_times: bool = False
+    alpha: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +75,10 @@ class Presenter:
         stats: PipelineStats,
         pool: BufferPool | None = None,
         hooks: PresenterHooks = PresenterHooks(),
+        key_color_bgr: tuple[int, int, int] = KEY_COLOR_BGR,
     ) -> None:
         self.outputs = list(outputs)
+        self.key_color = KeyColor(key_color_bgr)
         self.stats = stats
         self.pool = pool
         self.hooks = hooks
@@ -88,8 +95,12 @@ class Presenter:
     def present(self, rendered: Rendered) -> None:
         """Write a new frame everywhere; record sink time and capture-to-output latency."""
         start_s = time.perf_counter()
+        matted, rendered = rendered, self._keyed(rendered)
         for output in self.outputs:
-            image_bgr = self.output_image(output, rendered)
+            if output.alpha and matted.alpha is not None:
+                image_bgr = with_alpha(matted.output_bgr, matted.alpha)
+            else:
+                image_bgr = self.output_image(output, rendered)
             if output.capture_times:
                 output.sink.write_captured(image_bgr, rendered.frame.t_capture_s)  # type: ignore[attr-defined]
             else:
@@ -100,6 +111,13 @@ class Presenter:
         self.last_output_bgr = rendered.output_bgr
         if self.pool is not None and rendered.face_found:
             self.pool.release(rendered.sketch_bgr)
+
+    def _keyed(self, rendered: Rendered) -> Rendered:
+        """The frame with the key colour behind the person (and no matte) when it carries a matte and some
+        output has no alpha; else the frame as it is."""
+        if rendered.alpha is None or all(output.alpha for output in self.outputs):
+            return rendered
+        return replace(rendered, output_bgr=self.key_color.keyed(rendered.output_bgr, rendered.alpha), alpha=None)
 
     def output_image(self, output: Output, rendered: Rendered) -> np.ndarray:
         """The image one output gets for a rendered frame."""
@@ -135,9 +153,13 @@ class Presenter:
             draw_stats_overlay(image_bgr, self.hooks.overlay_lines())
         return image_bgr
 
-    def keep_alive(self, image_bgr: np.ndarray | None = None) -> None:
-        """Re-send the last frame (or `image_bgr` before the first one) to keep-alive outputs."""
-        image_bgr = self.last_output_bgr if self.last_output_bgr is not None else image_bgr
+    def keep_alive(self, image_bgr: np.ndarray | None = None, alpha: np.ndarray | None = None) -> None:
+        """Re-send the last frame (or `image_bgr`, keyed when it has a matte, before the first one) to keep-alive
+        outputs."""
+        if self.last_output_bgr is not None:
+            image_bgr = self.last_output_bgr
+        elif image_bgr is not None and alpha is not None:
+            image_bgr = self.last_output_bgr = self.key_color.keyed(image_bgr, alpha)
         if image_bgr is None or not self.has_keep_alive:
             return
         for output in self.outputs:

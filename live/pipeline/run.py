@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from live.io.sources import Source
 from live.pipeline.capture import CaptureLoop
+from live.pipeline.face_hold import FaceHold
 from live.pipeline.messages import Frame, Rendered, Sketched
 from live.pipeline.presenter import Output, Presenter, PresenterHooks
 from live.pipeline.report_text import summary_lines
@@ -33,7 +34,6 @@ from live.pipeline.stats import PipelineReport, PipelineStats, Status
 from live.pipeline.steps import (
     GET_TIMEOUT_S,
     BufferPool,
-    FaceHold,
     SketchStep,
     StageLoop,
     TrackStep,
@@ -113,7 +113,7 @@ class _PipelineRun:
         self.shutdown = Shutdown()
         self.pool = BufferPool(stages.card.size_px)
         hooks = PresenterHooks(overlay_lines=self._overlay_lines, recalibrate=stages.retargeter.recalibrate)
-        self.presenter = Presenter(outputs, self.stats, self.pool, hooks)
+        self.presenter = Presenter(outputs, self.stats, self.pool, hooks, config.background.key_color_bgr)
         self.buffers: list[RingBuffer[Any]] = []
         self.threads: list[threading.Thread] = []
 
@@ -133,7 +133,7 @@ class _PipelineRun:
         capture = CaptureLoop(self.source, frames, stop, stats, config.pace, config.max_frames, self.failures)
         self._thread("capture", capture.run, frames, self.source.close)
         self._thread("landmarks", StageLoop(frames, lambda frame: sketch(track(frame)), sketches, stop).run, sketches)
-        hold = FaceHold(stages.neutral_bgr, stats, config.no_face_hold_s)
+        hold = FaceHold(stages.neutral_bgr, stats, config.no_face_hold_s, stages.neutral_alpha)
         in_turn: InTurn[Sketched, Rendered] = InTurn(sketches, rendered, stop, then=hold, wait_s=GET_TIMEOUT_S)
         for number, session in enumerate(stages.sessions, start=1):
             render = stages.render_step(session, stats)
@@ -185,7 +185,7 @@ class _PipelineRun:
                     failed = self.failures.error
                     self.shutdown.request(f"stage {failed.stage!r} failed" if failed else "end of input")
                 else:
-                    self.presenter.keep_alive(self.stages.neutral_bgr)
+                    self.presenter.keep_alive(self.stages.neutral_bgr, self.stages.neutral_alpha)
                 quit_reason = self.presenter.poll_keys()
                 if quit_reason is not None:
                     self.shutdown.request(quit_reason)

@@ -14,6 +14,7 @@ from live.engines.generator import GeneratorSession, GeneratorSessionConfig, def
 from live.engines.landmarks import LandmarkConfig, LandmarkDetector
 from live.engines.segmentation import PersonSegmenter
 from live.errors import UsageError
+from live.face.background import Background
 from live.face.body import BodyFollower, BodyPlate
 from live.face.corner_warp import CornerResponse, CornerWarp
 from live.face.eye_warp import EyeResponse, EyeWarp
@@ -22,6 +23,7 @@ from live.face.mouth_response import MouthResponse
 from live.face.retarget import RetargetConfig, Retargeter
 from live.formats.card import ModelCard
 from live.io.calibration_file import CalibrationFile
+from live.pipeline.matting import Matting, open_matting
 from live.pipeline.stats import PipelineStats, Status
 from live.pipeline.steps import (
     NO_FACE_HOLD_S,
@@ -50,6 +52,7 @@ class PipelineConfig:
         (live.face.corner_warp; nothing for a card without one); corner_response: instead of the card's.
     head_follow: bend the plate's own head to where the avatar's head is before the generator paints over it
         (live.face.head_plate; its own head is where the card's neutral face sits in the neutral crop).
+    background: what is behind the person (live.face.background; the default, the plate's own, costs nothing).
     """
 
     generator: GeneratorSessionConfig
@@ -68,6 +71,7 @@ class PipelineConfig:
     head_follow: bool = True
     corner_warp: bool = True
     corner_response: CornerResponse | None = None
+    background: Background = field(default_factory=Background)
 
 
 MAX_WORKER_THREADS = 4
@@ -103,6 +107,8 @@ class Stages:
     eye_warp: EyeWarp | None = None  # with config.eye_warp and a card with an eye response
     head_plate: HeadPlate | None = None  # with config.head_follow
     corner_warp: CornerWarp | None = None  # with config.corner_warp and a card with a corner response
+    matting: Matting | None = None  # with a background other than the plate's own
+    neutral_alpha: np.ndarray | None = None  # the neutral face's matte, with a transparent background
 
     @property
     def session(self) -> GeneratorSession:
@@ -122,6 +128,8 @@ class Stages:
             eye_warp=self.eye_warp,
             head_plate=self.head_plate,
             corner_warp=self.corner_warp,
+            matting=self.matting,
+            neutral_alpha=self.neutral_alpha,
         )
 
     def save_new_calibration(self) -> None:
@@ -168,16 +176,27 @@ def open_stages(config: PipelineConfig) -> Iterator[Stages]:
         corners = config.corner_response or CornerResponse.from_card(card.corner_response)
         if config.corner_warp and corners is not None:
             stages.corner_warp = CornerWarp(corners, card.neutral_landmarks_px)
-        if config.retarget.body_follow or config.head_follow:
-            stages.segmenter = stack.enter_context(PersonSegmenter())
-        plate_bgr = session.plate_bgr
-        if config.retarget.body_follow:
-            stages.body_plate = BodyPlate(plate_bgr, stages.segmenter.person_mask(plate_bgr))
-            stages.body_follower = BodyFollower(stages.segmenter.person_mask, plate_bgr.shape[0])
-        if config.head_follow:
-            plate_head_px = in_plate(card.neutral_landmarks_px, card.neutral_transform)
-            stages.head_plate = HeadPlate(plate_bgr, stages.segmenter.person_mask(plate_bgr), plate_head_px)
+        _add_plate_followers(stack, stages, config)
         yield stages
+
+
+def _add_plate_followers(stack: ExitStack, stages: Stages, config: PipelineConfig) -> None:
+    """The body plate and follower, the head plate and the matting a run asks for, from the plate's person
+    (segmented once); a matted background also makes the neutral face's matte (or composite)."""
+    if not (config.retarget.body_follow or config.head_follow or config.background.matted):
+        return
+    stages.segmenter = stack.enter_context(PersonSegmenter())
+    card, plate_bgr = stages.card, stages.session.plate_bgr
+    person_mask = stages.segmenter.person_mask(plate_bgr)
+    plate_head_px = in_plate(card.neutral_landmarks_px, card.neutral_transform)
+    if config.retarget.body_follow:
+        stages.body_plate = BodyPlate(plate_bgr, person_mask)
+        stages.body_follower = BodyFollower(stages.segmenter.person_mask, plate_bgr.shape[0])
+    if config.head_follow:
+        stages.head_plate = HeadPlate(plate_bgr, person_mask, plate_head_px)
+    if config.background.matted:
+        stages.matting = open_matting(config.background, plate_bgr, person_mask, stages.head_plate, plate_head_px)
+        stages.neutral_bgr, stages.neutral_alpha = stages.matting.apply(stages.neutral_bgr, None, plate_head_px)
 
 
 def describe_stages(stats: PipelineStats, stages: Stages) -> None:

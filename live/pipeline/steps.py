@@ -11,7 +11,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Generic, Protocol, TypeVar
 
 import numpy as np
@@ -26,12 +25,13 @@ from live.face.retarget import Retargeter
 from live.face.teeth import teeth_share
 from live.formats.card import ModelCard
 from live.formats.sketch import SKETCH_FORMAT_VERSION, TEETH_SKETCH_VERSION, draw_sketch
+from live.pipeline.face_hold import NO_FACE_HOLD_S, FaceHold
+from live.pipeline.matting import Matting
 from live.pipeline.messages import Frame, Rendered, Sketched, Tracked
 from live.pipeline.paste_back import PasteBack
 from live.pipeline.ringbuffer import RingBuffer
 from live.pipeline.stats import Event, PipelineStats
 
-NO_FACE_HOLD_S = 0.5
 GET_TIMEOUT_S = 0.25  # a stage re-checks the stop event this often even if no buffer is closed
 
 Incoming = TypeVar("Incoming")
@@ -177,8 +177,12 @@ class RenderStep:
         eye_warp: EyeWarp | None = None,
         head_plate: HeadPlate | None = None,
         corner_warp: CornerWarp | None = None,
+        matting: Matting | None = None,
+        neutral_alpha: np.ndarray | None = None,
     ) -> None:
         self.generator = generator
+        self.matting = matting
+        self.neutral_alpha = neutral_alpha
         self.eye_warp = eye_warp
         self.corner_warp = corner_warp
         self.head_plate = head_plate
@@ -191,16 +195,16 @@ class RenderStep:
 
     def __call__(self, sketched: Sketched) -> Rendered:
         if self.hold is None:
-            self.hold = FaceHold(self.neutral_bgr, self.stats, self.hold_s)
+            self.hold = FaceHold(self.neutral_bgr, self.stats, self.hold_s, self.neutral_alpha)
         return self.hold(self.render(sketched))
 
     def render(self, sketched: Sketched) -> Rendered:
         """The frame with the generated head pasted back; without a face, the neutral face (for FaceHold)."""
         frame = sketched.frame
         if sketched.sketch_bgr is None:
-            return Rendered(frame, None, self.neutral_bgr, False, dict(sketched.stage_ms))
+            return Rendered(frame, None, self.neutral_bgr, False, dict(sketched.stage_ms), self.neutral_alpha)
         transform = self.generator.neutral_transform if sketched.crop_transform is None else sketched.crop_transform
-        plate_bgr, stage_ms = self._plate(sketched, transform)
+        plate_bgr, shift_px, landmarks_px, stage_ms = self._plate(sketched, transform)
         start_s = time.perf_counter()
         plate_crop_bgr = self.paste_back.plate_crop(transform, plate_bgr=plate_bgr)
         crop_bgr = self.generator.generate(sketched.sketch_bgr, plate_bgr=plate_crop_bgr)
@@ -216,47 +220,35 @@ class RenderStep:
         output_bgr = self.paste_back.paste(crop_bgr, plate_crop_bgr, transform, plate_bgr=plate_bgr)
         stage_ms["paste_back"] = elapsed_ms(start_s)
         self.stats.record_stage("paste_back", stage_ms["paste_back"])
-        return Rendered(frame, sketched.sketch_bgr, output_bgr, True, stage_ms)
+        alpha = None
+        if self.matting is not None:
+            start_s = time.perf_counter()
+            output_bgr, alpha = self.matting.apply(output_bgr, shift_px, landmarks_px)
+            stage_ms["matte"] = elapsed_ms(start_s)
+            self.stats.record_stage("matte", stage_ms["matte"])
+        return Rendered(frame, sketched.sketch_bgr, output_bgr, True, stage_ms, alpha)
 
-    def _plate(self, sketched: Sketched, transform: np.ndarray) -> tuple[np.ndarray | None, dict[str, float]]:
+    def _plate(
+        self, sketched: Sketched, transform: np.ndarray
+    ) -> tuple[np.ndarray | None, tuple[float, float] | None, np.ndarray | None, dict[str, float]]:
         """This frame's plate (None: the still one): the body moved, then the plate's head bent onto the avatar's
-        (timed as "head_plate"); and the stage times so far."""
+        (timed as "head_plate"); the body's shift as composed, the avatar's landmarks in plate pixels (None
+        without head follow or matting), and the stage times so far."""
         start_s = time.perf_counter()
         plate_bgr, shift_px = None, None
         if self.body_plate is not None and sketched.body_shift_px is not None:
             shift_px = self.body_plate.rounded(sketched.body_shift_px)
             plate_bgr = self.body_plate.shifted(shift_px)
-        if self.head_plate is None or sketched.target_landmarks_px is None:
-            return plate_bgr, dict(sketched.stage_ms)
+        needs_landmarks = self.head_plate is not None or self.matting is not None
+        if not needs_landmarks or sketched.target_landmarks_px is None:
+            return plate_bgr, shift_px, None, dict(sketched.stage_ms)
         landmarks_px = in_plate(sketched.target_landmarks_px, transform)
+        if self.head_plate is None:
+            return plate_bgr, shift_px, landmarks_px, dict(sketched.stage_ms)
         plate_bgr = self.head_plate.follow(landmarks_px, plate_bgr, shift_px)
         head_plate_ms = elapsed_ms(start_s)
         self.stats.record_stage("head_plate", head_plate_ms)
-        return plate_bgr, {**sketched.stage_ms, "head_plate": head_plate_ms}
-
-
-class FaceHold:
-    """Rendered -> Rendered, called in capture order: a frame without a face shows the last good output for up
-    to `hold_s` (capture time), then the target's neutral face."""
-
-    def __init__(self, neutral_bgr: np.ndarray, stats: PipelineStats, hold_s: float = NO_FACE_HOLD_S) -> None:
-        self.neutral_bgr = neutral_bgr
-        self.stats = stats
-        self.hold_s = hold_s
-        self._last_good_bgr: np.ndarray | None = None
-        self._last_face_s = float("-inf")
-
-    def __call__(self, rendered: Rendered) -> Rendered:
-        t_stream_s = rendered.frame.t_stream_s
-        if rendered.face_found:
-            self._last_good_bgr = rendered.output_bgr
-            self._last_face_s = t_stream_s
-            return rendered
-        if self._last_good_bgr is not None and t_stream_s - self._last_face_s <= self.hold_s:
-            self.stats.count(Event.HELD)
-            return replace(rendered, output_bgr=self._last_good_bgr)
-        self.stats.count(Event.NEUTRAL)
-        return replace(rendered, output_bgr=self.neutral_bgr)
+        return plate_bgr, shift_px, landmarks_px, {**sketched.stage_ms, "head_plate": head_plate_ms}
 
 
 def neutral_face_bgr(
