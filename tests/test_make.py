@@ -252,3 +252,20 @@ def test_progress_lines_are_rate_limited_and_their_eta_is_smoothed(
     # 50 steps at 3 s after 50 at 1 s: the moving average has moved most of the way to 3 s, a mean would say 2
     assert 2.8 * 900 < eta_s < 3.0 * 900
     assert written[-1].endswith(f"work: 100/1000 (10%), 2.99 s each, ETA {progress.duration_text(eta_s)}")
+
+
+def test_the_consent_comes_from_a_live_record_sidecar(
+    clips: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    from live.formats.dataset import sha256_of_file
+    from live.formats.sidecar import RecordingSidecar, write_sidecar
+
+    video = tmp_path / "recorded.mp4"
+    shutil.copy(clips["short"], video)
+    write_sidecar(video, RecordingSidecar(sha256_of_file(video), 100, 25.0, (400, 300), CONSENT, (), None))
+    out = tmp_path / "models" / "me.onnx"
+    assert main(["make", str(video), "--out", str(out), *SMALL, "--steps", "4"]) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("live make: error:")]
+    assert len(errors) == 1 and "about 4 s of usable frames" in errors[0], "past the consent, to the recording"

@@ -22,6 +22,7 @@ from live.errors import UsageError
 from live.formats.consent import CONSENT_EXAMPLE, MINIMUM_WORDS, check_consent
 from live.formats.dataset import check_crop_size, sha256_of_file
 from live.offline.make_state import open_work_folder
+from live.offline.sidecar import sidecar_consent
 from live.progress import log_line, progress_log_to
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -34,7 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--consent",
         default="",
-        help=f"required: who consented, to what, and when, in at least {MINIMUM_WORDS} words ({CONSENT_EXAMPLE})",
+        help=f"required: who consented, to what, and when, in at least {MINIMUM_WORDS} words ({CONSENT_EXAMPLE}); "
+        "by default the one in the recording's `live record` sidecar (VIDEO.json)",
     )
     parser.add_argument("--out", type=Path, required=True, help="the model to write, models/NAME.onnx")
     parser.add_argument(
@@ -62,7 +64,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="MODEL.onnx",
         help=f"the avatar the summary compares with (default {DEFAULT_AVATAR.relative_to(REPOSITORY)})",
     )
-    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="torch CPU threads (default 0: one or all of torch's, whichever a short measurement finds faster)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed of training")
     parser.add_argument(
         "--force", action="store_true", help="go on with a recording that is too dark, too short, faceless or crowded"
@@ -85,11 +92,11 @@ def options_from(args: argparse.Namespace) -> MakeOptions:
     if args.steps is not None and args.steps < 1:
         raise UsageError(f"--steps {args.steps}: give 1 or more")
     if args.threads < 0:
-        raise UsageError(f"--threads {args.threads}: give 0 (torch's default) or more")
+        raise UsageError(f"--threads {args.threads}: give 0 (measured) or more")
     check_crop_size(args.size)
     return MakeOptions(
         videos=tuple(args.videos),
-        consent=check_consent(args.consent),
+        consent=check_consent(sidecar_consent(args.videos, args.consent)),
         out=out,
         budget_s=args.minutes * 60.0,
         size_px=args.size,

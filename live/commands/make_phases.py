@@ -33,7 +33,7 @@ from live.offline.recording_checks import (
 from live.progress import current_log_path, duration_text, log_line, progress_prefix
 
 INTERRUPTED_EXIT_CODE = 130
-FACT_KEYS = ("frames", "frame_megapixels", "detect_s", "step_seconds", "step_shares")
+FACT_KEYS = ("frames", "frame_megapixels", "detect_s", "step_seconds", "step_shares", "threads")
 MINIMUM_TRAINING_S = 30.0  # a budget that leaves less for training is refused
 DEVICE = "auto"  # ONNX Runtime: CUDA when it can run, else the CPU (said in one line)
 
@@ -117,7 +117,7 @@ def _looks(options: MakeOptions, folder: WorkFolder) -> dict:
     recorded = folder.phases.get("check", {}).get("facts", {})
     if folder.done("check") and set(FACT_KEYS) <= set(recorded):
         return recorded
-    from live.training.recipe import RECIPE, recipe_step_seconds
+    from live.training.recipe import RECIPE, choose_threads
 
     with phase(folder, "check", options):
         looks = [look_at_recording(video) for video in options.videos]
@@ -126,11 +126,15 @@ def _looks(options: MakeOptions, folder: WorkFolder) -> dict:
             raise UsageError("; ".join(problems) + " (--force goes on anyway)")
         for problem in problems:
             say(f"warning (--force): {problem}")
+        threads, step_seconds, threads_line = choose_threads(options.size_px, options.threads)
+        if threads_line:
+            say(threads_line)
         facts = {
             "frames": sum(look.frames for look in looks),
             "frame_megapixels": max(look.frame_size_px[0] * look.frame_size_px[1] for look in looks) / 1e6,
             "detect_s": max(look.detect_s for look in looks),
-            "step_seconds": list(recipe_step_seconds(options.size_px, options.threads)),
+            "step_seconds": list(step_seconds),
+            "threads": threads,
             "step_shares": [recipe.share for recipe in RECIPE],
         }
         folder.phases["check"] = {**folder.phases.get("check", {}), "facts": facts}
@@ -193,8 +197,9 @@ def _train(options: MakeOptions, folder: WorkFolder, inputs: PlanInputs, dataset
         return run_folder
     seconds = options.budget_s - folder.spent_s() - later_phases_s(inputs)
     with phase(folder, "train", options):
+        threads = options.threads or int(folder.phases["check"]["facts"]["threads"])  # (0: as measured then)
         request = RecipeRequest(
-            dataset, run_folder, options.steps, max(1.0, seconds), inputs.step_seconds, options.threads, options.seed
+            dataset, run_folder, options.steps, max(1.0, seconds), inputs.step_seconds, threads, options.seed
         )
         result = run_recipe(request)
         if result.interrupted:

@@ -55,6 +55,7 @@ RECIPE = (
 )
 PROBE_WARMUP_STEPS = 4  # the first steps are slower (measured: 0.58 s against 0.31 s at 256 px)
 PROBE_STEPS = 6
+PROBE_MOST_S = 8.0  # per recipe phase
 
 
 def phase_config(phase: RecipePhase, dataset: Path, out: Path, steps: int, threads: int, seed: int) -> TrainConfig:
@@ -110,9 +111,17 @@ def _probe_run(config: TrainConfig, size_px: int, device: torch.device) -> Train
     return TrainingRun(config, None, generator, discriminator, *optimizers, [], random, device, 0, 1)  # type: ignore[arg-type]
 
 
-def seconds_per_step(config: TrainConfig, size_px: int) -> float:
-    """A short measurement of one training step of `config` on crops of size_px, on random tensors (after
-    PROBE_WARMUP_STEPS untimed steps). Leaves torch's random state as it found it."""
+def _synchronised(device: torch.device) -> float:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter()
+
+
+def seconds_per_step(config: TrainConfig, size_px: int, slower_than_s: float | None = None) -> float:
+    """A short measurement of one training step of `config` on crops of size_px, on random tensors: up to
+    PROBE_WARMUP_STEPS untimed steps, then up to PROBE_STEPS timed ones, each part cut short after
+    PROBE_MOST_S / 2 (a busy machine: a step of seconds needs no warm-up and few samples); a first step slower
+    than slower_than_s ends it there (the time of that step). Leaves torch's random state as it found it."""
     device = torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -121,15 +130,19 @@ def seconds_per_step(config: TrainConfig, size_px: int) -> float:
         run = _probe_run(config, size_px, device)
         batches = _RandomBatches(size_px, device, config.local_discriminator > 0)
         scaler = torch.amp.GradScaler(device.type, enabled=device.type == "cuda")
-        for step in range(PROBE_WARMUP_STEPS + PROBE_STEPS):
-            if step == PROBE_WARMUP_STEPS:
-                if device.type == "cuda":
-                    torch.cuda.synchronize()
-                started_s = time.perf_counter()
+        started_s = _synchronised(device)
+        for step in range(PROBE_WARMUP_STEPS):
             _train_step(run, batches, scaler)  # type: ignore[arg-type]
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        return (time.perf_counter() - started_s) / PROBE_STEPS
+            elapsed_s = _synchronised(device) - started_s
+            if step == 0 and slower_than_s is not None and elapsed_s > slower_than_s:
+                return elapsed_s
+            if elapsed_s > PROBE_MOST_S / 2:
+                break
+        timed, started_s = 0, _synchronised(device)
+        while timed < PROBE_STEPS and (timed == 0 or _synchronised(device) - started_s < PROBE_MOST_S / 2):
+            _train_step(run, batches, scaler)  # type: ignore[arg-type]
+            timed += 1
+        return (_synchronised(device) - started_s) / timed
     finally:
         torch.set_rng_state(random_state)
 
@@ -139,6 +152,22 @@ def recipe_step_seconds(size_px: int, threads: int) -> tuple[float, ...]:
     return tuple(
         seconds_per_step(phase_config(phase, Path("."), Path("."), 1000, threads, 0), size_px) for phase in RECIPE
     )
+
+
+def choose_threads(size_px: int, threads: int) -> tuple[int, tuple[float, ...], str]:
+    """(threads, seconds per step of each RECIPE phase, a line saying why): `threads` when given (or on a GPU),
+    else the faster of one thread and all of torch's on this machine now (on a busy 2-core machine all cores
+    measured ten times slower than one: 2.8 against 0.30 s a step at 256 px)."""
+    every = torch.get_num_threads()
+    if threads or every == 1 or torch.cuda.is_available():
+        return threads, recipe_step_seconds(size_px, threads), ""
+    main = RECIPE[0]
+    one_s = seconds_per_step(phase_config(main, Path("."), Path("."), 1000, 1, 0), size_px)
+    every_s = seconds_per_step(phase_config(main, Path("."), Path("."), 1000, every, 0), size_px, 3 * one_s)
+    chosen = 1 if one_s <= every_s else every
+    rest = recipe_step_seconds(size_px, chosen)[1:]
+    line = f"training threads: {chosen} ({one_s:.3g} s a step with 1 thread, {every_s:.3g} s with {every})"
+    return chosen, (min(one_s, every_s), *rest), line
 
 
 def with_steps(config: TrainConfig, steps: int) -> TrainConfig:
