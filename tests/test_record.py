@@ -176,7 +176,7 @@ def test_bad_conditions_are_named(portrait: tuple[np.ndarray, np.ndarray]) -> No
 
 
 def test_the_dark_threshold_is_the_one_prepare_warns_on() -> None:
-    recording_checks = pytest.importorskip("live.offline.recording_checks")
+    from live.offline import recording_checks
     from live.ui.record_observe import DARK_LUMA
 
     assert DARK_LUMA == recording_checks.DARK_LUMA

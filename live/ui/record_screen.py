@@ -37,7 +37,7 @@ WARNING_BGR = (60, 60, 230)
 class ScreenView:
     """What one screen shows. title: the prompt (with its place, "3/13"); read: text to read aloud;
     seconds_left: shown at the band's right; counts / target_frames: the meter; current_bins: the bins the
-    prompt fills (highlighted); warnings: one line per bad condition."""
+    prompt fills (highlighted); warnings: one line per bad condition; keys: what the keys do (the panel's foot)."""
 
     title: str
     read: str = ""
@@ -47,6 +47,7 @@ class ScreenView:
     current_bins: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     frames: int = 0
+    keys: str = ""
 
 
 def screen_text(text: str) -> str:
@@ -60,6 +61,11 @@ def preview_width_px(frame_size_px: tuple[int, int]) -> int:
     """Width of the camera's picture scaled to SCREEN_HEIGHT_PX tall."""
     width_px, height_px = frame_size_px
     return max(1, round(width_px * SCREEN_HEIGHT_PX / height_px))
+
+
+def screen_size_px(frame_size_px: tuple[int, int]) -> tuple[int, int]:
+    """(width, height) of the window's image for frames of `frame_size_px`: the window opens at it (1:1)."""
+    return preview_width_px(frame_size_px) + PANEL_WIDTH_PX, SCREEN_HEIGHT_PX
 
 
 def wrap(text: str, width_px: int, scale: float, thickness: int) -> list[str]:
@@ -134,6 +140,7 @@ def draw_meter(panel: np.ndarray, view: ScreenView) -> None:
             cv2.rectangle(panel, (x0_px, top_px + 8), (end_px, top_px + 26), FULL_BGR if fill >= 1 else FILLING_BGR, -1)
         text = f"{counts.get(name, 0)}/{view.target_frames}" if name in counts else "-"
         cv2.putText(panel, text, (x1_px + 8, top_px + 22), FONT, 0.45, TEXT_BGR, 1, cv2.LINE_AA)
+    cv2.putText(panel, view.keys, (15, panel.shape[0] - 20), FONT, 0.5, TEXT_BGR, 1, cv2.LINE_AA)
 
 
 def draw_end_screen(frame_size_px: tuple[int, int], lines: list[str], view: ScreenView) -> np.ndarray:

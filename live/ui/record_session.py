@@ -32,7 +32,7 @@ from live.io.video_writer import VideoWriteError, even_size_px
 from live.pipeline.capture import fitted_frame
 from live.ui.record_checks import check_record_paths, display_error, end_lines
 from live.ui.record_observe import MINIMUM_FPS, ConditionTracker, RateMeter, observe
-from live.ui.record_screen import ScreenView, draw_end_screen, draw_screen
+from live.ui.record_screen import ScreenView, draw_end_screen, draw_screen, screen_size_px
 from live.ui.record_script import PromptRunner, pick_neutral, script_prompts
 
 WARMUP_S = 2.0  # a camera's frame rate is measured this long before recording starts
@@ -89,7 +89,7 @@ def record(config: RecordConfig, log: Log = _log_to_stderr, camera_opener: Calla
             LandmarkDetector(LandmarkConfig(max_faces=2)) as detector,
         ):
             if config.window:
-                window = WindowSink(SinkConfig(kind="window"), source.size_px, title="live record")
+                window = WindowSink(SinkConfig(kind="window"), screen_size_px(source.size_px), title="live record")
             fps = _recording_fps(source, window, log)
             session = _Session(config, consent, source, detector, window, fps, log)
             session.run()
@@ -114,6 +114,8 @@ def _recording_fps(source: Source, window: WindowSink | None, log: Log) -> float
         if window is not None:
             window.write(draw_screen(frame, view))
             window.poll_key()
+            if window.closed:
+                raise UsageError("the window was closed before the recording began: nothing was recorded")
     measured = (len(times_s) - 1) / (times_s[-1] - times_s[0])
     fps = source.fps if source.fps and abs(measured - source.fps) <= FPS_TRUSTED_WITHIN * source.fps else measured
     log(f"{source.name} delivers {measured:.1f} fps (it says {source.fps:g}); recording at {fps:.1f} fps")
@@ -227,6 +229,7 @@ class _Session:
             current_bins=prompt.bins if prompt and not end else (),
             warnings=tuple(self.tracker.line(name) for name in self.tracker.showing) if not end else (),
             frames=len(self.meter),
+            keys="any key: close" if end else "space: next prompt    q: stop",
         )
 
     def finish(self) -> RecordResult:
