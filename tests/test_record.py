@@ -282,6 +282,36 @@ def test_a_slow_camera_is_measured_named_and_recorded_at_its_real_rate(tmp_path:
     assert result.sidecar.frames + 14 <= 60, "the warm-up's frames measure the rate and are not recorded"
 
 
+class _InterruptedCamera(FakeCapture):
+    """A 30 fps webcam during which Ctrl-C is pressed after `frames` reads."""
+
+    def __init__(self, frames_bgr: list[np.ndarray], frames: int) -> None:
+        super().__init__(frames_bgr, fps=30.0)
+        self.left = frames
+
+    def read(self) -> tuple[bool, np.ndarray | None]:
+        time.sleep(1 / 30)
+        self.left -= 1
+        if self.left < 0:
+            raise KeyboardInterrupt
+        return super().read()
+
+
+def test_ctrl_c_keeps_every_frame_recorded_and_writes_the_sidecar(tmp_path: Path) -> None:
+    capture = cv2.VideoCapture(str(DATA / "jwp_intro.mp4"))
+    frames = [capture.read()[1] for _ in range(100)]
+    camera = _InterruptedCamera(frames, frames=100)
+    lines: list[str] = []
+    config = RecordConfig(out=tmp_path / "cam.mp4", consent=INTRO_CONSENT, source="0", window=False)
+    result = record(config, log=lines.append, camera_opener=lambda index: camera)
+    recorded = result.sidecar.frames
+    assert 0 < recorded < 100 and result.sidecar.timeline[-1].ended == "stopped", lines
+    assert "stopped before the end of the script: stopped by Ctrl-C" in lines
+    assert read_sidecar(tmp_path / "cam.mp4") == result.sidecar
+    reader = cv2.VideoCapture(str(tmp_path / "cam.mp4"))
+    assert sum(1 for _ in iter(lambda: reader.read()[0] or None, None)) == recorded
+
+
 # --- against `live prepare` ----------------------------------------------------------------------------------
 
 
