@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     result = record(config)
     print(f"wrote {result.video} ({result.sidecar.frames} frames) and its sidecar {result.video}.json")
     print(
-        f"next: live make {result.video} --consent ... --minutes 30 --out models/NAME.onnx, or live prepare "
-        f"{result.video} --out DATASET (the consent and the neutral face come from the sidecar)"
+        f"next: live make {result.video} --minutes 30 --out models/NAME.onnx, or live prepare {result.video} "
+        "--out DATASET (the consent and the neutral face come from the sidecar)"
     )
     return 0
