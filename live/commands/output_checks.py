@@ -113,7 +113,7 @@ def key_color_note(background: Background, outputs: list[Output], configs: list[
     have = "has" if len(keyed) == 1 else "have"
     return (
         f"--background transparent: {names} {have} no alpha, so the person is on key colour"
-        f" {format_color(background.key_color_bgr)} there (--key-color; .webm and PNG folders keep alpha)"
+        f" {format_color(background.key_color_bgr)} there (--key-color; .webm, PNG folders and web keep alpha)"
     )
 
 

@@ -59,8 +59,8 @@ def add_background_arguments(parser: argparse.ArgumentParser) -> None:
         "--background",
         default=default.kind,
         metavar="plate|transparent|COLOR|FILE",
-        help=f"behind the person: plate (the target's own, default {default.kind}); transparent (PNG folders and "
-        f".webm keep alpha, other outputs get --key-color); a colour ({COLOR_FORMS}); or an image file",
+        help=f"behind the person: plate (the target's own, default {default.kind}); transparent (PNG folders, "
+        f".webm and web keep alpha, other outputs get --key-color); a colour ({COLOR_FORMS}); or an image file",
     )
     parser.add_argument(
         "--key-color",

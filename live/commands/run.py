@@ -243,7 +243,7 @@ def run(args: argparse.Namespace) -> int:
         checks.check_model_template(stages.card)
         fps = source.fps or DEFAULT_OUTPUT_FPS  # files play at the source's rate; the virtual camera runs at it
         head_box = crop_box_px(np.asarray(stages.card.neutral_transform), stages.card.size_px)  # vcam keeps it in view
-        alpha = config.background.kind == "transparent"  # PNG folders and .webm keep the matte
+        alpha = config.background.kind == "transparent"  # PNG folders, .webm and web keep the matte
         configs = [dataclasses.replace(c, fps=fps, focus_box_px=head_box, alpha=alpha) for c in configs]
         outputs = checks.open_outputs(stack, configs, tuple(stages.card.plate_size_px))
         if note := checks.key_color_note(config.background, outputs, configs):

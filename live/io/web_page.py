@@ -13,17 +13,26 @@ the page finds by intersecting the candidate origins of successive frames (and l
 The latency is the frame's expected display time minus its capture time. The page sends each latency back
 ({latency_ms}) for the run's summary and keeps them in `window.liveViewer` for tests. It reconnects on its
 own when the run restarts.
+
+With `--background transparent` the offer's answer carries `alpha` ({width, height, alpha_x}): each video frame
+is the colour and, alpha_x px to the right, the person's matte as grey (live.io.alpha_pack). The page then hides
+the <video> (it still plays: its frame callbacks keep the sync, stats and latency) and draws each frame on a
+<canvas>, the colour with the grey's luma as its alpha (values within ALPHA_FLOOR of 0 or 255 snapped to them:
+the codec's noise), so what is behind the page (OBS's scene) shows around the person. Without it the page is
+as it was: the <video> itself. `?background=CSS` sets the page's background (tests; default transparent).
 """
 
 PAGE_HTML = """<!doctype html>
 <html><head><meta charset="utf-8"><title>live avatar</title>
 <style>
 html, body { margin: 0; padding: 0; background: transparent; overflow: hidden; }
-video { display: block; }
+video, canvas { display: block; }
+video.packed { position: fixed; left: 0; top: 0; opacity: 0; pointer-events: none; }
+canvas { display: none; }
 #stats { position: fixed; left: 4px; top: 4px; font: 12px monospace; color: #fff; white-space: pre;
          background: rgba(0, 0, 0, 0.6); padding: 2px 4px; display: none; }
 </style></head>
-<body><video id="video" autoplay muted playsinline></video><div id="stats"></div>
+<body><video id="video" autoplay muted playsinline></video><canvas id="canvas"></canvas><div id="stats"></div>
 <script>
 "use strict";
 const params = new URLSearchParams(location.search);
@@ -31,7 +40,41 @@ const video = document.getElementById("video");
 const statsBox = document.getElementById("stats");
 const viewer = window.liveViewer = {
   state: "new", error: null, latencies_ms: [], presented: 0, origin: null, clock_offset_ms: null, clock_rtt_ms: null,
+  alpha: null, composited: 0,
 };
+if (params.has("background")) document.body.style.background = params.get("background");
+const canvas = document.getElementById("canvas");
+const canvasContext = canvas.getContext("2d", { willReadFrequently: true });
+const scratch = document.createElement("canvas");
+const scratchContext = scratch.getContext("2d", { willReadFrequently: true });
+const ALPHA_FLOOR = 8;
+const alphaOfLuma = new Uint8ClampedArray(256).map((_, luma) => (luma - ALPHA_FLOOR) * 255 / (255 - 2 * ALPHA_FLOOR));
+
+function useLayout(alpha) {  // the answer's alpha layout, or null: the plain video
+  viewer.alpha = alpha || null;
+  video.classList.toggle("packed", viewer.alpha !== null);
+  canvas.style.display = viewer.alpha === null ? "none" : "block";
+}
+
+function composite() {  // the current video frame: colour | gutter | alpha as grey -> the canvas, with alpha
+  const layout = viewer.alpha;
+  if (video.videoWidth < layout.alpha_x + layout.width || video.videoHeight < layout.height) return;
+  if (scratch.width !== video.videoWidth || scratch.height !== video.videoHeight) {
+    scratch.width = video.videoWidth; scratch.height = video.videoHeight;
+  }
+  if (canvas.width !== layout.width || canvas.height !== layout.height) {
+    canvas.width = layout.width; canvas.height = layout.height;
+  }
+  scratchContext.drawImage(video, 0, 0);
+  const colour = scratchContext.getImageData(0, 0, layout.width, layout.height);
+  const grey = scratchContext.getImageData(layout.alpha_x, 0, layout.width, layout.height).data;
+  const pixels = colour.data;
+  for (let i = 0; i < pixels.length; i += 4) {
+    pixels[i + 3] = alphaOfLuma[(grey[i] * 77 + grey[i + 1] * 150 + grey[i + 2] * 29) >> 8];
+  }
+  canvasContext.putImageData(colour, 0, 0);
+  viewer.composited += 1;
+}
 const captured = new Map();  // pts -> capture time in this page's clock (ms)
 let candidates = null;
 let agreeing = 0;
@@ -77,6 +120,7 @@ function captureTimeOf(rtpTimestamp) {
 
 function onFrame(now, metadata) {
   viewer.presented = metadata.presentedFrames;
+  if (viewer.alpha !== null) composite();
   if (metadata.rtpTimestamp !== undefined) {
     const captureTime = captureTimeOf(metadata.rtpTimestamp >>> 0);
     if (captureTime !== undefined) {
@@ -95,7 +139,9 @@ function showStats() {
   const p50 = recent.length ? recent[Math.floor(recent.length / 2)].toFixed(0) : "-";
   const fps = ((viewer.presented - (showStats.last || 0)) * 2).toFixed(0);
   showStats.last = viewer.presented;
-  statsBox.textContent = `${fps} fps  latency ${p50} ms  ${video.videoWidth}x${video.videoHeight}`;
+  const size = viewer.alpha === null ? `${video.videoWidth}x${video.videoHeight}`
+    : `${viewer.alpha.width}x${viewer.alpha.height} with alpha`;
+  statsBox.textContent = `${fps} fps  latency ${p50} ms  ${size}`;
 }
 if (params.get("stats") === "1") { statsBox.style.display = "block"; setInterval(showStats, 500); }
 
@@ -138,7 +184,9 @@ async function connect() {
       body: JSON.stringify({ sdp: pc.localDescription.sdp, type: pc.localDescription.type }),
     });
     if (!response.ok) { again("server answered " + response.status); return; }
-    await pc.setRemoteDescription(await response.json());
+    const answer = await response.json();
+    useLayout(answer.alpha);
+    await pc.setRemoteDescription({ sdp: answer.sdp, type: answer.type });
   } catch (error) {
     again(String(error));
   }

@@ -128,8 +128,18 @@ class Viewer:
 class WebServer:
     """The page and the viewers' peer connections; every method runs on the event loop's thread."""
 
-    def __init__(self, host: str, port: int, token: str | None, max_viewers: int, connect_timeout_s: float) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        token: str | None,
+        max_viewers: int,
+        connect_timeout_s: float,
+        alpha_layout: dict[str, int] | None = None,
+    ) -> None:
+        """alpha_layout: the frames carry their alpha beside them (live.io.alpha_pack), told to each page."""
         self.host, self.port, self.token = host, port, token
+        self.alpha_layout = alpha_layout
         self.max_viewers = max_viewers
         self.connect_timeout_s = connect_timeout_s
         self.lock = threading.Lock()
@@ -202,7 +212,7 @@ class WebServer:
             return web.Response(status=400, text=f"cannot use this offer: {error}\n")
         viewer.answered = True
         answer = viewer.peer.localDescription
-        return web.json_response({"sdp": answer.sdp, "type": answer.type})
+        return web.json_response({"sdp": answer.sdp, "type": answer.type, "alpha": self.alpha_layout})
 
     def _offered_sdp(self, sdp: str) -> str:
         """The offer as used: served on loopback only, without the viewer's mDNS-named candidates (resolving them

@@ -5,7 +5,9 @@ background thread, started here and stopped by close() within SHUTDOWN_BUDGET_S.
 only copies the frame and hands it to the loop (write() never waits on the network or an encoder); each viewer
 gets the newest frame, so a slow viewer skips frames for itself only. The server binds 127.0.0.1 unless told
 otherwise, and the media (WebRTC's UDP sockets) go on the same address (live.io.ice_hosts); any other address
-requires a random token in the URL (403 without it) and prints a warning.
+requires a random token in the URL (403 without it) and prints a warning. With the person's matte
+(`--background transparent`, `keeps_alpha`) each frame goes out with its alpha beside it (live.io.alpha_pack)
+and the page composites the two on a canvas.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import numpy as np
 
 from live.closing import Closing
 from live.errors import UsageError
+from live.io.alpha_pack import AlphaLayout, pack
 from live.io.compose import add_badge
 
 SHUTDOWN_BUDGET_S = 0.8  # inside the pipeline's 1 s
@@ -121,8 +124,11 @@ class WebSink(Closing):
         self.config = web
         self.badge = bool(getattr(config, "badge", True))
         self.frame_size_px = frame_size_px
+        self.keeps_alpha = bool(getattr(config, "alpha", False))  # BGRA frames in, colour | alpha out
+        self.alpha_layout = AlphaLayout.of(frame_size_px) if self.keeps_alpha else None
         self.token = None if is_loopback(web.host) else secrets.token_urlsafe(16)
-        self._server = WebServer(web.host, web.port, self.token, web.max_viewers, web.connect_timeout_s)
+        layout = self.alpha_layout.page_fields() if self.alpha_layout else None
+        self._server = WebServer(web.host, web.port, self.token, web.max_viewers, web.connect_timeout_s, layout)
         self._viewer_connected = threading.Event()
         self._server.on_connected = self._viewer_connected.set
         self._loop = asyncio.new_event_loop()
@@ -208,7 +214,8 @@ class WebSink(Closing):
 
     def write_captured(self, image_bgr: np.ndarray, t_capture_s: float) -> None:
         """Hand a frame captured at t_capture_s (perf_counter) to the viewers: a copy (with the "AI" badge unless
-        --no-badge) and a wake-up of the loop; never waits. Nothing is copied while nobody watches."""
+        --no-badge; packed with its alpha when the sink keeps alpha) and a wake-up of the loop; never waits.
+        Nothing is copied while nobody watches."""
         if self._closed:
             raise RuntimeError(f"{self.name} is closed")
         if not self._server.viewers:
@@ -216,6 +223,8 @@ class WebSink(Closing):
         copy_bgr = image_bgr.copy()
         if self.badge:
             add_badge(copy_bgr)
+        if self.alpha_layout is not None:
+            copy_bgr = pack(copy_bgr, self.alpha_layout)
         with self._pending_lock:
             wake = self._pending is None
             self._pending = (copy_bgr, t_capture_s)

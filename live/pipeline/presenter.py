@@ -46,7 +46,7 @@ class Output:
         that height (the demo's file); otherwise the avatar alone.
     capture_times: new frames go to `sink.write_captured(image_bgr, t_capture_s)` (the web output
         measures the latency from capture to each viewer's display).
-    alpha: keeps the person's matte: gets BGRA frames when the run carries one (PNG folders, .webm); the
+    alpha: keeps the person's matte: gets BGRA frames when the run carries one (PNG folders, .webm, web); the
         other outputs then get the key colour behind the person.
     """
 
