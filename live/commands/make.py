@@ -17,7 +17,8 @@ import argparse
 from pathlib import Path
 
 from live.commands import make_phases
-from live.commands.make_phases import INTERRUPTED_EXIT_CODE, MakeOptions, say
+from live.commands.make_options import MakeOptions, check_out, say
+from live.commands.make_phases import INTERRUPTED_EXIT_CODE
 from live.errors import UsageError
 from live.formats.consent import CONSENT_EXAMPLE, MINIMUM_WORDS, check_consent
 from live.formats.dataset import check_crop_size, sha256_of_file
@@ -27,6 +28,7 @@ from live.progress import log_line, progress_log_to
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 DEFAULT_DRIVER = REPOSITORY / "data" / "cremad_1001_HAP.flv"
+DEFAULT_FIT_CLIP = REPOSITORY / "data" / "jwp_office.mp4"  # another person talking for 8 s
 DEFAULT_AVATAR = REPOSITORY / "models" / "jwp.onnx"
 
 
@@ -54,8 +56,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--driver",
         type=Path,
         default=DEFAULT_DRIVER,
-        help="a clip of another person: the responses are fitted on it and the summary drives both avatars with it "
+        help="a clip of another person the summary drives both avatars with "
         f"(default {DEFAULT_DRIVER.relative_to(REPOSITORY)})",
+    )
+    parser.add_argument(
+        "--fit-on",
+        type=Path,
+        default=DEFAULT_FIT_CLIP,
+        metavar="CLIP",
+        help="a clip of another person talking, to fit the mouth, eye and mouth-corner responses on (as `live "
+        f"drive-eval --fit-response`; default {DEFAULT_FIT_CLIP.relative_to(REPOSITORY)})",
     )
     parser.add_argument(
         "--compare",
@@ -84,7 +94,7 @@ def options_from(args: argparse.Namespace) -> MakeOptions:
     for video in args.videos:
         if not video.is_file():
             raise UsageError(f"video not found: {video}")
-    for option, path in (("--driver", args.driver), ("--compare", args.compare)):
+    for option, path in (("--driver", args.driver), ("--fit-on", args.fit_on), ("--compare", args.compare)):
         if not path.is_file():
             raise UsageError(f"{option} {path}: no such file; give {option} another file")
     if not args.minutes > 0:
@@ -102,6 +112,7 @@ def options_from(args: argparse.Namespace) -> MakeOptions:
         size_px=args.size,
         steps=args.steps,
         driver=args.driver,
+        fit_on=args.fit_on,
         compare=args.compare,
         threads=args.threads,
         seed=args.seed,
@@ -118,8 +129,8 @@ def phase_inputs(options: MakeOptions) -> dict[str, dict]:
         "check": {"videos_sha256": videos},
         "prepare": {"consent": options.consent, "size": options.size_px},
         "train": training,
-        "fit": {"driver_sha256": sha256_of_file(options.driver)},
-        "summary": {"compare_sha256": sha256_of_file(options.compare)},
+        "fit": {"fit_on_sha256": sha256_of_file(options.fit_on)},
+        "summary": {"driver_sha256": sha256_of_file(options.driver), "compare_sha256": sha256_of_file(options.compare)},
     }
 
 
@@ -129,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
         import live.training.recipe_run  # noqa: F401  (torch: before anything is written)
     except ImportError as error:
         raise UsageError(f"live make trains: it needs torch ({error}): pip install 'live[train]'") from error
-    make_phases.check_out(options)
+    check_out(options)
     with progress_log_to(options.log):
         folder, notes = open_work_folder(options.work, phase_inputs(options))
         for note in notes:

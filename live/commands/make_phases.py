@@ -10,10 +10,10 @@ import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, redirect_stdout
-from dataclasses import dataclass
 from pathlib import Path
 
 from live.commands.drive_eval import fit_response
+from live.commands.make_options import MakeOptions, device_line, say
 from live.errors import UsageError
 from live.face.retarget import RetargetConfig
 from live.formats.dataset import read_manifest, sha256_of_file
@@ -21,7 +21,7 @@ from live.formats.replacing import replacing
 from live.offline.eval_report import store_in_card, write_strip
 from live.offline.evaluate import EvalConfig, evaluate
 from live.offline.make_plan import PlanInputs, later_phases_s, machine_factor, make_plan
-from live.offline.make_state import PHASES, WorkFolder, building, installed_sha256
+from live.offline.make_state import PHASES, WorkFolder, building
 from live.offline.make_summary import summarise, summary_lines
 from live.offline.prepare import PrepareConfig, prepare_dataset
 from live.offline.recording_checks import (
@@ -30,67 +30,12 @@ from live.offline.recording_checks import (
     recording_problems,
     usable_seconds_of_dataset,
 )
-from live.progress import current_log_path, duration_text, log_line, progress_prefix
+from live.progress import current_log_path, duration_text, progress_prefix
 
 INTERRUPTED_EXIT_CODE = 130
 FACT_KEYS = ("frames", "frame_megapixels", "detect_s", "step_seconds", "step_shares", "threads")
 MINIMUM_TRAINING_S = 30.0  # a budget that leaves less for training is refused
 DEVICE = "auto"  # ONNX Runtime: CUDA when it can run, else the CPU (said in one line)
-
-
-@dataclass(frozen=True, slots=True)
-class MakeOptions:
-    """The checked options of `live make` (live/commands/make.py)."""
-
-    videos: tuple[Path, ...]
-    consent: str
-    out: Path
-    budget_s: float
-    size_px: int
-    steps: int | None
-    driver: Path
-    compare: Path
-    threads: int
-    seed: int
-    force: bool
-
-    @property
-    def work(self) -> Path:
-        return self.out.with_name(self.out.stem + ".make")
-
-    @property
-    def log(self) -> Path:
-        return self.out.with_name(self.out.stem + ".make.log")
-
-    @property
-    def model_name(self) -> str:
-        return self.out.name
-
-
-def say(line: str) -> None:
-    """A line of `live make` on stdout, and in its log when stdout is not a terminal."""
-    print(line, flush=True)
-    log_line(line)
-
-
-def device_line() -> str:
-    """Where training and ONNX Runtime run here, in one line."""
-    import onnxruntime
-
-    from live.engines.devices import device_problem
-    from live.training.recipe import training_device_line
-
-    has_cuda = "CUDAExecutionProvider" in onnxruntime.get_available_providers()
-    problem = device_problem("cuda") if has_cuda else "this onnxruntime has no CUDA provider"
-    rendering = "on CUDA" if problem is None else f"on the CPU (CUDA: {problem.split(';')[0]})"
-    return f"device: {training_device_line()}; eval and fitting with ONNX Runtime {rendering}"
-
-
-def check_out(options: MakeOptions) -> None:
-    """--out may be replaced only when it is the model the work folder installed there (nothing else is lost)."""
-    installed = installed_sha256(options.work)
-    if options.out.exists() and (not options.out.is_file() or sha256_of_file(options.out) != installed):
-        raise UsageError(f"--out {options.out} exists and was not made by this `live make`: give another --out")
 
 
 @contextmanager
@@ -144,12 +89,15 @@ def _looks(options: MakeOptions, folder: WorkFolder) -> dict:
 def _plan_inputs(options: MakeOptions, facts: dict) -> PlanInputs:
     from live.io.sources import SourceConfig, VideoFileSource
 
-    with VideoFileSource(SourceConfig(str(options.driver))) as driver:
-        driver_frames = driver.frame_count
+    frames = []
+    for clip in (options.fit_on, options.driver):
+        with VideoFileSource(SourceConfig(str(clip))) as source:
+            frames.append(source.frame_count)
     return PlanInputs(
         frames=int(facts["frames"]),
         frame_megapixels=float(facts["frame_megapixels"]),
-        driver_frames=driver_frames,
+        fit_frames=frames[0],
+        driver_frames=frames[1],
         machine_factor=machine_factor(float(facts["detect_s"])),
         step_seconds=tuple(facts["step_seconds"]),
         step_shares=tuple(facts["step_shares"]),
@@ -243,9 +191,12 @@ def _fit(options: MakeOptions, folder: WorkFolder, model: Path) -> Path:
         with phase(folder, "fit", options):
             with building(fitted) as temporary:
                 copy = _copy_model(model, temporary)
-                arguments = argparse.Namespace(model=copy, clips=[options.driver], device=DEVICE, fit_response="all")
+                arguments = argparse.Namespace(model=copy, clips=[options.fit_on], device=DEVICE, fit_response="all")
                 with redirect_stdout(io.StringIO()) as printed:  # its lines name the copy: said with the final path
-                    fit_response(arguments, RetargetConfig())
+                    try:
+                        fit_response(arguments, RetargetConfig())
+                    except UsageError as error:  # an avatar too rough to measure: it runs without corrections
+                        print(f"responses not fitted ({error}): {options.out} runs without these corrections")
             for line in printed.getvalue().splitlines():
                 say(line.replace(str(copy), str(fitted / options.model_name)))
     return fitted / options.model_name

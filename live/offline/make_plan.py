@@ -1,7 +1,8 @@
 """`live make`'s plan: how a wall-clock budget is split across its phases.
 
 Every phase but training takes a time estimated from the frames it works on: the recording's frames
-(prepare), its held-out frames (eval, 15%), the driver clip's (fit: three drives; summary: two models),
+(prepare), its held-out frames (eval, 15%), the clips of other people (fit: three drives of its clip;
+summary: two models driven by its clip),
 the dataset's (loading it: each training run, export and eval). The seconds per frame were measured on a
 2-core AMD EPYC (2026-12, live make on data/clm_cap12.mp4 at 256 px) and are scaled by how long MediaPipe took
 on this machine while the recording was looked at (`RecordingLook.detect_s` against REFERENCE_DETECT_S).
@@ -20,7 +21,7 @@ PREPARE_S_PER_FRAME = 0.022
 LOAD_S_PER_FRAME = 0.004
 EVAL_S_PER_HELD_OUT_FRAME = 0.03  # and per megapixel of the video's frames (SSIM over whole frames, mostly):
 EVAL_S_PER_HELD_OUT_MEGAPIXEL = 1.0
-DRIVE_S_PER_FRAME = 0.04
+DRIVE_S_PER_FRAME = 0.03
 EXPORT_S = 2.0
 TRAINING_CALLS = 4  # two recipe phases, each run in two parts (constant, then decaying learning rate)
 VALIDATION_SHARE = 0.15
@@ -30,12 +31,13 @@ LATER_PHASES = ("export", "eval", "fit", "summary")
 
 @dataclass(frozen=True, slots=True)
 class PlanInputs:
-    """What the estimates depend on: the recording's frames (all videos) and their size, the driver clip's frames, the
-    machine factor (this machine's MediaPipe time over REFERENCE_DETECT_S) and each recipe phase's seconds per
-    step with its share of the steps."""
+    """What the estimates depend on: the recording's frames (all videos) and their size, the fitting and driver
+    clips' frames, the machine factor (this machine's MediaPipe time over REFERENCE_DETECT_S) and each recipe
+    phase's seconds per step with its share of the steps."""
 
     frames: int
     frame_megapixels: float
+    fit_frames: int
     driver_frames: int
     machine_factor: float
     step_seconds: tuple[float, ...]
@@ -57,7 +59,7 @@ def phase_estimates_s(inputs: PlanInputs) -> dict[str, float]:
         "train_loads": TRAINING_CALLS * load_s,
         "export": EXPORT_S * factor + load_s,
         "eval": frames * VALIDATION_SHARE * held_out_s * factor + load_s,
-        "fit": 3 * inputs.driver_frames * DRIVE_S_PER_FRAME * factor,
+        "fit": 3 * inputs.fit_frames * DRIVE_S_PER_FRAME * factor,
         "summary": 2 * inputs.driver_frames * DRIVE_S_PER_FRAME * factor,
     }
 
