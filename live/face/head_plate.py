@@ -3,7 +3,7 @@
 The generator paints the head over the plate (the target's median frame, head included) and copies from it
 what the sketch does not draw: hair, ears, the jaw's outline against the background. When the avatar's head
 turned or tilted away from the plate's, the plate's own cheek and ear showed beside the painted ones, a
-doubled jaw line (tools/default_avatar_notes.md, "The plate's own head").
+doubled jaw line (docs/experiments.md, "Head and body follow").
 
 `HeadPlate.follow(landmarks_px, plate_bgr)` moves the plate's head by the similarity from its stable landmarks
 (live.face.alignment.ALIGNMENT_INDICES) to the avatar's current ones and lays it over the plate's background:
