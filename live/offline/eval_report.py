@@ -7,6 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 from rich.table import Table
+from rich.text import Text
 
 from live.errors import UsageError
 from live.formats.card_file import update_card_metrics
@@ -23,7 +24,7 @@ def results_table(report: dict) -> Table:
     )
     compared = report.get("compared", {})
     for column in ("metric", "model", "nearest-frame baseline", *compared):
-        table.add_column(column, justify="left" if column == "metric" else "right")
+        table.add_column(Text(column), justify="left" if column == "metric" else "right")  # model names: no markup
     model, baseline = report["model"], report["nearest_frame_baseline"]
     for key in model:
         table.add_row(key, _text(model[key]), _text(baseline.get(key)), *(_text(c.get(key)) for c in compared.values()))

@@ -12,6 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 from rich.table import Table
+from rich.text import Text
 
 from live.errors import UsageError
 from live.face.teeth import teeth_share
@@ -53,7 +54,7 @@ def summary_table(videos: list[VideoEntry], size_px: int) -> Table:
         side = f"{size_px / np.sqrt(abs(np.linalg.det(transform[:, :2]))):.0f}" if transform.ndim == 2 else "-"
         size = "x".join(str(value) for value in video.frame_size_px)
         counts = (video.frames_total, video.kept, video.train, video.val)
-        table.add_row(video.name, size, *(str(count) for count in counts), skipped, side)
+        table.add_row(Text(video.name), size, *(str(count) for count in counts), skipped, side)  # no markup
     return table
 
 

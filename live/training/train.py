@@ -208,11 +208,11 @@ def _start(config: TrainConfig, resume: bool, console: Console) -> tuple[Trainin
     run = _build(config, dataset, rank, world_size, device)
     if resume and existing:
         restore(run, existing)
-        console.print(f"resumed {existing.name} at step {run.step}")
+        console.print(f"resumed {existing.name} at step {run.step}", markup=False)
     elif resume:
-        console.print(f"--resume: no checkpoint in {checkpoints}, starting from step 0")
+        console.print(f"--resume: no checkpoint in {checkpoints}, starting from step 0", markup=False)
     if config.init_from and not existing:
-        console.print(f"--init-from: {initialise_from(run, Path(config.init_from))}")
+        console.print(f"--init-from: {initialise_from(run, Path(config.init_from))}", markup=False)
     return run, existing
 
 
@@ -281,5 +281,8 @@ def train(
         distributed.destroy_process_group()
     message = "done" if run.step >= config.steps else "stopped early, saved"
     if run.rank == 0:
-        console.print(f"{message}: step {run.step}/{config.steps} ({steps_per_s:.2f} steps/s), checkpoint {last_path}")
+        console.print(
+            f"{message}: step {run.step}/{config.steps} ({steps_per_s:.2f} steps/s), checkpoint {last_path}",
+            markup=False,
+        )
     return TrainResult(last_path, run.step, config.steps, interrupted)
