@@ -142,3 +142,19 @@ def test_a_recorded_mp4_plays_in_chromium(tiny_model_path: Path, site: Site, tmp
         assert report["event"] in ("timeupdate", "ended") and report["error"] == "0", (name, report)
         assert (int(report["width"]), int(report["height"])) == size_px, (name, report)
         assert float(report["time"]) > PLAYED_S, (name, report)
+
+
+def test_a_transparent_webm_plays_in_chromium(tiny_model_path: Path, site: Site, tmp_path: Path) -> None:
+    """`--background transparent` into .webm: VP9 with alpha that Chromium plays, at the avatar's frame size."""
+    out = site.folder / "overlay.webm"
+    command = [sys.executable, "-m", "live", "run", "--model", str(tiny_model_path), "--source", str(CLIP)]
+    command += ["--output", str(out), "--no-pace", "--max-frames", "90", "--device", "cpu"]
+    command += ["--background", "transparent"]
+    subprocess.run(command, cwd=REPO, check=True, capture_output=True, timeout=300)
+    with av.open(str(out)) as container:
+        stream = container.streams.video[0]
+        size_px = (stream.width, stream.height)
+    report = play_in_browser(site, out.name, tmp_path / "profile-webm")
+    assert report["event"] in ("timeupdate", "ended") and report["error"] == "0", report
+    assert (int(report["width"]), int(report["height"])) == size_px, report
+    assert float(report["time"]) > PLAYED_S, report
