@@ -14,7 +14,9 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+import pyvirtualcam
 
+from live.bench.instruments import DISCARD_BACKEND
 from live.cli import main
 from live.face.alignment import ALIGNMENT_INDICES
 from live.formats.card_file import update_card_data
@@ -45,6 +47,14 @@ def busy_port() -> Iterator[int]:
         listener.bind(("127.0.0.1", 0))
         listener.listen()
         yield listener.getsockname()[1]
+
+
+@pytest.fixture(autouse=True)
+def _real_virtual_camera_backends(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pyvirtualcam's own backends only: `live bench` (run in this process by another test) registers one that
+    discards frames, and with it a virtual camera would open here."""
+    backends = {name: backend for name, backend in pyvirtualcam.camera.BACKENDS.items() if name != DISCARD_BACKEND}
+    monkeypatch.setattr(pyvirtualcam.camera, "BACKENDS", backends)
 
 
 @pytest.fixture
