@@ -195,9 +195,23 @@ def test_the_shipped_avatars_matte_follows_its_head(tmp_path: Path) -> None:
     are transparent."""
     from live.engines.landmarks import LandmarkConfig, LandmarkDetector
 
+    frames = transparent_frames(tmp_path, [*range(LEAN_FRAMES[0]), *LEAN_FRAMES[1]])
+    hair_fh = plate_hair_face_heights(SHIPPED_MODEL)
+    with LandmarkDetector(LandmarkConfig(static_image_mode=True)) as detector:
+        for frame in frames[-20:]:
+            landmarks_px = detector.detect(np.ascontiguousarray(frame[..., :3]))
+            assert landmarks_px is not None
+            alpha = frame[..., 3]
+            assert opaque_share(alpha, landmarks_px[FACE_OUTLINE, :2]) >= 0.99
+            assert opaque_share(alpha, band_above(landmarks_px, 0.0, hair_fh - 0.06)) >= 0.99
+            assert transparent_share(alpha, band_above(landmarks_px, hair_fh + 0.06, hair_fh + 0.12)) >= 0.99
+            assert alpha[:40, :40].max() == 0 and alpha[:40, -40:].max() == 0
+
+
+def transparent_frames(tmp_path: Path, wanted: list[int]) -> list[np.ndarray]:
+    """The shipped avatar's BGRA frames with a transparent background, driven by these frames of clm_cap12."""
     source = tmp_path / "driver"
     source.mkdir()
-    wanted = [*range(LEAN_FRAMES[0]), *LEAN_FRAMES[1]]
     capture = cv2.VideoCapture(str(REPOSITORY / "data" / "clm_cap12.mp4"))
     for index in range(max(wanted) + 1):
         ok, frame_bgr = capture.read()
@@ -209,16 +223,41 @@ def test_the_shipped_avatars_matte_follows_its_head(tmp_path: Path) -> None:
     assert run_live(SHIPPED_MODEL, source, *options) == 0
     frames = read_frames(out)
     assert len(frames) == len(wanted)
-    hair_fh = plate_hair_face_heights(SHIPPED_MODEL)
+    return frames
+
+
+RAISE_FRAMES = (40, range(805, 835))  # clm_cap12: calibration frames, then the driver's head raised and tilted
+
+
+@pytest.mark.skipif(not SHIPPED_MODEL.is_file(), reason="the shipped avatar is not in this clone")
+def test_the_shipped_avatars_neck_is_whole_between_jaw_and_collar(tmp_path: Path) -> None:
+    """Driven by clm_cap12's first 40 frames, then its frames 805-834, where the avatar's chin sits about 0.07
+    face heights above the plate's (the plate's neck, left with the body, starts below it). On each of the last 20
+    output frames, below the chin MediaPipe finds there: the neck from the chin to 0.2 face heights down (where
+    the body's matte is whole), 0.25 face heights either side of the face's axis (within the neck's width), is
+    at least 99% opaque. (The generator paints the neck there; a matte that only moves the plate's head and
+    leaves its body lets the background show through in a band under the jaw.)"""
+    from live.engines.landmarks import LandmarkConfig, LandmarkDetector
+
+    frames = transparent_frames(tmp_path, [*range(RAISE_FRAMES[0]), *RAISE_FRAMES[1]])
     with LandmarkDetector(LandmarkConfig(static_image_mode=True)) as detector:
         for frame in frames[-20:]:
             landmarks_px = detector.detect(np.ascontiguousarray(frame[..., :3]))
             assert landmarks_px is not None
-            alpha = frame[..., 3]
-            assert opaque_share(alpha, landmarks_px[FACE_OUTLINE, :2]) >= 0.99
-            assert opaque_share(alpha, band_above(landmarks_px, 0.0, hair_fh - 0.06)) >= 0.99
-            assert transparent_share(alpha, band_above(landmarks_px, hair_fh + 0.06, hair_fh + 0.12)) >= 0.99
-            assert alpha[:40, :40].max() == 0 and alpha[:40, -40:].max() == 0
+            assert opaque_share(frame[..., 3], band_below_chin(landmarks_px, 0.2, 0.25)) >= 0.99
+
+
+def band_below_chin(landmarks_px: np.ndarray, depth_fh: float, half_width_fh: float) -> np.ndarray:
+    """A rectangle from the chin landmark down the face's axis by depth_fh face heights, half_width_fh either
+    side of it."""
+    from live.face.expression import FACE_TOP_BOTTOM
+
+    top, chin = (landmarks_px[index, :2].astype(np.float64) for index in FACE_TOP_BOTTOM)
+    height_px = float(np.linalg.norm(chin - top))
+    down = (chin - top) / height_px
+    across = np.array([-down[1], down[0]]) * half_width_fh * height_px
+    bottom = chin + down * depth_fh * height_px
+    return np.array([chin - across, chin + across, bottom + across, bottom - across])
 
 
 def plate_hair_face_heights(model: Path) -> float:
@@ -323,6 +362,7 @@ def test_the_matte_moves_with_the_head_and_the_body_as_their_pixels_do(
     head_alpha = cv2.warpAffine(head_plate.alpha, head_plate.head_transform(face_px), alpha.shape[::-1])
     only_head = (head_alpha >= 0.999) & (head_plate.alpha >= 0.999)  # the moved head over where the head was
     only_head &= outside(face_px[FACE_OUTLINE, :2])  # the face's oval is filled whatever the plate had there
+    only_head &= outside(matte.neck_px(face_px, (0.0, 0.0)))  # and the neck the generator paints below it
     assert only_head.sum() > 10_000
     assert np.abs(alpha[only_head].astype(int) - pixels_moved[only_head]).max() <= 2
     y0, y1, x0, x1 = head_plate.box
@@ -346,6 +386,28 @@ def test_the_matte_of_an_unmoved_head_is_the_plates_and_its_face_is_opaque(
     outside_face = outside(plate_px[FACE_OUTLINE, :2])
     assert np.array_equal(alpha[outside_face], matte.person_u8[outside_face])
     assert opaque_share(alpha, plate_px[FACE_OUTLINE, :2]) >= 0.999
+
+
+def test_the_neck_under_a_raised_and_tilted_head_is_opaque_and_no_wider_than_the_plates_person(
+    portrait: tuple[np.ndarray, np.ndarray, np.ndarray],
+) -> None:
+    """The portrait's head tilted by 8 degrees and raised by 12 px: below its chin, 0.2 face heights down and
+    0.2 either side (within her neck), the matte is 99% opaque (the plate's neck moved with the head, and the
+    body's with the head's cut out, left a band across it); and nowhere is it more opaque than the plate's person
+    moved with the body or with the head (no background beside the neck)."""
+    from live.face.head_plate import HeadPlate
+    from live.face.person_matte import PersonMatte
+
+    plate_bgr, person_mask, plate_px = portrait
+    head_plate = HeadPlate(plate_bgr, person_mask, plate_px)
+    matte = PersonMatte(person_mask, head_plate, plate_px)
+    face_px = moved(plate_px, -8.0, (-10.0, -12.0))
+    alpha = matte.matte(None, face_px)
+    assert opaque_share(alpha, band_below_chin(face_px, 0.2, 0.2)) >= 0.99
+    with_head = cv2.warpAffine(matte.person_u8, head_plate.head_transform(face_px), alpha.shape[::-1])
+    person = np.maximum(matte.person_u8, with_head).astype(int)
+    outside_face = outside(face_px[FACE_OUTLINE, :2])
+    assert (alpha[outside_face] - person[outside_face]).max() <= 2
 
 
 def test_the_plate_matte_loses_specks_and_spikes_and_keeps_the_person() -> None:
