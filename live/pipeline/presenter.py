@@ -96,9 +96,11 @@ class Presenter:
         """Write a new frame everywhere; record sink time and capture-to-output latency."""
         start_s = time.perf_counter()
         matted, rendered = rendered, self._keyed(rendered)
+        bgra = None  # merged once, for every output that keeps the matte
         for output in self.outputs:
             if output.alpha and matted.alpha is not None:
-                image_bgr = with_alpha(matted.output_bgr, matted.alpha)
+                bgra = with_alpha(matted.output_bgr, matted.alpha) if bgra is None else bgra
+                image_bgr = bgra
             else:
                 image_bgr = self.output_image(output, rendered)
             if output.capture_times:
