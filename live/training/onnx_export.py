@@ -62,40 +62,44 @@ def _write_checked(
 ) -> float:
     """Export to `temporary` with the card and plate in its metadata; the parity difference (ExportError above
     PARITY_TOLERANCE)."""
-    import onnx
-
-    size_px = generator.config.size_px
     wrapper = Uint8Wrapper(generator.eval()).eval()
     exported = Uint8Wrapper(InferenceUnet(generator)).eval()  # the same function, faster on CPU (fast_export.py)
-    example = torch.zeros(1, size_px, size_px, 3, dtype=torch.uint8)
-    with torch.no_grad():
-        torch.onnx.export(
-            exported,
-            (example, example),
-            str(temporary),
-            input_names=[INPUT_NAME, PLATE_INPUT_NAME],
-            output_names=[OUTPUT_NAME, OUTPUT_NAME + "_float"],
-            opset_version=OPSET_VERSION,
-            dynamo=False,
-        )
-    model = onnx.load(str(temporary))
-    entry = model.metadata_props.add()
-    entry.key = CARD_METADATA_KEY
-    entry.value = card.to_json()
-    plate_entry = model.metadata_props.add()
-    plate_entry.key = PLATE_METADATA_KEY
-    plate_entry.value = plate_base64
-    model.producer_name = "live"
-    onnx.save(model, str(temporary))
+    export_uint8_graph(exported, generator.config.size_px, temporary)
     difference = parity_difference(wrapper, temporary, check_inputs_bgr)
     if difference >= PARITY_TOLERANCE:  # an existing model at the path is left as it was
         raise ExportError(
             f"ONNX Runtime differs from torch by {difference:.2e} (limit {PARITY_TOLERANCE:.0e}); nothing was written"
         )
     card.metrics["export_parity_max_abs_difference"] = float(f"{difference:.3g}")
-    entry.value = card.to_json()
-    onnx.save(model, str(temporary))
+    store_metadata(temporary, card, plate_base64)
     return difference
+
+
+def export_uint8_graph(module: torch.nn.Module, size_px: int, path: Path) -> None:
+    """Trace a uint8 (sketch, plate) -> (image, image_float) module of size_px into an ONNX file at `path`."""
+    example = torch.zeros(1, size_px, size_px, 3, dtype=torch.uint8)
+    with torch.no_grad():
+        torch.onnx.export(
+            module,
+            (example, example),
+            str(path),
+            input_names=[INPUT_NAME, PLATE_INPUT_NAME],
+            output_names=[OUTPUT_NAME, OUTPUT_NAME + "_float"],
+            opset_version=OPSET_VERSION,
+            dynamo=False,
+        )
+
+
+def store_metadata(path: Path, card: ModelCard, plate_base64: str) -> None:
+    """Put the card and the plate into the ONNX file's metadata (producer "live")."""
+    import onnx
+
+    model = onnx.load(str(path))
+    for key, value in ((CARD_METADATA_KEY, card.to_json()), (PLATE_METADATA_KEY, plate_base64)):
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    model.producer_name = "live"
+    onnx.save(model, str(path))
 
 
 def parity_difference(wrapper: Uint8Wrapper, onnx_path: Path, inputs_bgr: list[tuple[np.ndarray, np.ndarray]]) -> float:

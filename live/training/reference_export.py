@@ -18,18 +18,20 @@ from live.face.coverage import coverage_report
 from live.face.shape_space import ShapeSpace
 from live.face.teeth import teeth_shares
 from live.formats.card import (
-    CARD_METADATA_KEY,
-    INPUT_NAME,
-    OUTPUT_NAME,
-    PLATE_INPUT_NAME,
-    PLATE_METADATA_KEY,
     ModelCard,
     encode_plate,
 )
 from live.formats.dataset import load_dataset, sha256_of_file
 from live.training.export_run import SHAPE_VARIANCE_KEPT, build_card, plate_video, usual_crop_landmarks
 from live.training.networks import GeneratorConfig, Uint8Wrapper, UnetGenerator
-from live.training.onnx_export import OPSET_VERSION, PARITY_TOLERANCE, ExportError, export_onnx, parity_difference
+from live.training.onnx_export import (
+    PARITY_TOLERANCE,
+    ExportError,
+    export_onnx,
+    export_uint8_graph,
+    parity_difference,
+    store_metadata,
+)
 from live.training.reference_generator import ReferenceConfig, ReferenceGenerator
 
 
@@ -49,33 +51,15 @@ def export_reference_onnx(
 ) -> float:
     """Write the reference generator (uint8 sketch and plate in, as every live model) with its card and plate;
     ExportError when ONNX Runtime differs from torch by PARITY_TOLERANCE or more. The difference."""
-    import onnx
-
-    size_px = generator.config.size_px
     wrapper = Uint8Wrapper(generator.eval()).eval()
-    example = torch.zeros(1, size_px, size_px, 3, dtype=torch.uint8)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with torch.no_grad():
-        torch.onnx.export(
-            wrapper,
-            (example, example),
-            str(path),
-            input_names=[INPUT_NAME, PLATE_INPUT_NAME],
-            output_names=[OUTPUT_NAME, OUTPUT_NAME + "_float"],
-            opset_version=OPSET_VERSION,
-            dynamo=False,
-        )
+    export_uint8_graph(wrapper, generator.config.size_px, path)
     difference = parity_difference(wrapper, path, checks)
     if difference >= PARITY_TOLERANCE:
         path.unlink()
         raise ExportError(f"ONNX Runtime differs from torch by {difference:.2e}; nothing was written")
     card.metrics["export_parity_max_abs_difference"] = float(f"{difference:.3g}")
-    model = onnx.load(str(path))
-    for key, value in ((CARD_METADATA_KEY, card.to_json()), (PLATE_METADATA_KEY, plate_base64)):
-        entry = model.metadata_props.add()
-        entry.key, entry.value = key, value
-    model.producer_name = "live"
-    onnx.save(model, str(path))
+    store_metadata(path, card, plate_base64)
     return difference
 
 
