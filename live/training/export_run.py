@@ -59,6 +59,19 @@ def _training_dataset(state: dict, checkpoint_folder: Path) -> Dataset:
     return dataset
 
 
+def with_training_ranges(card: ModelCard, dataset: Dataset) -> ModelCard:
+    """The card with the shapes and the expression range of the dataset's training frames (what `live run` clamps
+    sketches to, and what the card reports the avatar saw)."""
+    train = dataset.indices("train")
+    return dataclasses.replace(
+        card,
+        shape_space=ShapeSpace.fit(usual_crop_landmarks(dataset, card), SHAPE_VARIANCE_KEPT).to_dict(),
+        expression_range=coverage_report(
+            dataset.landmarks_px[train], teeth_shares(dataset.images_bgr, dataset.landmarks_px, train)
+        ),
+    )
+
+
 def usual_crop_landmarks(dataset: Dataset, card: ModelCard) -> np.ndarray:
     """The training frames' landmarks in the pixels of the usual crop (the card's neutral transform), where the
     retargeter works: the head's own movement and roll kept, unlike in each frame's aligned crop."""
@@ -174,14 +187,7 @@ def export_run(run_folder: Path, out: Path, metrics: dict | None = None, notes: 
         card.metrics.update(metrics)
     if notes:
         card.training["notes"] = notes
-    train = dataset.indices("train")
-    card = dataclasses.replace(
-        card,
-        shape_space=ShapeSpace.fit(usual_crop_landmarks(dataset, card), SHAPE_VARIANCE_KEPT).to_dict(),
-        expression_range=coverage_report(
-            dataset.landmarks_px[train], teeth_shares(dataset.images_bgr, dataset.landmarks_px, train)
-        ),
-    )
+    card = with_training_ranges(card, dataset)
     validation = dataset.indices("val")
     check = [
         (dataset.sketches_bgr[i], dataset.plate_crop(i))

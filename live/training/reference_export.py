@@ -9,20 +9,16 @@ is (opset 17, GridSample), the U-Net by live.training.onnx_export.export_onnx. B
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from pathlib import Path
 
 import torch
 
-from live.face.coverage import coverage_report
-from live.face.shape_space import ShapeSpace
-from live.face.teeth import teeth_shares
 from live.formats.card import (
     ModelCard,
     encode_plate,
 )
 from live.formats.dataset import load_dataset, sha256_of_file
-from live.training.export_run import SHAPE_VARIANCE_KEPT, build_card, plate_video, usual_crop_landmarks
+from live.training.export_run import build_card, plate_video, with_training_ranges
 from live.training.networks import GeneratorConfig, Uint8Wrapper, UnetGenerator
 from live.training.onnx_export import (
     PARITY_TOLERANCE,
@@ -70,14 +66,7 @@ def export_budget_run(run_folder: Path, out: Path) -> float:
     plate_base64, plate_sha256 = encode_plate(dataset.plates_bgr[plate_video(dataset.manifest)])
     manifest_sha256 = sha256_of_file(dataset.path / "manifest.json")
     card = build_card(out.stem, state, dataset.manifest, manifest_sha256, plate_sha256)
-    train = dataset.indices("train")
-    card = dataclasses.replace(
-        card,
-        shape_space=ShapeSpace.fit(usual_crop_landmarks(dataset, card), SHAPE_VARIANCE_KEPT).to_dict(),
-        expression_range=coverage_report(
-            dataset.landmarks_px[train], teeth_shares(dataset.images_bgr, dataset.landmarks_px, train)
-        ),
-    )
+    card = with_training_ranges(card, dataset)
     card.architecture["generator"] = f"budget-{state['kind']}"
     card.architecture["parameters"] = sum(parameter.numel() for parameter in generator.parameters())
     card.training["references"] = state.get("references", [])
