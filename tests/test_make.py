@@ -126,14 +126,24 @@ def _responses(model: Path) -> dict:
     return {key: card[key] for key in ("eye_response", "mouth_response", "corner_response")}
 
 
+def _six_argv(clips: dict[str, Path]) -> list[str]:
+    return ["make", str(clips["six"]), "--consent", CONSENT, *SMALL, "--steps", "8", "--force"]
+
+
+@pytest.fixture(scope="module")
+def whole(clips: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The model of an uninterrupted `live make` on the 6 s clip."""
+    model = tmp_path_factory.mktemp("whole") / "me.onnx"
+    assert main([*_six_argv(clips), "--out", str(model)]) == 0
+    return model
+
+
 def test_ctrl_c_in_training_then_the_same_command_gives_the_same_model(
-    clips: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    clips: dict[str, Path], whole: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import live.training.train as train_module
 
-    argv = ["make", str(clips["six"]), "--consent", CONSENT, *SMALL, "--steps", "8", "--force"]
-    whole = tmp_path / "whole" / "me.onnx"
-    assert main([*argv, "--out", str(whole)]) == 0
+    argv = _six_argv(clips)
     step = train_module._train_step
     stops = []
 
@@ -155,6 +165,47 @@ def test_ctrl_c_in_training_then_the_same_command_gives_the_same_model(
     assert main([*argv, "--out", str(again)]) == 0
     assert _initializers(again) == _initializers(whole), "the same weights, bit for bit"
     assert _responses(again) == _responses(whole)
+
+
+# the call that does each phase's work, as live.commands.make_phases reaches it
+PHASE_WORK = {
+    "check": ("live.commands.make_phases", "look_at_recording"),
+    "prepare": ("live.commands.make_phases", "prepare_dataset"),
+    "export": ("live.training.export_run", "export_run"),
+    "eval": ("live.commands.make_phases", "evaluate"),
+    "fit": ("live.commands.make_phases", "fit_response"),
+    "summary": ("live.commands.make_phases", "summarise"),
+}
+
+
+def test_ctrl_c_in_each_other_phase_then_the_same_command_gives_the_same_model(
+    clips: dict[str, Path], whole: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C as each phase's work returns (its output written, the phase not yet recorded): exit 130, nothing
+    half-written, no model; the same command then goes on and ends with the uninterrupted run's model."""
+    import importlib
+
+    argv = [*_six_argv(clips), "--out", str(tmp_path / "me.onnx")]
+    work = tmp_path / "me.make"
+    for name, (module_name, attribute) in PHASE_WORK.items():
+        module = importlib.import_module(module_name)
+        real = getattr(module, attribute)
+
+        def interrupted(*args, _real=real, **kwargs):
+            _real(*args, **kwargs)
+            raise KeyboardInterrupt  # what Ctrl-C raises in the main thread
+
+        with monkeypatch.context() as patch:
+            patch.setattr(module, attribute, interrupted)
+            assert main(argv) == 130, name
+        phases = json.loads((work / "state.json").read_text())["phases"]
+        assert not phases[name]["done"], name
+        assert all(phases[before]["done"] for before in list(PHASE_WORK)[: list(PHASE_WORK).index(name)]), name
+        assert not list(tmp_path.rglob("*.partial*")), f"nothing half-written after Ctrl-C in {name}"
+        assert not (tmp_path / "me.onnx").exists(), f"no model after Ctrl-C in {name}"
+    assert main(argv) == 0
+    assert _initializers(tmp_path / "me.onnx") == _initializers(whole), "the same weights, bit for bit"
+    assert _responses(tmp_path / "me.onnx") == _responses(whole)
 
 
 @pytest.mark.parametrize(

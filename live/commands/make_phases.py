@@ -138,11 +138,12 @@ def _prepare(options: MakeOptions, folder: WorkFolder) -> Path:
 
 def _train(options: MakeOptions, folder: WorkFolder, inputs: PlanInputs, dataset: Path) -> Path | None:
     """Train (or continue); the last checkpoint's run folder, None when Ctrl-C stopped it."""
+    from live.training.recipe import RECIPE
     from live.training.recipe_run import RecipeRequest, run_recipe
 
     run_folder = options.work / "train"
     if folder.done("train"):
-        return run_folder
+        return run_folder / RECIPE[-1].name  # (as run_recipe returns it: the last phase's run)
     seconds = options.budget_s - folder.spent_s() - later_phases_s(inputs)
     with phase(folder, "train", options):
         threads = options.threads or int(folder.phases["check"]["facts"]["threads"])  # (0: as measured then)
