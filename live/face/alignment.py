@@ -23,6 +23,13 @@ import numpy as np
 from live.errors import UsageError
 from live.face.smoothing import OneEuroFilter, OneEuroParameters
 
+# How a frame is resampled into the head crop (prepare's training crops, `live record`'s meter) and the crop
+# back into the frame (live.pipeline.paste_back): bicubic. The crop is about 0.85x the frame's scale on a
+# close-up, so both resamplings sit near 1:1, where bilinear interpolation is a low-pass filter: a real frame
+# cut to a 256 px crop and pasted back keeps 0.64 of its face's Laplacian variance bilinear, 0.92 bicubic
+# (docs/experiments.md, "Can the generator carry the target's real detail?").
+CROP_INTERPOLATION = cv2.INTER_CUBIC
+
 # Stable points (MediaPipe face mesh): eye corners, temples, upper cheekbones by the ears,
 # forehead, nose bridge. Not lids, lips, jaw or brows.
 ALIGNMENT_INDICES: np.ndarray = np.array(
@@ -228,13 +235,13 @@ def transform_jitter_px(transforms: np.ndarray, crop_px: int) -> float:
 
 
 def warp_to_crop(image_bgr: np.ndarray, transform: np.ndarray, crop_px: int, out_bgr: np.ndarray | None = None):
-    """The crop of `image_bgr` under a plate->crop transform (bilinear; border pixels replicated)."""
+    """The crop of `image_bgr` under a plate->crop transform (CROP_INTERPOLATION; border pixels replicated)."""
     return cv2.warpAffine(
         image_bgr,
         np.asarray(transform, dtype=np.float64),
         (crop_px, crop_px),
         dst=out_bgr,
-        flags=cv2.INTER_LINEAR,
+        flags=CROP_INTERPOLATION,
         borderMode=cv2.BORDER_REPLICATE,
     )
 

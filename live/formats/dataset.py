@@ -141,7 +141,7 @@ class Dataset:
 
     def plate_crop(self, index: int) -> np.ndarray:
         """Frame `index`'s video plate warped into that frame's crop: what the generator paints over
-        (as live.face.alignment.warp_to_crop: bilinear, border pixels replicated)."""
+        (bilinear, border pixels replicated, as live.pipeline.paste_back warps the plate at run time)."""
         plate = self.plates_bgr[int(self.video_indices[index])]
         size_px = self.size_px
         return cv2.warpAffine(

@@ -1,19 +1,21 @@
 """Paste-back: the generated head crop, warped back into the target's own frame at its native size.
 
-The generator paints the head over the plate (the target's still frame, native size) warped into the
-crop. Paste-back first blends the generated crop with that same plate crop through a feathered alpha
-(1 inside, a raised-cosine fall to 0 over FEATHER_FRACTION of the side at the border), made once per
-crop size; so the crop's border is the plate itself, whatever the generator painted there. The blended
-crop then goes through the inverse of its plate->crop transform into a copy of the native plate, inside
-the crop's bounding box only, through a hard mask of the crop's own square (a filled polygon, as the border
-already equals the plate). No erosion or blur per frame; no seam, halo or colour step at the crop's border.
-Blending happens at the crop's size, not the frame's.
+The generator paints the head over the plate (the target's still frame, native size) warped into the crop.
+Paste-back first blends the generated crop with that same plate crop through a feathered alpha (1 inside, a
+raised-cosine fall to 0 over FEATHER_FRACTION of the side at the border), made once per crop size; so the crop's
+border is the plate itself, whatever the generator painted there. The blended crop then goes through the inverse of
+its plate->crop transform (bicubic, as the frame went into the crop) into a copy of the native plate, inside the
+crop's bounding box only, through a hard mask of the crop's own square (a filled polygon, as the border already
+equals the plate). No erosion or blur per frame; no seam, halo or colour step at the crop's border. Blending happens
+at the crop's size, not the frame's.
 """
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
+
+from live.face.alignment import CROP_INTERPOLATION
 
 FEATHER_FRACTION = 0.1
 
@@ -103,7 +105,8 @@ class PasteBack:
         x0, y0, x1, y1 = box
         to_region[:, 2] -= (x0, y0)
         size = (x1 - x0, y1 - y0)
-        warped = cv2.warpAffine(blended, to_region, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+        # (replicated border: bicubic reads two pixels past the crop's edge, which the inside mask keeps)
+        warped = cv2.warpAffine(blended, to_region, size, flags=CROP_INTERPOLATION, borderMode=cv2.BORDER_REPLICATE)
         cv2.copyTo(warped, self._inside_mask(to_region, size), out_bgr[y0:y1, x0:x1])
         return out_bgr
 
