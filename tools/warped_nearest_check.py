@@ -1,0 +1,92 @@
+"""How far real pixels go without a network: each held-out frame replaced by its nearest training frame (by
+landmarks, `live eval`'s baseline), pasted as it is and moved onto the held-out frame's landmarks by a
+piecewise-affine mesh warp (live.face.mesh_warp), scored like `live eval` (face PSNR and SSIM in the real face
+oval, detail ratio and GMSD on the face box).
+
+Usage: python tools/warped_nearest_check.py DATASET [--strip OUT.png] [--exclude-neighbours N]
+
+--exclude-neighbours N: also score with the nearest frame chosen among the training frames at least N frames
+away from the held-out one in time (the held-out frames follow the training frames of their video: N removes
+the last N training frames, which can be near copies).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from live.face.alignment import apply_transform, invert_transform
+from live.face.mesh_warp import MeshWarp
+from live.formats.dataset import Dataset, load_dataset
+from live.formats.sketch import face_mask
+from live.offline.image_metrics import detail_metrics, nearest_landmark_frames, psnr_db, ssim
+from live.pipeline.paste_back import PasteBack
+
+
+def _native_mask(dataset: Dataset, index: int, shape: tuple[int, ...]) -> np.ndarray:
+    landmarks = apply_transform(invert_transform(dataset.transforms[index]), dataset.landmarks_px[index])
+    return face_mask(landmarks, max(shape[:2]))[: shape[0], : shape[1]]
+
+
+def score(dataset: Dataset, indices: np.ndarray, crops: list[np.ndarray]) -> tuple[dict, list[np.ndarray]]:
+    """live eval's face figures of the crops pasted at the held-out frames' transforms; the pasted frames."""
+    reals, outputs, masks = [], [], []
+    for index, crop in zip(indices, crops):
+        plate = dataset.plates_bgr[int(dataset.video_indices[index])]
+        paste = PasteBack(plate, dataset.size_px)
+        transform = dataset.transforms[index]
+        outputs.append(paste.paste(crop, paste.plate_crop(transform), transform))
+        reals.append(dataset.native_frame(int(index)))
+        masks.append(_native_mask(dataset, int(index), reals[-1].shape))
+    figures = {
+        "psnr_db_face": float(np.mean([psnr_db(r, o, m) for r, o, m in zip(reals, outputs, masks)])),
+        "ssim_face": float(np.mean([ssim(r, o, m) for r, o, m in zip(reals, outputs, masks)])),
+        **detail_metrics(np.array(reals), np.array(outputs), masks),
+    }
+    return figures, outputs
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("dataset", type=Path)
+    parser.add_argument("--strip", type=Path, default=None)
+    parser.add_argument("--exclude-neighbours", type=int, default=0)
+    args = parser.parse_args(argv)
+    dataset = load_dataset(args.dataset)
+    held_out, train = dataset.indices("val"), dataset.indices("train")
+    candidates = train[: len(train) - args.exclude_neighbours] if args.exclude_neighbours else train
+    nearest = candidates[nearest_landmark_frames(dataset.landmarks_px[held_out], dataset.landmarks_px[candidates])]
+    plain = [dataset.images_bgr[j] for j in nearest]
+    warped = [
+        MeshWarp(dataset.landmarks_px[j], dataset.size_px).warp(dataset.images_bgr[j], dataset.landmarks_px[i])
+        for i, j in zip(held_out, nearest)
+    ]
+    rows = []
+    for name, crops in (("nearest frame", plain), ("nearest frame, mesh-warped", warped)):
+        figures, outputs = score(dataset, held_out, crops)
+        rows.append(outputs)
+        text = ", ".join(f"{key} {value:.4g}" for key, value in figures.items() if value is not None)
+        print(f"{name} ({len(held_out)} frames, excluding {args.exclude_neighbours} neighbours): {text}")
+    if args.strip is not None:
+        picks = np.linspace(0, len(held_out) - 1, 4).astype(int)
+        tiles = []
+        for k in picks:
+            real = dataset.native_frame(int(held_out[k]))
+            rows_k = [real, rows[0][k], rows[1][k]]
+            mask = _native_mask(dataset, int(held_out[k]), real.shape)
+            ys, xs = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+            y0, y1, x0, x1 = ys[0] - 20, ys[-1] + 20, xs[0] - 20, xs[-1] + 20
+            tiles.append(
+                np.hstack([cv2.resize(image[max(y0, 0) : y1, max(x0, 0) : x1], (240, 300)) for image in rows_k])
+            )
+        cv2.imwrite(str(args.strip), np.vstack(tiles))
+        print(f"strip (real | nearest frame | mesh-warped): {args.strip}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
