@@ -97,6 +97,8 @@ def test_the_summary_says_what_good_looks_like(made: tuple[Path, str]) -> None:
     assert any(line.startswith("strip (") and line.endswith("strip.png") for line in lines)
     assert (model.with_name("me.make") / "eval" / "strip.png").is_file()
     assert any(line.startswith("the recording lacked: ") for line in lines)
+    yaw = summary["pose_range_deg"]["yaw"]
+    assert f"head turns it follows: yaw {yaw[0]:+.0f} to {yaw[1]:+.0f} degrees, pitch " in printed
     assert sum(line.startswith("judgement: ") for line in lines) == 1
     assert lines[-2] == f"run it: live run --model {model} --source 0 --output window"
     assert any(line.startswith("device: training on ") for line in lines)

@@ -3,7 +3,10 @@ landmarks, `live eval`'s baseline), pasted as it is and moved onto the held-out 
 piecewise-affine mesh warp (live.face.mesh_warp), scored like `live eval` (face PSNR and SSIM in the real face
 oval, detail ratio and GMSD on the face box).
 
-Usage: python tools/warped_nearest_check.py DATASET [--strip OUT.png] [--exclude-neighbours N]
+Usage: python tools/warped_nearest_check.py DATASET [--strip OUT.png] [--exclude-neighbours N] [--generator DIR ...]
+
+--generator DIR: also score a generator trained by live.training.warped_reference (OUT folders), given each
+held-out frame's own sketch, plate crop and (for the warped kind) the mesh-warped nearest frame.
 
 --exclude-neighbours N: also score with the nearest frame chosen among the training frames at least N frames
 away from the held-out one in time (the held-out frames follow the training frames of their video: N removes
@@ -55,6 +58,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("dataset", type=Path)
     parser.add_argument("--strip", type=Path, default=None)
     parser.add_argument("--exclude-neighbours", type=int, default=0)
+    parser.add_argument("--generator", type=Path, nargs="*", default=[])
     args = parser.parse_args(argv)
     dataset = load_dataset(args.dataset)
     held_out, train = dataset.indices("val"), dataset.indices("train")
@@ -65,8 +69,16 @@ def main(argv: list[str]) -> int:
         MeshWarp(dataset.landmarks_px[j], dataset.size_px).warp(dataset.images_bgr[j], dataset.landmarks_px[i])
         for i, j in zip(held_out, nearest)
     ]
+    candidates_rows = [("nearest frame", plain), ("nearest frame, mesh-warped", warped)]
+    for folder in args.generator:
+        from live.training.warped_reference import generate, load_generator
+
+        kind, generator = load_generator(folder)
+        plates = np.stack([dataset.plate_crop(int(i)) for i in held_out])
+        crops = generate(generator, dataset.sketches_bgr[held_out], plates, np.stack(warped))
+        candidates_rows.append((f"{kind} generator {folder}", list(crops)))
     rows = []
-    for name, crops in (("nearest frame", plain), ("nearest frame, mesh-warped", warped)):
+    for name, crops in candidates_rows:
         figures, outputs = score(dataset, held_out, crops)
         rows.append(outputs)
         text = ", ".join(f"{key} {value:.4g}" for key, value in figures.items() if value is not None)
@@ -76,7 +88,7 @@ def main(argv: list[str]) -> int:
         tiles = []
         for k in picks:
             real = dataset.native_frame(int(held_out[k]))
-            rows_k = [real, rows[0][k], rows[1][k]]
+            rows_k = [real, *(row[k] for row in rows)]
             mask = _native_mask(dataset, int(held_out[k]), real.shape)
             ys, xs = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
             y0, y1, x0, x1 = ys[0] - 20, ys[-1] + 20, xs[0] - 20, xs[-1] + 20
@@ -84,7 +96,7 @@ def main(argv: list[str]) -> int:
                 np.hstack([cv2.resize(image[max(y0, 0) : y1, max(x0, 0) : x1], (240, 300)) for image in rows_k])
             )
         cv2.imwrite(str(args.strip), np.vstack(tiles))
-        print(f"strip (real | nearest frame | mesh-warped): {args.strip}")
+        print(f"strip (real | {' | '.join(name for name, _ in candidates_rows)}): {args.strip}")
     return 0
 
 

@@ -52,6 +52,7 @@ def summarise(eval_report: dict, model: Path, default_model: Path, driver: Path,
         "held_out_frames": eval_report["frames"],
         "driver": str(driver),
         "drive": {"model": drive_r(model, driver, device), "default": drive_r(default_model, driver, device)},
+        "pose_range_deg": {name: own.pose_range_deg.get(name) for name in ("yaw", "pitch")},
         "missing": [
             {"what": str(item.get("state", item.get("bin", "?"))).replace("_", " "), "advice": item.get("advice", "")}
             for item in own.expression_range.get("missing", [])
@@ -88,6 +89,17 @@ def judgement(summary: dict) -> str:
     return f"good: it {margin} and follows expressions about as well as the default avatar{lacking}"
 
 
+def _turns_line(pose_range_deg: dict) -> str:
+    """What head turns the avatar can follow: the recording's range (live.face.training_range holds a
+    driver's turns beyond it at its edge)."""
+    ranges = [
+        f"{name} {values[0]:+.0f} to {values[1]:+.0f} degrees"
+        for name, values in pose_range_deg.items()
+        if values is not None and len(values) == 2
+    ]
+    return f"head turns it follows: {', '.join(ranges) or 'unknown'} (the recording's; beyond, held at the edge)"
+
+
 def summary_lines(summary: dict, out: Path, strip: Path, default_model: Path) -> list[str]:
     """The summary for the terminal (and the log)."""
     lines = [f"{'':22}{'this avatar':>14}{'default avatar':>16}{'nearest frame':>15}"]
@@ -107,6 +119,7 @@ def summary_lines(summary: dict, out: Path, strip: Path, default_model: Path) ->
     lines.append(f"strip (sketch | real | generated | nearest frame): {strip}")
     lacked = "; ".join(f"{item['what']} ({item['advice']})" for item in summary["missing"]) or "nothing coverage checks"
     lines.append(f"the recording lacked: {lacked}")
+    lines.append(_turns_line(summary.get("pose_range_deg", {})))
     lines.append(f"judgement: {judgement(summary)}")
     lines.append(f"run it: live run --model {out} --source 0 --output window")
     return lines
