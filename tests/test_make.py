@@ -323,3 +323,21 @@ def test_the_consent_comes_from_a_live_record_sidecar(
     assert main(["make", str(video), "--out", str(out), *SMALL, "--steps", "4"]) == 2
     errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("live make: error:")]
     assert len(errors) == 1 and "about 4 s of usable frames" in errors[0], "past the consent, to the recording"
+
+
+def test_the_judgement_names_the_expression_it_follows_worst() -> None:
+    from live.offline.make_summary import judgement
+
+    summary = {
+        "model": {"psnr_db_face": 34.18},
+        "baseline": {"psnr_db_face": 33.20},
+        "missing": [],
+        # a recording without a wide-open mouth: the mean r is close to the default's, the mouth is not
+        "drive": {
+            "model": {"eye": 0.84, "mouth": 0.62, "smile": 0.94, "yaw": 0.39},
+            "default": {"eye": 0.82, "mouth": 0.91, "smile": 0.94, "yaw": 0.30},
+        },
+    }
+    assert judgement(summary).startswith("usable, but it follows the driver's mouth less than the default avatar")
+    summary["drive"]["model"]["mouth"] = 0.88
+    assert judgement(summary).startswith("good: it beats copying the nearest training frame by 1.0 dB")

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from live.engines.generator import GeneratorSession, GeneratorSessionConfig
 from live.offline.expression import DriveConfig, evaluate_drive
 
@@ -28,7 +26,7 @@ FIGURES = (  # (key of the eval report's model figures, label, unit)
 )
 # What the default avatar reaches (models/jwp.md): its face PSNR over its nearest-frame baseline, and the
 # expression r it gets from other people's clips is the bar for "follows about as well".
-FOLLOWS_ABOUT_AS_WELL = 0.1  # mean expression r at most this much under the default avatar's
+FOLLOWS_ABOUT_AS_WELL = 0.1  # each expression's r at most this much under the default avatar's
 
 
 def drive_r(model: Path, driver: Path, device: str) -> dict[str, float | None]:
@@ -64,26 +62,32 @@ def _text(value: float | None, digits: int = 2) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def _mean_expression_r(figures: dict) -> float | None:
-    values = [figures.get(name) for name in EXPRESSIONS]
-    return None if any(value is None for value in values) else float(np.mean(values))
+def _weakest_expression(summary: dict) -> tuple[str, float, float] | None:
+    """(name, this avatar's r, the default's r) of the expression this avatar follows worst against the default
+    avatar; None when a figure is missing."""
+    own, default = summary["drive"]["model"], summary["drive"]["default"]
+    if any(who.get(name) is None for who in (own, default) for name in EXPRESSIONS):
+        return None
+    name = max(EXPRESSIONS, key=lambda expression: default[expression] - own[expression])
+    return name, own[name], default[name]
 
 
 def judgement(summary: dict) -> str:
     """One line: is this avatar good enough, and what would make it better."""
     model, baseline = summary["model"].get("psnr_db_face"), summary["baseline"].get("psnr_db_face")
-    own_r, default_r = (_mean_expression_r(summary["drive"][who]) for who in ("model", "default"))
     if model is None or baseline is None or model <= baseline:
         return (
             "not good yet: it paints held-out faces no better than copying the nearest training frame; give it "
             "more --minutes"
         )
     margin = f"beats copying the nearest training frame by {model - baseline:.1f} dB"
-    if own_r is None or default_r is None or own_r < default_r - FOLLOWS_ABOUT_AS_WELL:
+    weakest = _weakest_expression(summary)
+    if weakest is None or weakest[2] - weakest[1] > FOLLOWS_ABOUT_AS_WELL:
+        figures = "" if weakest is None else f" (r {_text(weakest[1])} against {_text(weakest[2])})"
+        what = "expressions" if weakest is None else f"{weakest[0]}"
         return (
-            f"usable, but it follows the driver's expressions less than the default avatar (mean r "
-            f"{_text(own_r)} against {_text(default_r)}) although it {margin}: record what it lacked, or give "
-            "it more --minutes"
+            f"usable, but it follows the driver's {what} less than the default avatar{figures} although it "
+            f"{margin}: record what it lacked, or give it more --minutes"
         )
     lacking = "; it cannot show what its recording lacked" if summary["missing"] else ""
     return f"good: it {margin} and follows expressions about as well as the default avatar{lacking}"
