@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
@@ -92,7 +93,8 @@ def reference_generator_for(
     return generator, [int(i) for i in chosen]
 
 
-def _run(config: TrainConfig, dataset: Dataset, generator: torch.nn.Module) -> TrainingRun:
+def prototype_run(config: TrainConfig, dataset: Dataset, generator: torch.nn.Module) -> TrainingRun:
+    """A CPU TrainingRun of `generator` with the config's discriminator and Adam optimisers."""
     torch.manual_seed(config.seed)
     discriminator = build_discriminator(config.discriminator_scales, config.ndf)
     betas = (config.beta1, 0.999)
@@ -103,6 +105,57 @@ def _run(config: TrainConfig, dataset: Dataset, generator: torch.nn.Module) -> T
     random = torch.Generator().manual_seed(config.seed * 1000)
     device = torch.device("cpu")
     return TrainingRun(config, dataset, generator, discriminator, *optimizers, [], random, device, 0, 1)
+
+
+def prototype_config(dataset: str, out: str, threads: int, discriminator_scales: int = 2) -> TrainConfig:
+    """The comparison's recipe: the default avatar's settings (ngf 16, face and region weight 3, crop jitter
+    10% / 10% / 3 degrees)."""
+    return TrainConfig(
+        dataset=dataset,
+        out=out,
+        ngf=16,
+        face_weight=3.0,
+        region_weight=3.0,
+        discriminator_scales=discriminator_scales,
+        augment_shift=0.1,
+        augment_scale=0.1,
+        augment_rotate_deg=3.0,
+        threads=threads,
+    )
+
+
+def train_within(run: TrainingRun, step: Callable[[], dict[str, float]], budget_s: float) -> dict:
+    """Call step() until budget_s seconds of wall clock have passed, the learning rate constant for the first
+    half and falling linearly to 0 at the end; the run's figures (steps, seconds, threads, parameters, the
+    last 100 steps' mean losses)."""
+    started_s, history = time.perf_counter(), []
+    while (elapsed_s := time.perf_counter() - started_s) < budget_s:
+        factor = min(1.0, 2.0 * (1.0 - elapsed_s / budget_s))
+        for optimizer in (run.generator_optimizer, run.discriminator_optimizer):
+            for group in optimizer.param_groups:
+                group["lr"] = run.config.learning_rate * factor
+        history.append(step())
+    last = history[-100:]
+    return {
+        "steps": run.step,
+        "seconds": round(time.perf_counter() - started_s, 1),
+        "threads": torch.get_num_threads(),
+        "parameters": sum(parameter.numel() for parameter in run.generator.parameters()),
+        "losses_last_100": {key: round(float(np.mean([h[key] for h in last])), 4) for key in last[0]} if last else {},
+    }
+
+
+def save_prototype(run: TrainingRun, kind: str, figures: dict, **extra: object) -> dict:
+    """OUT/generator.pt (kind, generator config and weights, the run's config and step, `extra`) and
+    OUT/budget.json (kind, the figures, `extra`); the figures written."""
+    out = Path(run.config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    generator = run.generator
+    state = {"kind": kind, "generator_config": generator.config.to_dict(), "generator": generator.state_dict()}
+    torch.save(state | {"config": asdict(run.config), "step": run.step} | extra, out / "generator.pt")
+    written = {"kind": kind, **figures, **extra}
+    (out / "budget.json").write_text(json.dumps(written, indent=1) + "\n")
+    return written
 
 
 def train_for(
@@ -122,34 +175,15 @@ def train_for(
         generator, chosen = reference_generator_for(dataset, config, references, coarse_blend)
     else:
         generator = UnetGenerator(generator_config_for(config, dataset.size_px), background_plate(dataset))
-    run = _run(config, dataset, generator)
+    run = prototype_run(config, dataset, generator)
     batches = Batches(run)
     scaler = torch.amp.GradScaler("cpu", enabled=False)
-    started_s, history = time.perf_counter(), []
-    while (elapsed_s := time.perf_counter() - started_s) < budget_s:
-        factor = min(1.0, 2.0 * (1.0 - elapsed_s / budget_s))
-        for optimizer in (run.generator_optimizer, run.discriminator_optimizer):
-            for group in optimizer.param_groups:
-                group["lr"] = config.learning_rate * factor
-        step = _train_step(run, batches, scaler) if lambda_warp == 0 else warp_step(run, batches, lambda_warp)
-        history.append(step)
-    out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
-    state = {"kind": kind, "generator_config": generator.config.to_dict(), "generator": generator.state_dict()}
-    torch.save(state | {"config": asdict(config), "step": run.step, "references": chosen}, out / "generator.pt")
-    last = history[-100:]
-    figures = {
-        "kind": kind,
-        "steps": run.step,
-        "seconds": round(time.perf_counter() - started_s, 1),
-        "threads": torch.get_num_threads(),
-        "parameters": sum(parameter.numel() for parameter in generator.parameters()),
-        "references": chosen,
-        "lambda_warp": lambda_warp,
-        "losses_last_100": {key: round(float(np.mean([h[key] for h in last])), 4) for key in last[0]} if last else {},
-    }
-    (out / "budget.json").write_text(json.dumps(figures, indent=1) + "\n")
-    return figures
+
+    def step() -> dict[str, float]:
+        return _train_step(run, batches, scaler) if lambda_warp == 0 else warp_step(run, batches, lambda_warp)
+
+    figures = train_within(run, step, budget_s)
+    return save_prototype(run, kind, figures, references=chosen, lambda_warp=lambda_warp)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -165,26 +199,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lambda-warp", type=float, default=0.0, help="weight of the warp loss (reference only)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    config = TrainConfig(
-        dataset=args.dataset,
-        out=args.out,
-        ngf=16,
-        face_weight=3.0,
-        region_weight=3.0,
-        discriminator_scales=args.discriminator_scales,
-        augment_shift=0.1,
-        augment_scale=0.1,
-        augment_rotate_deg=3.0,
-        threads=args.threads,
+    config = prototype_config(args.dataset, args.out, args.threads, args.discriminator_scales)
+    figures = train_for(
+        config, args.generator, args.minutes * 60.0, args.references, args.lambda_warp, args.coarse_blend
     )
-    print(
-        json.dumps(
-            train_for(
-                config, args.generator, args.minutes * 60.0, args.references, args.lambda_warp, args.coarse_blend
-            ),
-            indent=1,
-        )
-    )
+    print(json.dumps(figures, indent=1))
     return 0
 
 

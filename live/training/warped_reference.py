@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +28,7 @@ from live.formats.dataset import Dataset, load_dataset
 from live.training.batches import Batch, Batches
 from live.training.config import TrainConfig
 from live.training.networks import GeneratorConfig, UnetGenerator
-from live.training.reference_train import _run
+from live.training.reference_train import prototype_config, prototype_run, save_prototype, train_within
 from live.training.train import _to_tensor, _train_step, background_plate, generator_config_for
 
 NEIGHBOUR_GAP_FRAMES = 10
@@ -128,33 +126,11 @@ def train_for(config: TrainConfig, kind: str, budget_s: float) -> dict:
     pairs = nearest_references(dataset, train, NEIGHBOUR_GAP_FRAMES)
     network = WarpedReferenceUnet if kind == "warped" else UnetGenerator
     generator = network(generator_config_for(config, dataset.size_px), background_plate(dataset))
-    run = _run(config, dataset, generator)
+    run = prototype_run(config, dataset, generator)
     batches = ReferenceBatches(run, warped_references(dataset, train, pairs))  # (the U-Net ignores the references)
     scaler = torch.amp.GradScaler("cpu", enabled=False)
-    started_s, history = time.perf_counter(), []
-    while (elapsed_s := time.perf_counter() - started_s) < budget_s:
-        factor = min(1.0, 2.0 * (1.0 - elapsed_s / budget_s))
-        for optimizer in (run.generator_optimizer, run.discriminator_optimizer):
-            for group in optimizer.param_groups:
-                group["lr"] = config.learning_rate * factor
-        history.append(_train_step(run, batches, scaler))
-    out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
-    state = {"kind": kind, "generator_config": generator.config.to_dict(), "generator": generator.state_dict()}
-    torch.save(
-        state | {"config": asdict(config), "step": run.step, "gap_frames": NEIGHBOUR_GAP_FRAMES}, out / "generator.pt"
-    )
-    last = history[-100:]
-    figures = {
-        "kind": kind,
-        "steps": run.step,
-        "seconds": round(time.perf_counter() - started_s, 1),
-        "threads": torch.get_num_threads(),
-        "parameters": sum(parameter.numel() for parameter in generator.parameters()),
-        "losses_last_100": {key: round(float(np.mean([h[key] for h in last])), 4) for key in last[0]} if last else {},
-    }
-    (out / "budget.json").write_text(json.dumps(figures, indent=1) + "\n")
-    return figures
+    figures = train_within(run, lambda: _train_step(run, batches, scaler), budget_s)
+    return save_prototype(run, kind, figures, gap_frames=NEIGHBOUR_GAP_FRAMES)
 
 
 def load_generator(path: Path) -> tuple[str, nn.Module]:
@@ -185,18 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    config = TrainConfig(
-        dataset=args.dataset,
-        out=args.out,
-        ngf=16,
-        face_weight=3.0,
-        region_weight=3.0,
-        discriminator_scales=2,
-        augment_shift=0.1,
-        augment_scale=0.1,
-        augment_rotate_deg=3.0,
-        threads=args.threads,
-    )
+    config = prototype_config(args.dataset, args.out, args.threads)
     print(json.dumps(train_for(config, args.generator, args.minutes * 60.0), indent=1))
     return 0
 
