@@ -22,29 +22,23 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from live.face.alignment import apply_transform, invert_transform
 from live.face.mesh_warp import MeshWarp
 from live.formats.dataset import Dataset, load_dataset
-from live.formats.sketch import face_mask
+from live.offline.evaluate import native_face_mask
 from live.offline.image_metrics import detail_metrics, nearest_landmark_frames, psnr_db, ssim
 from live.pipeline.paste_back import PasteBack
-
-
-def _native_mask(dataset: Dataset, index: int, shape: tuple[int, ...]) -> np.ndarray:
-    landmarks = apply_transform(invert_transform(dataset.transforms[index]), dataset.landmarks_px[index])
-    return face_mask(landmarks, max(shape[:2]))[: shape[0], : shape[1]]
 
 
 def score(dataset: Dataset, indices: np.ndarray, crops: list[np.ndarray]) -> tuple[dict, list[np.ndarray]]:
     """live eval's face figures of the crops pasted at the held-out frames' transforms; the pasted frames."""
     reals, outputs, masks = [], [], []
+    pastes = [PasteBack(plate, dataset.size_px) for plate in dataset.plates_bgr]
     for index, crop in zip(indices, crops):
-        plate = dataset.plates_bgr[int(dataset.video_indices[index])]
-        paste = PasteBack(plate, dataset.size_px)
+        paste = pastes[int(dataset.video_indices[index])]
         transform = dataset.transforms[index]
         outputs.append(paste.paste(crop, paste.plate_crop(transform), transform))
         reals.append(dataset.native_frame(int(index)))
-        masks.append(_native_mask(dataset, int(index), reals[-1].shape))
+        masks.append(native_face_mask(dataset, int(index)))
     figures = {
         "psnr_db_face": float(np.mean([psnr_db(r, o, m) for r, o, m in zip(reals, outputs, masks)])),
         "ssim_face": float(np.mean([ssim(r, o, m) for r, o, m in zip(reals, outputs, masks)])),
@@ -89,7 +83,7 @@ def main(argv: list[str]) -> int:
         for k in picks:
             real = dataset.native_frame(int(held_out[k]))
             rows_k = [real, *(row[k] for row in rows)]
-            mask = _native_mask(dataset, int(held_out[k]), real.shape)
+            mask = native_face_mask(dataset, int(held_out[k]))
             ys, xs = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
             y0, y1, x0, x1 = ys[0] - 20, ys[-1] + 20, xs[0] - 20, xs[-1] + 20
             tiles.append(

@@ -106,7 +106,7 @@ def evaluate(config: EvalConfig, console: Console | None = None) -> EvalResult:
     baseline = np.stack([pasted(dataset.images_bgr[j], k) for k, j in enumerate(nearest)])
     compared = {name: _read_outputs(Path(folder), dataset, indices) for name, folder in config.compare}
     found = _detect_faces({"real": real, "model": generated, "baseline": baseline, **compared}, console)
-    masks = [_native_face_mask(dataset, i) for i in indices]
+    masks = [native_face_mask(dataset, i) for i in indices]
     pairs = consecutive_pairs(videos[indices], _frame_indices(dataset, indices))
     real_flicker = flicker_0_255(real, pairs)
 
@@ -180,7 +180,7 @@ def _landmark_distance_px(dataset: Dataset, indices: np.ndarray, nearest: np.nda
     return _rounded(float(np.mean(distances)))
 
 
-def _native_face_mask(dataset: Dataset, index: int) -> np.ndarray:
+def native_face_mask(dataset: Dataset, index: int) -> np.ndarray:
     """The face region of a frame at its video's size (the crop's landmarks taken back into the frame)."""
     height_px, width_px = dataset.plates_bgr[dataset.video_indices[index]].shape[:2]
     landmarks = in_plate(dataset.landmarks_px[index], dataset.transforms[index])
